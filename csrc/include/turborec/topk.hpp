@@ -1,0 +1,219 @@
+// Row-wise top-k selection, over a dense score matrix or fused with the scoring product.
+//
+// Order: larger key first, ties to the lower id. NaN keys and keys equal to -inf are never
+// selected (they count as excluded); rows with fewer than k eligible entries are padded with
+// id -1 and key -inf. Smallest-k runs on negated keys, so the same code serves both.
+#pragma once
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+#include "blas.hpp"
+#include "common.hpp"
+#include "simd.hpp"
+
+namespace turborec {
+
+template <class T>
+struct Candidate {
+  T key;
+  id_t id;
+};
+
+template <class T>
+inline bool ranks_before(const Candidate<T>& a, const Candidate<T>& b) {
+  return a.key > b.key || (a.key == b.key && a.id < b.id);
+}
+
+// Scratch room per row: candidates are appended until the buffer is full, then the best k are
+// kept (nth_element, linear time) and the k-th key becomes the admission threshold.
+inline index_t topk_capacity(index_t k) { return k + std::max<index_t>(k, 16); }
+
+// The running top-k of one row. Candidates must arrive in increasing id order: a newcomer
+// whose key only ties the current k-th best then loses the tie-break, so admitting strictly
+// greater keys (`key > threshold`) is exact.
+template <class T>
+class RowTopK {
+ public:
+  // @param buffer  topk_capacity(k) entries, scratch owned by the caller
+  RowTopK(Candidate<T>* buffer, index_t k)
+      : buf_(buffer), k_(k), capacity_(topk_capacity(k)) {}
+
+  T threshold() const { return threshold_; }
+
+  void push(T key, id_t id) {
+    buf_[size_++] = {key, id};
+    if (size_ == capacity_) keep_best();
+  }
+
+  // Offers keys[0..n) with ids first_id + j; NaN and -inf never pass the threshold test.
+  void scan(const T* keys, index_t n, id_t first_id) {
+    for (index_t j = next_greater(keys, n, 0, threshold_); j < n;
+         j = next_greater(keys, n, j + 1, threshold_))
+      push(keys[j], first_id + static_cast<id_t>(j));
+  }
+
+  // @param ids     k, written: best first, -1 past the eligible entries
+  // @param values  k, written: sign * key, sign * -inf past the eligible entries
+  void write(id_t* ids, T* values, T sign) {
+    if (size_ > k_) keep_best();
+    std::sort(buf_, buf_ + size_, ranks_before<T>);
+    for (index_t i = 0; i < size_; ++i) {
+      ids[i] = buf_[i].id;
+      values[i] = sign * buf_[i].key;
+    }
+    for (index_t i = size_; i < k_; ++i) {
+      ids[i] = -1;
+      values[i] = sign * -std::numeric_limits<T>::infinity();
+    }
+  }
+
+ private:
+  void keep_best() {
+    std::nth_element(buf_, buf_ + (k_ - 1), buf_ + size_, ranks_before<T>);
+    size_ = k_;
+    threshold_ = buf_[k_ - 1].key;
+  }
+
+  Candidate<T>* buf_;
+  index_t k_, capacity_, size_ = 0;
+  T threshold_ = -std::numeric_limits<T>::infinity();
+};
+
+// Sets keys[j] = -inf for every excluded column c0 + j of `row` inside [c0, c0 + len).
+template <class T, class I>
+inline void mask_excluded(CsrView<I> exclude, index_t row, index_t c0, index_t len, T* keys) {
+  for (index_t e = exclude.row_begin(row), end = exclude.row_end(row); e < end; ++e) {
+    const index_t j = static_cast<index_t>(exclude.indices[e]) - c0;
+    if (j >= 0 && j < len) keys[j] = -std::numeric_limits<T>::infinity();
+  }
+}
+
+// Row-wise top-k of a dense matrix.
+// @param scores   n * m, row-major
+// @param k        1 <= k <= m (the caller clips k to m)
+// @param exclude  n rows, column indices in [0, m) (any order, duplicates harmless); may be empty
+// @param ids      n * k, written
+// @param values   n * k, written
+template <class T, class I>
+void topk_rows(const T* __restrict scores, index_t n, index_t m, index_t k, CsrView<I> exclude,
+               bool largest, int n_threads, id_t* __restrict ids, T* __restrict values) {
+  TR_CHECK(k >= 1 && k <= m, "topk_rows: k must be in [1, m]");
+  constexpr index_t kChunk = 4096;  // columns staged at a time when keys must be rewritten
+  const T sign = largest ? T(1) : T(-1);
+  const index_t capacity = topk_capacity(k);
+  ExceptionCapture errors;
+#pragma omp parallel num_threads(n_threads) default(none) \
+    shared(scores, n, m, k, exclude, largest, ids, values, sign, capacity, errors, kChunk)
+  {
+    std::vector<Candidate<T>> buffer;
+    std::vector<T> staged;
+    errors.run([&] {
+      buffer.resize(capacity);
+      staged.resize(std::min(m, kChunk));
+    });
+#pragma omp for schedule(dynamic, 16)
+    for (index_t r = 0; r < n; ++r) {
+      if (errors.failed()) continue;
+      errors.run([&] {
+        RowTopK<T> top(buffer.data(), k);
+        const T* row = scores + r * m;
+        // Scan the caller's row in place unless keys need negating or masking.
+        const bool stage = !largest || exclude.row_end(r) > exclude.row_begin(r);
+        for (index_t c0 = 0; c0 < m; c0 += kChunk) {
+          const index_t len = std::min(kChunk, m - c0);
+          const T* keys = row + c0;
+          if (stage) {
+            for (index_t j = 0; j < len; ++j) staged[j] = sign * row[c0 + j];
+            mask_excluded(exclude, r, c0, len, staged.data());
+            keys = staged.data();
+          }
+          top.scan(keys, len, static_cast<id_t>(c0));
+        }
+        top.write(ids + r * k, values + r * k, sign);
+      });
+    }
+  }
+  errors.rethrow();
+}
+
+// Scratch budget for the running top-k of one block of rows.
+inline index_t topk_dot_block_rows(index_t k, std::size_t entry_bytes) {
+  const index_t budget = index_t(8) << 20;  // 8 MiB of candidate buffers per thread
+  const index_t rows = budget / (topk_capacity(k) * static_cast<index_t>(entry_bytes));
+  return std::clamp<index_t>(rows, 1, 128);
+}
+
+// Top-k of queries x items^T without materialising it: each thread takes a block of query
+// rows, computes the scores for one block of items at a time with BLAS (one thread per call),
+// and merges every tile row into that row's running top-k. Memory beyond inputs and outputs:
+// one tile (block_rows x 1024 scores) and block_rows candidate buffers per thread.
+// Blocks are fixed sizes independent of n_threads, so results do not depend on it.
+// Cosine scores: pass query_scale[i] = 1/|q_i| and item_scale[j] = 1/|x_j| (0 for zero vectors).
+// @param queries      n * d, row-major
+// @param items        m * d, row-major
+// @param k            1 <= k <= m
+// @param exclude      n rows, item ids in [0, m); may be empty
+// @param query_scale  n, or null
+// @param item_scale   m, or null (both null or both set)
+// @param ids          n * k, written
+// @param values       n * k, written
+template <class T, class I>
+void topk_dot(GemmFn<T> gemm, const T* __restrict queries, index_t n, const T* __restrict items,
+              index_t m, index_t d, index_t k, CsrView<I> exclude, const T* query_scale,
+              const T* item_scale, int n_threads, id_t* __restrict ids, T* __restrict values) {
+  TR_CHECK(k >= 1 && k <= m, "topk_dot: k must be in [1, m]");
+  TR_CHECK(gemm != nullptr, "topk_dot: no BLAS gemm registered");
+  TR_CHECK((query_scale == nullptr) == (item_scale == nullptr),
+           "topk_dot: query_scale and item_scale must be given together");
+  constexpr index_t kBlockItems = 1024;
+  const index_t block_rows = topk_dot_block_rows(k, sizeof(Candidate<T>));
+  const index_t capacity = topk_capacity(k);
+  const index_t n_blocks = (n + block_rows - 1) / block_rows;
+  ExceptionCapture errors;
+#pragma omp parallel num_threads(n_threads) default(none)                                \
+    shared(gemm, queries, n, items, m, d, k, exclude, query_scale, item_scale, ids, values, \
+               block_rows, capacity, n_blocks, errors, kBlockItems)
+  {
+    std::vector<T> tile;
+    std::vector<Candidate<T>> buffers;
+    std::vector<RowTopK<T>> tops;
+    errors.run([&] {
+      tile.resize(block_rows * std::min(m, kBlockItems));
+      buffers.resize(block_rows * capacity);
+      tops.reserve(block_rows);
+    });
+#pragma omp for schedule(dynamic, 1)
+    for (index_t b = 0; b < n_blocks; ++b) {
+      if (errors.failed()) continue;
+      errors.run([&] {
+        const index_t r0 = b * block_rows, rows = std::min(block_rows, n - r0);
+        tops.clear();
+        for (index_t r = 0; r < rows; ++r) tops.emplace_back(buffers.data() + r * capacity, k);
+        for (index_t c0 = 0; c0 < m; c0 += kBlockItems) {
+          const index_t cols = std::min(kBlockItems, m - c0);
+          if (d > 0)
+            gemm_abt(gemm, queries + r0 * d, rows, items + c0 * d, cols, d, tile.data());
+          else
+            std::fill(tile.begin(), tile.end(), T(0));
+          for (index_t r = 0; r < rows; ++r) {
+            T* row = tile.data() + r * cols;
+            if (query_scale != nullptr) {
+              const T qs = query_scale[r0 + r];
+              const T* xs = item_scale + c0;
+              for (index_t j = 0; j < cols; ++j) row[j] *= qs * xs[j];
+            }
+            mask_excluded(exclude, r0 + r, c0, cols, row);
+            tops[r].scan(row, cols, static_cast<id_t>(c0));
+          }
+        }
+        for (index_t r = 0; r < rows; ++r)
+          tops[r].write(ids + (r0 + r) * k, values + (r0 + r) * k, T(1));
+      });
+    }
+  }
+  errors.rethrow();
+}
+
+}  // namespace turborec

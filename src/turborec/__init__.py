@@ -1,0 +1,26 @@
+"""turborec: fast recommender-system kernels.
+
+C++/OpenMP and CUDA kernels with Numba, CuPy and NumPy backends behind one API.
+See ``turborec.show_config()`` for what this installation can run.
+"""
+
+from ._config import config_context, get_config
+from ._show import show_config
+from ._threads import resolve_n_threads
+from .backends import BackendUnavailableError, PerformanceWarning, available
+from .topk import topk, topk_dot
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendUnavailableError",
+    "PerformanceWarning",
+    "available",
+    "config_context",
+    "get_config",
+    "resolve_n_threads",
+    "show_config",
+    "topk",
+    "topk_dot",
+    "__version__",
+]
