@@ -146,7 +146,9 @@ def _cuda_ext():
 
 
 ext_modules = [_native_ext()]
-if _cuda_mode() != "off" and (_find_nvcc() or _cuda_mode() == "required"):
+if _cuda_mode() != "off" and Path("csrc/cuda/module.cpp").exists() and (
+    _find_nvcc() or _cuda_mode() == "required"
+):
     ext_modules.append(_cuda_ext())
 
 setup(ext_modules=ext_modules, cmdclass={"build_ext": BuildExt})

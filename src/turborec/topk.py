@@ -12,8 +12,8 @@ def _returns_to_host(module, *arrays):
     return module.on_gpu and not any(v.is_gpu_array(a) for a in arrays)
 
 
-def _empty(n, dtype, xp, to_host):
-    ids, values = xp.empty((n, 0), dtype=np.int32), xp.empty((n, 0), dtype=dtype)
+def _empty(shape, dtype, xp, to_host):
+    ids, values = xp.empty(shape, dtype=np.int32), xp.empty(shape, dtype=dtype)
     return (ids.get(), values.get()) if to_host else (ids, values)
 
 
@@ -58,7 +58,7 @@ def topk(scores, k, *, exclude=None, largest=True, backend=None, n_threads=None)
         raise TypeError(f"largest: expected a bool, got {type(largest).__name__}")
     n_threads = resolve_n_threads(n_threads)
     if n == 0 or m == 0:
-        return _empty(n, scores.dtype, module.xp, to_host)
+        return _empty((n, min(k, m)), scores.dtype, module.xp, to_host)
     ids, values = module.topk(scores, min(k, m), exclude, bool(largest), n_threads)
     return (ids.get(), values.get()) if to_host else (ids, values)
 
@@ -114,7 +114,7 @@ def topk_dot(queries, items, k, *, exclude=None, candidates=None, normalize=Fals
         exclude = _restrict_exclude(exclude, candidates, m, xp)
         m = len(candidates)
     if n == 0 or m == 0:
-        return _empty(n, queries.dtype, xp, to_host)
+        return _empty((n, min(k, m)), queries.dtype, xp, to_host)
     ids, values = module.topk_dot(queries, items, min(k, m), exclude, bool(normalize), n_threads)
     if candidates is not None:
         ids = xp.where(ids >= 0, xp.asarray(candidates, dtype=np.int32)[ids], -1).astype(np.int32)

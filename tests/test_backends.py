@@ -1,0 +1,116 @@
+"""Backend selection rules (DESIGN.md section 3) and show_config."""
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+
+import turborec
+from turborec import backends
+from turborec.backends import BackendUnavailableError, PerformanceWarning, Probe
+
+
+class FakeGpuArray:
+    """Looks like a device array to the registry (only the interface attribute matters)."""
+
+    __cuda_array_interface__ = {"shape": (1, 1), "typestr": "<f4", "data": (0, False), "version": 3}
+
+
+@pytest.fixture
+def no_native(monkeypatch):
+    """Pretend the native module failed to build; reset the once-only warning flag."""
+    real = backends.probe
+
+    def fake(name):
+        return Probe(name, None, "not built (test)") if name == "native" else real(name)
+
+    monkeypatch.setattr(backends, "probe", fake)
+    monkeypatch.setattr(backends, "_warned_slow", False)
+
+
+def test_native_is_available_and_numpy_always():
+    assert "native" in turborec.available() and "numpy" in turborec.available()
+    assert backends.probe("native").available
+
+
+def test_priority_argument_over_context_over_env(monkeypatch):
+    monkeypatch.setenv("TURBOREC_BACKEND", "numpy")
+    assert backends.resolve(None, np.zeros(1)).name == "numpy"
+    with turborec.config_context(backend="native"):
+        assert backends.resolve(None, np.zeros(1)).name == "native"
+        assert backends.resolve("numpy", np.zeros(1)).name == "numpy"
+    monkeypatch.delenv("TURBOREC_BACKEND")
+    assert backends.resolve(None, np.zeros(1)).name == "native"  # auto on host data
+
+
+def test_config_context_restores_and_validates():
+    before = turborec.get_config()
+    with turborec.config_context(backend="numpy", n_threads=1):
+        assert turborec.get_config() == {"backend": "numpy", "n_threads": 1}
+    assert turborec.get_config() == before
+    with pytest.raises(ValueError, match="backend"):
+        with turborec.config_context(backend="tpu"):
+            pass
+    with pytest.raises(ValueError, match="n_threads"):
+        with turborec.config_context(n_threads=0):
+            pass
+
+
+def test_unknown_backend_names_the_choices(monkeypatch):
+    with pytest.raises(ValueError, match="expected one of auto, native"):
+        turborec.topk(np.zeros((1, 1)), 1, backend="fast")
+    monkeypatch.setenv("TURBOREC_BACKEND", "gpu")
+    with pytest.raises(ValueError, match="'gpu'"):
+        turborec.topk(np.zeros((1, 1)), 1)
+
+
+def test_explicit_unavailable_backend_raises_with_reason(no_native):
+    with pytest.raises(BackendUnavailableError, match="not built \\(test\\)"):
+        turborec.topk(np.zeros((2, 3)), 1, backend="native")
+
+
+def test_explicit_gpu_backend_without_device_raises_with_reason():
+    for name in backends.GPU_BACKENDS:
+        found = backends.probe(name)
+        if found.available:
+            continue
+        with pytest.raises(BackendUnavailableError, match=name):
+            turborec.topk(np.zeros((2, 3)), 1, backend=name)
+
+
+def test_auto_below_native_warns_once(no_native):
+    with pytest.warns(PerformanceWarning, match="not built"):
+        first = backends.resolve("auto", np.zeros(1))
+    assert first.name in ("numba", "numpy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert backends.resolve("auto", np.zeros(1)) is first
+
+
+def test_auto_never_sends_host_data_to_gpu():
+    assert backends.resolve("auto", np.zeros(1)).on_gpu is False
+
+
+def test_auto_with_gpu_arrays_uses_only_gpu_backends():
+    if any(backends.probe(b).available for b in backends.GPU_BACKENDS):
+        assert backends.resolve("auto", FakeGpuArray()).on_gpu
+    else:
+        with pytest.raises(BackendUnavailableError, match="cuda: .*cupy: "):
+            backends.resolve("auto", FakeGpuArray())
+
+
+def test_host_backend_refuses_gpu_arrays():
+    with pytest.raises(TypeError, match="GPU array"):
+        backends.resolve("native", FakeGpuArray())
+
+
+def test_show_config_reports_build_backends_and_threads():
+    out = io.StringIO()
+    turborec.show_config(file=out)
+    text = out.getvalue()
+    for needle in ("openmp", "simd_selected", "native  yes", "numpy   yes", "n_threads", "blas"):
+        assert needle in text, needle
+    info = turborec._show.config_info()
+    assert info["native_build"]["openmp"] is True  # CI builds with gcc, which has OpenMP
+    assert info["native_build"]["simd_selected"] in ("avx512f", "avx2", "default")
