@@ -101,5 +101,11 @@ def test_binding_rejects_wrong_dtype_layout_and_readonly_outputs():
         _native.topk(scores, 2, None, None, True, 0, *_outs(3, 2))
     with pytest.raises(ValueError, match="exclude.indptr: expected length"):
         _native.topk(scores, 2, np.zeros(2, np.int32), np.zeros(0, np.int32), True, 1, *_outs(3, 2))
+    unsorted = np.array([0, 2, 2, 2], np.int32), np.array([3, 1], np.int32)
+    with pytest.raises(ValueError, match="exclude.indices: must be sorted within each row"):
+        _native.topk(scores, 2, *unsorted, True, 1, *_outs(3, 2))
+    decreasing = np.array([0, 2, 1, 2], np.int32), np.array([1, 3], np.int32)
+    with pytest.raises(ValueError, match="exclude.indptr: must never decrease"):
+        _native.topk(scores, 2, *decreasing, True, 1, *_outs(3, 2))
     with pytest.raises(ValueError, match="items: expected the same number of columns"):
         _native.topk_dot(scores, np.zeros((5, 3), np.float32), 2, None, None, None, None, 1, *_outs(3, 2))

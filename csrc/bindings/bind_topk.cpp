@@ -41,6 +41,12 @@ void with_exclude(const py::object& indptr, const py::object& indices, py::ssize
     const I* ii = input<I>(i, "exclude.indices", 1);
     expect(p.shape(0) == n_rows + 1, "exclude.indptr: expected length n_rows + 1");
     expect(static_cast<py::ssize_t>(ip[n_rows]) <= i.shape(0), "exclude.indptr: last entry exceeds nnz");
+    expect(ip[0] == 0, "exclude.indptr: must start at 0");
+    for (py::ssize_t r = 0; r < n_rows; ++r) {
+      expect(ip[r] <= ip[r + 1], "exclude.indptr: must never decrease");
+      for (I e = ip[r] + 1; e < ip[r + 1]; ++e)
+        expect(ii[e - 1] <= ii[e], "exclude.indices: must be sorted within each row");
+    }
     return body(CsrView<I>{ip, ii});
   };
   if (p.dtype().is(py::dtype::of<std::int64_t>())) return run(std::int64_t{});

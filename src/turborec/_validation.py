@@ -44,13 +44,15 @@ def as_exclude(exclude, shape, xp):
     """``None`` or ``(indptr, indices)`` of a CSR matrix of ``shape``, checked, on ``xp``.
 
     Any scipy (or cupyx) sparse matrix is accepted and converted to CSR; column ids must be in
-    range; their order within a row and duplicates do not matter.
+    range; duplicates do not matter. Unsorted rows are sorted in a copy (kernels rely on it).
     """
     if exclude is None:
         return None
     if not hasattr(exclude, "tocsr"):
         raise TypeError(f"exclude: expected a scipy.sparse matrix, got {type(exclude).__name__}")
     exclude = exclude.tocsr()
+    if not exclude.has_sorted_indices:
+        exclude = exclude.sorted_indices()
     if tuple(exclude.shape) != tuple(shape):
         raise ValueError(f"exclude: expected shape {tuple(shape)}, got {tuple(exclude.shape)}")
     indptr, indices = exclude.indptr, exclude.indices

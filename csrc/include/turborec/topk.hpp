@@ -82,18 +82,20 @@ class RowTopK {
 };
 
 // Sets keys[j] = -inf for every excluded column c0 + j of `row` inside [c0, c0 + len).
+// Column ids are sorted within each row, so a binary search finds the first one in range.
 template <class T, class I>
 inline void mask_excluded(CsrView<I> exclude, index_t row, index_t c0, index_t len, T* keys) {
-  for (index_t e = exclude.row_begin(row), end = exclude.row_end(row); e < end; ++e) {
-    const index_t j = static_cast<index_t>(exclude.indices[e]) - c0;
-    if (j >= 0 && j < len) keys[j] = -std::numeric_limits<T>::infinity();
-  }
+  if (exclude.empty()) return;
+  const I* end = exclude.indices + exclude.row_end(row);
+  for (const I* e = std::lower_bound(exclude.indices + exclude.row_begin(row), end, c0);
+       e != end && static_cast<index_t>(*e) < c0 + len; ++e)
+    keys[static_cast<index_t>(*e) - c0] = -std::numeric_limits<T>::infinity();
 }
 
 // Row-wise top-k of a dense matrix.
 // @param scores   n * m, row-major
 // @param k        1 <= k <= m (the caller clips k to m)
-// @param exclude  n rows, column indices in [0, m) (any order, duplicates harmless); may be empty
+// @param exclude  n rows, column indices in [0, m), sorted within each row; may be empty
 // @param ids      n * k, written
 // @param values   n * k, written
 template <class T, class I>
@@ -154,7 +156,7 @@ inline index_t topk_dot_block_rows(index_t k, std::size_t entry_bytes) {
 // @param queries      n * d, row-major
 // @param items        m * d, row-major
 // @param k            1 <= k <= m
-// @param exclude      n rows, item ids in [0, m); may be empty
+// @param exclude      n rows, item ids in [0, m), sorted within each row; may be empty
 // @param query_scale  n, or null
 // @param item_scale   m, or null (both null or both set)
 // @param ids          n * k, written
