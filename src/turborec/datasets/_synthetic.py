@@ -1,4 +1,4 @@
-"""Data sets: built-in synthetic generators (no download needed)."""
+"""Built-in synthetic data (seeded, no download needed)."""
 
 import numpy as np
 import scipy.sparse as sp

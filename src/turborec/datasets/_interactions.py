@@ -1,0 +1,133 @@
+"""A table of (user, item[, rating][, timestamp]) interactions over contiguous indices."""
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._idmap import IdMapper
+
+
+class Interactions:
+    """User-item interactions: what readers return and splitters take.
+
+    Parameters
+    ----------
+    users, items : array-like of int, shape (n,)
+        Contiguous indices in ``[0, n_users)`` and ``[0, n_items)``.
+    ratings : array-like of float, shape (n,), optional
+        Stored as float32. NaN and inf are rejected.
+    timestamps : array-like of int, shape (n,), optional
+        Stored as int64 (e.g. Unix seconds).
+    user_mapper, item_mapper : IdMapper, optional
+        Raw ids of the indices. Without them, indices are their own raw ids.
+    n_users, n_items : int, optional
+        Matrix shape; defaults to the mappers' sizes, else ``max index + 1``.
+
+    Attributes
+    ----------
+    users, items : int32 ndarray
+    ratings : float32 ndarray or None
+    timestamps : int64 ndarray or None
+    user_mapper, item_mapper : IdMapper or None
+    n_users, n_items : int
+    """
+
+    def __init__(self, users, items, ratings=None, timestamps=None, *, user_mapper=None, item_mapper=None,
+                 n_users=None, n_items=None):
+        self.users = _as_index(users, "users")
+        self.items = _as_index(items, "items")
+        n = len(self.users)
+        if len(self.items) != n:
+            raise ValueError(f"items: expected {n} entries like users, got {len(self.items)}")
+        self.ratings = None if ratings is None else _as_column(ratings, "ratings", np.float32, n)
+        if self.ratings is not None and not np.isfinite(self.ratings).all():
+            raise ValueError("ratings: contains NaN or inf")
+        self.timestamps = None if timestamps is None else _as_column(timestamps, "timestamps", np.int64, n)
+        self.user_mapper, self.item_mapper = user_mapper, item_mapper
+        self.n_users = _extent(n_users, user_mapper, self.users, "n_users", "users")
+        self.n_items = _extent(n_items, item_mapper, self.items, "n_items", "items")
+
+    @classmethod
+    def from_raw(cls, raw_users, raw_items, ratings=None, timestamps=None, *, unknown="error"):
+        """Build from raw ids (str or int), fitting one IdMapper per side."""
+        user_mapper, item_mapper = IdMapper(unknown), IdMapper(unknown)
+        return cls(user_mapper.fit_transform(raw_users), item_mapper.fit_transform(raw_items), ratings, timestamps,
+                   user_mapper=user_mapper, item_mapper=item_mapper)
+
+    def __len__(self):
+        return len(self.users)
+
+    @property
+    def shape(self):
+        return (self.n_users, self.n_items)
+
+    def subset(self, index):
+        """The interactions selected by ``index`` (bool mask or int positions), same shape and mappers."""
+        pick = lambda a: None if a is None else a[index]  # noqa: E731
+        return Interactions(self.users[index], self.items[index], pick(self.ratings), pick(self.timestamps),
+                            user_mapper=self.user_mapper, item_mapper=self.item_mapper,
+                            n_users=self.n_users, n_items=self.n_items)
+
+    def to_csr(self, values="ratings", duplicates="sum"):
+        """users x items ``scipy.sparse.csr_matrix`` (float32), sorted and duplicate-free.
+
+        Parameters
+        ----------
+        values : {"ratings", "ones"}
+            Stored values: the ratings (ones when there are none), or 1 for every interaction.
+        duplicates : {"sum", "last"}
+            Repeated (user, item) pairs: add their values, or keep the last one by timestamp
+            (by position when there are no timestamps).
+        """
+        if values not in ("ratings", "ones"):
+            raise ValueError(f"values: expected 'ratings' or 'ones', got {values!r}")
+        if duplicates not in ("sum", "last"):
+            raise ValueError(f"duplicates: expected 'sum' or 'last', got {duplicates!r}")
+        data = self.ratings if values == "ratings" and self.ratings is not None else np.ones(len(self), np.float32)
+        users, items = self.users, self.items
+        if duplicates == "last" and len(self):
+            order = np.argsort(self.timestamps, kind="stable") if self.timestamps is not None else np.arange(len(self))
+            keys = users[order].astype(np.int64) * self.n_items + items[order]
+            _, last = np.unique(keys[::-1], return_index=True)
+            keep = order[len(order) - 1 - last]
+            users, items, data = users[keep], items[keep], data[keep]
+        matrix = sp.csr_matrix((data, (users, items)), shape=self.shape, dtype=np.float32)
+        matrix.sum_duplicates()
+        return matrix
+
+    def __repr__(self):
+        extras = [name for name in ("ratings", "timestamps") if getattr(self, name) is not None]
+        return f"Interactions({len(self)} interactions, {self.n_users} users x {self.n_items} items" + (
+            f", with {' and '.join(extras)})" if extras else ")")
+
+
+def _as_index(values, name):
+    values = np.asarray(values)
+    if values.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array, got shape {values.shape}")
+    if values.size and not np.issubdtype(values.dtype, np.integer):
+        raise TypeError(f"{name}: expected integer indices, got dtype {values.dtype}")
+    if values.size and values.min() < 0:
+        raise ValueError(f"{name}: expected indices >= 0, got {values.min()}")
+    if values.size and values.max() > np.iinfo(np.int32).max:
+        raise ValueError(f"{name}: index {values.max()} does not fit int32")
+    return values.astype(np.int32)
+
+
+def _as_column(values, name, dtype, n):
+    values = np.asarray(values)
+    if values.shape != (n,):
+        raise ValueError(f"{name}: expected shape ({n},), got {values.shape}")
+    if values.size and not (np.issubdtype(values.dtype, np.number) and not np.iscomplexobj(values)):
+        raise TypeError(f"{name}: expected numbers, got dtype {values.dtype}")
+    return values.astype(dtype)
+
+
+def _extent(given, mapper, indices, name, what):
+    needed = int(indices.max()) + 1 if len(indices) else 0
+    if given is None:
+        given = len(mapper) if mapper is not None else needed
+    if given < needed:
+        raise IndexError(f"{what}: index {needed - 1} out of range for {name}={given}")
+    if mapper is not None and given != len(mapper):
+        raise ValueError(f"{name}: {given} does not match the mapper's {len(mapper)} ids")
+    return int(given)
