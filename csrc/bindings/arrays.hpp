@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <turborec/common.hpp>
+
 namespace turborec::bind {
 
 namespace py = pybind11;
@@ -47,6 +49,31 @@ T* output(py::array& a, const char* name, py::ssize_t ndim) {
 
 inline void expect(bool ok, const std::string& message) {
   if (!ok) throw std::invalid_argument(message);
+}
+
+// Calls body(CsrView<I>) with I matching the index dtype (int32 or int64) of a CSR matrix given
+// as (indptr, indices), after checking its structure; (None, None) gives an empty view.
+template <class F>
+void with_csr(const py::object& indptr, const py::object& indices, py::ssize_t n_rows, const std::string& name,
+              F&& body) {
+  if (indptr.is_none()) return body(CsrView<std::int32_t>{});
+  auto p = indptr.cast<py::array>(), i = indices.cast<py::array>();
+  auto run = [&](auto tag) {
+    using I = decltype(tag);
+    const I* ip = input<I>(p, (name + ".indptr").c_str(), 1);
+    const I* ii = input<I>(i, (name + ".indices").c_str(), 1);
+    expect(p.shape(0) == n_rows + 1, name + ".indptr: expected length n_rows + 1");
+    expect(static_cast<py::ssize_t>(ip[n_rows]) <= i.shape(0), name + ".indptr: last entry exceeds nnz");
+    expect(ip[0] == 0, name + ".indptr: must start at 0");
+    for (py::ssize_t r = 0; r < n_rows; ++r) {
+      expect(ip[r] <= ip[r + 1], name + ".indptr: must never decrease");
+      for (I e = ip[r] + 1; e < ip[r + 1]; ++e)
+        expect(ii[e - 1] <= ii[e], name + ".indices: must be sorted within each row");
+    }
+    return body(CsrView<I>{ip, ii});
+  };
+  if (p.dtype().is(py::dtype::of<std::int64_t>())) return run(std::int64_t{});
+  return run(std::int32_t{});
 }
 
 }  // namespace turborec::bind

@@ -30,29 +30,6 @@ void set_blas(const py::object& sgemm, const py::object& dgemm) {
   g_dgemm = reinterpret_cast<GemmFn<double>>(capsule_pointer(dgemm, "dgemm"));
 }
 
-// Calls body(CsrView<I>) with I matching the exclusion's index dtype (int32 or int64).
-template <class F>
-void with_exclude(const py::object& indptr, const py::object& indices, py::ssize_t n_rows, F&& body) {
-  if (indptr.is_none()) return body(CsrView<std::int32_t>{});
-  auto p = indptr.cast<py::array>(), i = indices.cast<py::array>();
-  auto run = [&](auto tag) {
-    using I = decltype(tag);
-    const I* ip = input<I>(p, "exclude.indptr", 1);
-    const I* ii = input<I>(i, "exclude.indices", 1);
-    expect(p.shape(0) == n_rows + 1, "exclude.indptr: expected length n_rows + 1");
-    expect(static_cast<py::ssize_t>(ip[n_rows]) <= i.shape(0), "exclude.indptr: last entry exceeds nnz");
-    expect(ip[0] == 0, "exclude.indptr: must start at 0");
-    for (py::ssize_t r = 0; r < n_rows; ++r) {
-      expect(ip[r] <= ip[r + 1], "exclude.indptr: must never decrease");
-      for (I e = ip[r] + 1; e < ip[r + 1]; ++e)
-        expect(ii[e - 1] <= ii[e], "exclude.indices: must be sorted within each row");
-    }
-    return body(CsrView<I>{ip, ii});
-  };
-  if (p.dtype().is(py::dtype::of<std::int64_t>())) return run(std::int64_t{});
-  return run(std::int32_t{});
-}
-
 template <class T>
 void topk_typed(const py::array& scores, py::ssize_t k, const py::object& ex_indptr,
                 const py::object& ex_indices, bool largest, int n_threads, py::array& out_ids,
@@ -64,7 +41,7 @@ void topk_typed(const py::array& scores, py::ssize_t k, const py::object& ex_ind
   expect(out_ids.shape(0) == n && out_ids.shape(1) == k && out_values.shape(0) == n &&
              out_values.shape(1) == k,
          "out_ids/out_values: expected shape (n, k)");
-  with_exclude(ex_indptr, ex_indices, n, [&](auto exclude) {
+  with_csr(ex_indptr, ex_indices, n, "exclude", [&](auto exclude) {
     py::gil_scoped_release release;
     topk_rows<T>(s, n, m, k, exclude, largest, n_threads, ids, values);
   });
@@ -103,7 +80,7 @@ void topk_dot_typed(const py::array& queries, const py::array& items, py::ssize_
     expect(qa.shape(0) == n && xa.shape(0) == m, "query_scale/item_scale: wrong length");
   }
   GemmFn<T> gemm = registered_gemm<T>();
-  with_exclude(ex_indptr, ex_indices, n, [&](auto exclude) {
+  with_csr(ex_indptr, ex_indices, n, "exclude", [&](auto exclude) {
     py::gil_scoped_release release;
     topk_dot<T>(gemm, q, n, x, m, d, k, exclude, qs, xs, n_threads, ids, values);
   });

@@ -6,6 +6,7 @@
 
 namespace turborec::bind {
 void bind_topk(py::module_& m);
+void bind_metrics(py::module_& m);
 }
 
 namespace {
@@ -38,4 +39,5 @@ PYBIND11_MODULE(_native, m) {
   m.def("build_info", &build_info, "Compiler, OpenMP and SIMD facts of this build.");
   m.def("max_threads", &turborec::max_threads, "omp_get_max_threads(), or 1 without OpenMP.");
   turborec::bind::bind_topk(m);
+  turborec::bind::bind_metrics(m);
 }

@@ -8,15 +8,21 @@ from ._config import config_context, get_config
 from ._show import show_config
 from ._threads import resolve_n_threads
 from .backends import BackendUnavailableError, PerformanceWarning, available
+from .evaluation import cross_validate, evaluate
+from .models import MostPopular, Random
 from .topk import topk, topk_dot
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BackendUnavailableError",
+    "MostPopular",
     "PerformanceWarning",
+    "Random",
     "available",
     "config_context",
+    "cross_validate",
+    "evaluate",
     "get_config",
     "resolve_n_threads",
     "show_config",

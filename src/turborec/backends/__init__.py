@@ -85,8 +85,11 @@ def requested_backend(backend=None):
 _warned_slow = False
 
 
-def resolve(backend=None, *arrays):
+def resolve(backend=None, *arrays, kernel=None):
     """The backend module that runs a call on ``arrays``.
+
+    ``kernel`` names the adapter function the call needs; backends without it are skipped by
+    auto and refused when asked for explicitly.
 
     Raises
     ------
@@ -102,6 +105,8 @@ def resolve(backend=None, *arrays):
         found = probe(name)
         if not found.available:
             raise BackendUnavailableError(f"backend {name!r} is unavailable: {found.reason}")
+        if kernel is not None and not hasattr(found.module, kernel):
+            raise BackendUnavailableError(f"backend {name!r} does not implement {kernel}")
         if on_gpu and name not in GPU_BACKENDS:
             raise TypeError(
                 f"backend {name!r} runs on host arrays but got a GPU array; "
@@ -111,7 +116,7 @@ def resolve(backend=None, *arrays):
     order = GPU_BACKENDS if on_gpu else ("native", "numba", "numpy")
     for candidate in order:
         found = probe(candidate)
-        if found.available:
+        if found.available and (kernel is None or hasattr(found.module, kernel)):
             if not on_gpu and candidate != "native" and not _warned_slow:
                 _warned_slow = True
                 warnings.warn(
@@ -121,5 +126,5 @@ def resolve(backend=None, *arrays):
                     stacklevel=3,
                 )
             return found.module
-    reasons = "; ".join(f"{c}: {probe(c).reason}" for c in order)
+    reasons = "; ".join(f"{c}: {probe(c).reason if not probe(c).available else 'no ' + kernel}" for c in order)
     raise BackendUnavailableError(f"no backend can run on these arrays ({reasons})")

@@ -36,3 +36,9 @@ def topk_dot(queries, items, k, exclude, normalize, n_threads):
     with blas_single_thread():
         _native.topk_dot(queries, items, k, *(exclude or (None, None)), *scales, n_threads, ids, values)
     return ids, values
+
+
+def ranking_metrics(recs, relevant, n_negatives, cutoffs, n_threads):
+    out = np.empty((recs.shape[0], len(cutoffs), len(_native.METRICS)), dtype=np.float64)
+    _native.ranking_metrics(recs, *relevant, n_negatives, cutoffs, n_threads, out)
+    return out

@@ -249,7 +249,7 @@ def _launch(kernel, n_threads, *args):
 
 
 def _exclude_arrays(exclude, n):
-    """``(indptr, indices)`` as int64 (one compiled variant), empty rows when ``None``."""
+    """A CSR ``(indptr, indices)`` as int64 (one compiled variant), empty rows when ``None``."""
     if exclude is None:
         return np.zeros(n + 1, np.int64), np.zeros(0, np.int64)
     indptr, indices = exclude
@@ -289,3 +289,68 @@ def topk_dot(queries, items, k, exclude, normalize, n_threads):
         _launch(_topk_dot_blocks, n_threads, queries, items, k, *_exclude_arrays(exclude, n),
                 normalize, *scales, _block_rows(k, queries.dtype), ids, values)
     return ids, values
+
+
+# ---- ranking metrics (definitions: csrc/include/turborec/metrics.hpp) ----
+
+_N_METRICS = 7  # precision, recall, ndcg, map, mrr, hit_rate, auc
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _ranking_metrics_kernel(recs, indptr, indices, n_negatives, has_negatives, cutoffs, out):
+    n, width = recs.shape
+    gain = np.zeros(width + 1)
+    idcg = np.zeros(width + 1)
+    for r in range(1, width + 1):
+        gain[r] = 1.0 / np.log2(r + 1.0)
+        idcg[r] = idcg[r - 1] + gain[r]
+    for u in prange(n):
+        lo, hi = indptr[u], indptr[u + 1]
+        n_relevant = hi - lo
+        if n_relevant == 0:
+            out[u, :, :] = np.nan
+            continue
+        truth = indices[lo:hi]
+        positives = float(n_relevant)
+        negatives = float(n_negatives[u]) if has_negatives else np.nan
+        hits = dcg = ap = first_hit = misses = ordered_pairs = 0.0
+        c = 0
+        for r in range(1, width + 1):
+            if c == len(cutoffs):
+                break
+            item = recs[u, r - 1]
+            if item >= 0:
+                at = np.searchsorted(truth, item)
+                if at < n_relevant and truth[at] == item:
+                    hits += 1.0
+                    dcg += gain[r]
+                    ap += hits / r
+                    if first_hit == 0.0:
+                        first_hit = float(r)
+                else:
+                    misses += 1.0
+                    ordered_pairs += hits
+            if r != cutoffs[c]:
+                continue
+            ideal = min(n_relevant, r)
+            out[u, c, 0] = hits / r
+            out[u, c, 1] = hits / positives
+            out[u, c, 2] = dcg / idcg[ideal]
+            out[u, c, 3] = ap / ideal
+            out[u, c, 4] = 1.0 / first_hit if first_hit > 0.0 else 0.0
+            out[u, c, 5] = 1.0 if hits > 0.0 else 0.0
+            unlisted = negatives - misses
+            if negatives > 0.0:
+                out[u, c, 6] = (ordered_pairs + unlisted * (hits + 0.5 * (positives - hits))) / (positives * negatives)
+            else:
+                out[u, c, 6] = np.nan
+            c += 1
+
+
+def ranking_metrics(recs, relevant, n_negatives, cutoffs, n_threads):
+    out = np.empty((recs.shape[0], len(cutoffs), _N_METRICS), dtype=np.float64)
+    has_negatives = n_negatives is not None
+    negatives = n_negatives if has_negatives else np.zeros(1, np.int64)
+    _launch(_ranking_metrics_kernel, n_threads, recs, *_exclude_arrays(relevant, len(recs)), negatives,
+            has_negatives, cutoffs, out)
+    return out

@@ -58,3 +58,34 @@ def topk_dot(queries, items, k, exclude, normalize, n_threads):
         queries = queries * inverse_norms(queries, np)[:, None]
         items = items * inverse_norms(items, np)[:, None]
     return topk(queries @ items.T, k, exclude, True, n_threads)
+
+
+METRICS = ("precision", "recall", "ndcg", "map", "mrr", "hit_rate", "auc")
+
+
+def ranking_metrics(recs, relevant, n_negatives, cutoffs, n_threads):
+    """Per-user metrics, shape (n_users, len(cutoffs), len(METRICS)); NaN rows for users
+    without relevant items. Definitions: csrc/include/turborec/metrics.hpp, docs/metrics.md."""
+    indptr, indices = relevant
+    out = np.full((len(recs), len(cutoffs), len(METRICS)), np.nan)
+    for u, ranked in enumerate(recs):
+        truth = set(indices[indptr[u]:indptr[u + 1]].tolist())
+        if not truth:
+            continue
+        negatives = np.nan if n_negatives is None else float(n_negatives[u])
+        for c, k in enumerate(cutoffs):
+            ranks = [r for r, i in enumerate(ranked[:k], start=1) if i in truth]
+            hits = len(ranks)
+            ideal = min(len(truth), k)
+            ndcg = sum(1 / np.log2(r + 1) for r in ranks) / sum(1 / np.log2(r + 1) for r in range(1, ideal + 1))
+            average_precision = sum((j + 1) / r for j, r in enumerate(ranks)) / ideal
+            # AUC by counting pairs: a listed relevant item beats the negatives listed below it
+            # and all unlisted ones; an unlisted relevant item ties with unlisted negatives.
+            listed_negatives = [r for r, i in enumerate(ranked[:k], start=1) if i >= 0 and i not in truth]
+            unlisted_negatives = negatives - len(listed_negatives)
+            wins = sum(sum(1 for q in listed_negatives if q > r) + unlisted_negatives for r in ranks)
+            wins += 0.5 * (len(truth) - hits) * unlisted_negatives
+            auc = wins / (len(truth) * negatives) if negatives > 0 else np.nan
+            out[u, c] = [hits / k, hits / len(truth), ndcg, average_precision, 1 / ranks[0] if ranks else 0.0,
+                         float(hits > 0), auc]
+    return out

@@ -1,0 +1,218 @@
+"""Ranking, rating and beyond-accuracy metrics.
+
+Definitions (binary relevance; ``R`` = a user's relevant items; ranks start at 1):
+
+===============  ===========================================================================
+precision@k      hits@k / k
+recall@k         hits@k / |R|
+ndcg@k           sum over hits at rank r <= k of 1/log2(r+1), divided by the ideal DCG, the
+                 same sum over ranks 1..min(|R|, k)
+map@k            sum over hits at rank r <= k of precision@r, divided by min(|R|, k)
+mrr@k            1 / rank of the first hit within k, 0 when none
+hit_rate@k       1 when any hit within k, else 0
+auc@k            probability that a random relevant item ranks above a random negative item,
+                 when the top-k list ranks first and every item past it ties (counts 1/2).
+                 Negatives are catalogue items neither relevant nor excluded (e.g. training)
+===============  ===========================================================================
+
+Each is averaged over the users with at least one relevant item (auc: and one negative).
+docs/metrics.md lists where implicit, RecBole and Microsoft Recommenders define them otherwise.
+"""
+
+import operator
+
+import numpy as np
+
+from . import _validation as v
+from ._threads import resolve_n_threads
+from .backends import resolve
+
+RANKING_METRICS = ("precision", "recall", "ndcg", "map", "mrr", "hit_rate", "auc")
+
+
+def check_cutoffs(k):
+    """``k`` (an int or a sequence of ints) as a sorted, duplicate-free int64 array."""
+    values = [k] if np.ndim(k) == 0 else list(k)
+    if not values:
+        raise ValueError("k: expected at least one cutoff")
+    return np.unique(np.array([v.check_k(x, "k") for x in values], dtype=np.int64))
+
+
+def check_metric_names(metrics, allowed):
+    if metrics is None:
+        return tuple(allowed)
+    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    unknown = [m for m in metrics if m not in allowed]
+    if unknown:
+        raise ValueError(f"metrics: unknown {unknown}; expected names from {allowed}")
+    return metrics
+
+
+def as_recommendations(recommended, n_users=None, n_items=None):
+    """int32 (n_users, width) ids with -1 for empty slots; rejects repeats within a row."""
+    recommended = np.asarray(recommended)
+    if recommended.ndim != 2:
+        raise ValueError(f"recommended: expected a 2-D array (users x ranked items), got shape {recommended.shape}")
+    if recommended.size and not np.issubdtype(recommended.dtype, np.integer):
+        raise TypeError(f"recommended: expected integer item ids, got dtype {recommended.dtype}")
+    if n_users is not None and recommended.shape[0] != n_users:
+        raise ValueError(f"recommended: expected {n_users} rows (one per user), got {recommended.shape[0]}")
+    if recommended.size:
+        if n_items is not None and recommended.max() >= n_items:
+            raise IndexError(f"recommended: item id {recommended.max()} out of range [0, {n_items})")
+        ordered = np.sort(recommended, axis=1)
+        if ((ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)).any():
+            raise ValueError("recommended: an item appears twice in one user's list")
+    return np.ascontiguousarray(np.where(recommended < 0, -1, recommended), dtype=np.int32)
+
+
+def as_relevance(relevant, name="relevant"):
+    """A canonical CSR copy (sorted, duplicate-free, no stored zeros) of a scipy sparse matrix."""
+    if not hasattr(relevant, "tocsr"):
+        raise TypeError(f"{name}: expected a scipy.sparse matrix, got {type(relevant).__name__}")
+    relevant = relevant.tocsr(copy=True)
+    relevant.sum_duplicates()
+    relevant.eliminate_zeros()
+    return relevant
+
+
+def ranking_metrics(recommended, relevant, k=10, *, metrics=None, n_negatives=None, per_user=False, backend=None,
+                    n_threads=None):
+    """Ranking metrics of recommendation lists (definitions in the module docstring).
+
+    Parameters
+    ----------
+    recommended : int array of shape (n_users, width)
+        Item ids per user, best first; negative ids mark empty slots.
+    relevant : scipy.sparse matrix of shape (n_users, n_items)
+        Stored nonzero entries are the relevant (held-out) items of each user.
+    k : int or sequence of int
+        Cutoffs, each at most ``width``.
+    metrics : sequence of str, optional
+        Subset of ``RANKING_METRICS`` (default: all).
+    n_negatives : int array of shape (n_users,), optional
+        Negatives per user for auc: catalogue items neither relevant nor excluded from
+        ranking. Default: ``n_items - |R|`` (nothing excluded).
+    per_user : bool
+        Also return the per-user values, shape (n_users, len(k), len(RANKING_METRICS)),
+        NaN for users without relevant items.
+    backend, n_threads
+        See :func:`turborec.topk` (backends: native, numba, numpy).
+
+    Returns
+    -------
+    dict
+        ``{"<metric>@<k>": mean}`` in the order of ``metrics`` then ``k``; with ``per_user``, the
+        pair ``(dict, per_user_values)``.
+    """
+    cutoffs = check_cutoffs(k)
+    metrics = check_metric_names(metrics, RANKING_METRICS)
+    relevant = as_relevance(relevant)
+    n_users, n_items = relevant.shape
+    recs = as_recommendations(recommended, n_users, n_items)
+    if cutoffs[-1] > recs.shape[1]:
+        raise ValueError(f"k: cutoff {cutoffs[-1]} exceeds the {recs.shape[1]} recommendations per user")
+    if relevant.nnz == 0:
+        raise ValueError("relevant: no user has a relevant item; nothing to evaluate")
+    n_relevant = np.diff(relevant.indptr)
+    if n_negatives is None:
+        n_negatives = n_items - n_relevant
+    n_negatives = np.asarray(n_negatives)
+    if n_negatives.shape != (n_users,) or not np.issubdtype(n_negatives.dtype, np.integer):
+        raise ValueError(f"n_negatives: expected {n_users} integers, got shape {n_negatives.shape}")
+    module = resolve(backend, kernel="ranking_metrics")
+    values = module.ranking_metrics(recs, (relevant.indptr, relevant.indices),
+                                    np.ascontiguousarray(n_negatives, dtype=np.int64), cutoffs,
+                                    resolve_n_threads(n_threads))
+    summary = summarize(values, cutoffs, metrics)
+    return (summary, values) if per_user else summary
+
+
+def summarize(values, cutoffs, metrics):
+    """Mean of per-user values over users that have them (not NaN), keyed "<metric>@<k>"."""
+    out = {}
+    with np.errstate(invalid="ignore"):
+        for name in metrics:
+            m = RANKING_METRICS.index(name)
+            for c, k in enumerate(cutoffs):
+                column = values[:, c, m]
+                defined = ~np.isnan(column)
+                out[f"{name}@{k}"] = float(column[defined].mean()) if defined.any() else float("nan")
+    return out
+
+
+def _ratings_pair(y_true, y_pred):
+    y_true, y_pred = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    if y_true.ndim != 1 or y_true.shape != y_pred.shape:
+        raise ValueError(f"y_pred: expected shape {y_true.shape} like y_true, got {y_pred.shape}")
+    if len(y_true) == 0:
+        raise ValueError("y_true: no ratings to compare")
+    for name, a in (("y_true", y_true), ("y_pred", y_pred)):
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name}: contains NaN or inf")
+    return y_true, y_pred
+
+
+def rmse(y_true, y_pred):
+    """Root mean squared error of predicted ratings."""
+    y_true, y_pred = _ratings_pair(y_true, y_pred)
+    return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
+
+
+def mae(y_true, y_pred):
+    """Mean absolute error of predicted ratings."""
+    y_true, y_pred = _ratings_pair(y_true, y_pred)
+    return float(np.mean(np.abs(y_true - y_pred)))
+
+
+def catalog_coverage(recommended, n_items):
+    """Fraction of the ``n_items`` catalogue that appears in at least one list."""
+    n_items = operator.index(n_items)
+    if n_items <= 0:
+        raise ValueError(f"n_items: expected a positive int, got {n_items}")
+    recs = as_recommendations(recommended, n_items=n_items)
+    return float(len(np.unique(recs[recs >= 0])) / n_items)
+
+
+def novelty(recommended, item_popularity, n_users):
+    """Mean self-information ``-log2(p_i)`` of recommended items, in bits.
+
+    ``p_i = item_popularity[i] / n_users``: the share of (training) users who interacted with
+    item ``i``, clipped below at ``1 / n_users`` so never-seen items count as the rarest.
+    """
+    popularity = np.asarray(item_popularity, dtype=np.float64)
+    if popularity.ndim != 1 or (popularity < 0).any():
+        raise ValueError("item_popularity: expected a 1-D array of non-negative counts")
+    n_users = operator.index(n_users)
+    if n_users <= 0:
+        raise ValueError(f"n_users: expected a positive int, got {n_users}")
+    recs = as_recommendations(recommended, n_items=len(popularity))
+    listed = recs[recs >= 0]
+    if listed.size == 0:
+        return float("nan")
+    share = np.maximum(popularity[listed], 1.0) / n_users
+    return float(np.mean(-np.log2(np.minimum(share, 1.0))))
+
+
+def intra_list_diversity(recommended, item_vectors, batch_size=8192):
+    """Mean pairwise cosine distance ``1 - cos(x_i, x_j)`` within each list, averaged over lists.
+
+    Lists with fewer than two items are skipped; all-zero vectors have cosine 0 with every item.
+    """
+    item_vectors = v.as_float_matrix(item_vectors, "item_vectors", np)
+    recs = as_recommendations(recommended, n_items=len(item_vectors))
+    norms = np.linalg.norm(item_vectors, axis=1)
+    unit = item_vectors / np.where(norms > 0, norms, 1)[:, None]
+    totals, lists = 0.0, 0
+    for start in range(0, len(recs), batch_size):
+        block = recs[start:start + batch_size]
+        valid = block >= 0
+        vectors = unit[np.maximum(block, 0)] * valid[..., None]
+        cosine = np.einsum("ukd,uld->ukl", vectors, vectors)
+        n = valid.sum(1)
+        pairs = n * (n - 1)
+        distance_sum = pairs - (cosine.sum((1, 2)) - np.einsum("ukk->u", cosine))
+        keep = pairs > 0
+        totals += float((distance_sum[keep] / pairs[keep]).sum())
+        lists += int(keep.sum())
+    return totals / lists if lists else float("nan")

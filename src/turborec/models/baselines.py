@@ -1,0 +1,81 @@
+"""Baselines every evaluation should be read against: popularity and random."""
+
+import numpy as np
+
+from .. import topk as _topk
+from .._threads import resolve_n_threads
+from ._base import RecommenderBase, as_user_items
+
+
+class MostPopular(RecommenderBase):
+    """Recommends the items most users interacted with (ties to the lower item id).
+
+    Attributes
+    ----------
+    item_popularity_ : float32 ndarray of shape (n_items,)
+        Number of users with a stored interaction per item.
+    """
+
+    def __init__(self, n_threads=None):
+        self.n_threads = n_threads
+
+    def fit(self, user_items, show_progress=True, callback=None):
+        """Count each item's users in ``user_items`` (users x items, CSR)."""
+        user_items = as_user_items(user_items)
+        self.n_users_, self.n_items_ = user_items.shape
+        self.item_popularity_ = np.bincount(user_items.indices[: user_items.nnz][user_items.data != 0],
+                                            minlength=self.n_items_).astype(np.float32)
+        self.n_threads_ = resolve_n_threads(self.n_threads)
+        return self
+
+    def _rank(self, users, N, exclude, candidates):
+        # Only the most popular (N + most liked items of a user) can make any user's list.
+        pool = np.arange(self.n_items_) if candidates is None else candidates
+        longest = 0 if exclude is None else int(np.diff(exclude.indptr).max(initial=0))
+        width = min(len(pool), N + longest)
+        if width == 0:
+            return np.empty((len(users), 0), np.int32), np.empty((len(users), 0), np.float32)
+        best, _ = _topk.topk(self.item_popularity_[pool][None, :], width, n_threads=self.n_threads_)
+        shortlist = np.sort(pool[best[0]])
+        queries = np.ones((len(users), 1), np.float32)
+        return _topk.topk_dot(queries, self.item_popularity_[:, None], N, exclude=exclude, candidates=shortlist,
+                              n_threads=self.n_threads_)
+
+
+class Random(RecommenderBase):
+    """Recommends items in a random order, fresh on every call (seeded once at construction)."""
+
+    def __init__(self, seed=0, n_threads=None):
+        self.seed = seed
+        self.n_threads = n_threads
+
+    def fit(self, user_items, show_progress=True, callback=None):
+        user_items = as_user_items(user_items)
+        self.n_users_, self.n_items_ = user_items.shape
+        self.n_threads_ = resolve_n_threads(self.n_threads)
+        self._rng = np.random.default_rng(self.seed)
+        return self
+
+    def _rank(self, users, N, exclude, candidates):
+        pool = np.arange(self.n_items_) if candidates is None else candidates
+        block = max(1, (1 << 24) // max(len(pool), 1))  # bound the random score block to ~64 MiB
+        ids, scores = [], []
+        for start in range(0, len(users), block):
+            stop = min(start + block, len(users))
+            random_scores = self._rng.random((stop - start, len(pool)), dtype=np.float32)
+            part_exclude = None if exclude is None else _restrict(exclude[start:stop], pool, self.n_items_)
+            i, s = _topk.topk(random_scores, N, exclude=part_exclude, n_threads=self.n_threads_)
+            ids.append(np.where(i >= 0, pool[np.maximum(i, 0)], -1))
+            scores.append(s)
+        return np.vstack(ids), np.vstack(scores)
+
+
+def _restrict(matrix, pool, n_items):
+    """Columns of ``matrix`` re-indexed to positions in ``pool`` (others dropped)."""
+    position = np.full(n_items, -1)
+    position[pool] = np.arange(len(pool))
+    coo = matrix.tocoo()
+    keep = position[coo.col] >= 0
+    import scipy.sparse as sp
+
+    return sp.csr_matrix((coo.data[keep], (coo.row[keep], position[coo.col[keep]])), shape=(matrix.shape[0], len(pool)))
