@@ -50,7 +50,7 @@ def evaluate(model, train, test, k=(10,), metrics=None, *, batch_size=10_000, it
         ``{"<metric>@<k>": value}``, averaged over test users with at least one relevant item.
     """
     cutoffs = check_cutoffs(k)
-    metrics = check_metric_names(metrics, RANKING_METRICS + BEYOND_ACCURACY)
+    metrics = check_metric_names(RANKING_METRICS if metrics is None else metrics, RANKING_METRICS + BEYOND_ACCURACY)
     if "diversity" in metrics and item_vectors is None:
         raise ValueError("item_vectors: needed for the 'diversity' metric")
     train, test = _as_matrix(train, "train"), as_relevance(_as_matrix(test, "test"), "test")

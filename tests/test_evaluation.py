@@ -1,0 +1,125 @@
+"""evaluate / cross_validate with the baselines; agreement with implicit on MovieLens 100K."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import turborec
+from turborec.datasets import Interactions, synthetic_factors
+from turborec.metrics import ranking_metrics
+from turborec.models import FactorModel, MostPopular, ParameterWarning, Random
+
+ML100K = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k" / "u.data"
+
+
+def split(matrix, fraction=0.2, seed=0):
+    coo = matrix.tocoo()
+    test = np.random.default_rng(seed).random(coo.nnz) < fraction
+    part = lambda m: sp.csr_matrix((coo.data[m], (coo.row[m], coo.col[m])), shape=matrix.shape)  # noqa: E731
+    return part(~test), part(test)
+
+
+@pytest.fixture(scope="module")
+def ml100k():
+    if not ML100K.exists():
+        pytest.skip(f"MovieLens 100K not found at {ML100K}")
+    users, items, ratings, _ = np.loadtxt(ML100K, dtype=np.int64, unpack=True)
+    matrix = sp.csr_matrix((np.ones(len(users), np.float32), (users - 1, items - 1)))
+    return split(matrix, seed=42)
+
+
+def test_evaluate_matches_metrics_of_the_model_lists(rng):
+    users, items, seen = synthetic_factors(300, 400, 8, 20, seed=1)
+    train, test = split(seen)
+    model = FactorModel(users, items)
+    result = turborec.evaluate(model, train, test, k=(3, 10), metrics=["ndcg", "precision", "auc"])
+    assert list(result) == ["ndcg@3", "ndcg@10", "precision@3", "precision@10", "auc@3", "auc@10"]
+    test_users = np.flatnonzero(test.getnnz(axis=1))
+    ids, _ = model.recommend(test_users, train[test_users], N=10)
+    negatives = 400 - train[test_users].getnnz(axis=1) - test[test_users].getnnz(axis=1) + np.asarray(
+        train[test_users].multiply(test[test_users]).getnnz(axis=1))
+    direct = ranking_metrics(ids, test[test_users], (3, 10), n_negatives=negatives)
+    for key, value in result.items():
+        assert value == pytest.approx(direct[key])
+    assert not np.isin(ids, -1).any()
+
+
+def test_evaluate_accepts_interactions_and_batches(rng):
+    data = Interactions(rng.integers(0, 50, 2000), rng.integers(0, 80, 2000))
+    train, test = turborec.split.random_split(data, 0.2, seed=1)
+    a = turborec.evaluate(MostPopular().fit(train.to_csr()), train, test, k=5)
+    b = turborec.evaluate(MostPopular().fit(train.to_csr()), train.to_csr(), test.to_csr(), k=5, batch_size=7)
+    assert a == b
+
+
+def test_popularity_beats_random_on_movielens(ml100k):
+    train, test = ml100k
+    popular = turborec.evaluate(MostPopular().fit(train), train, test, k=10)
+    random = turborec.evaluate(Random(seed=1).fit(train), train, test, k=10)
+    assert popular["ndcg@10"] > 5 * random["ndcg@10"]
+    assert random["auc@10"] == pytest.approx(0.5, abs=0.02)
+    assert 0.5 < popular["auc@10"] < 1
+
+
+def test_agrees_with_implicit_on_movielens(ml100k):
+    """Same model, same split: ndcg and map coincide; precision and auc are defined differently."""
+    implicit = pytest.importorskip("implicit", reason="implicit not installed (pip install implicit)")
+    from implicit.evaluation import ranking_metrics_at_k
+    from threadpoolctl import threadpool_limits
+
+    train, test = ml100k
+    with threadpool_limits(1, "blas"):
+        model = implicit.cpu.als.AlternatingLeastSquares(factors=32, iterations=5, random_state=0, num_threads=1)
+        model.fit(train, show_progress=False)
+        theirs = ranking_metrics_at_k(model, train, test, K=10, show_progress=False)
+        ours, per_user = None, None
+        ours = turborec.evaluate(model, train, test, k=10)
+    assert ours["ndcg@10"] == pytest.approx(theirs["ndcg"], rel=1e-9)
+    assert ours["map@10"] == pytest.approx(theirs["map"], rel=1e-9)
+    # implicit's precision divides all hits by the sum of min(K, |R|) over users; ours is the
+    # mean of hits / K. Its auc counts training items as negatives; ours leaves them out.
+    users = np.flatnonzero(test.getnnz(axis=1))
+    ids, _ = model.recommend(users, train[users], N=10)
+    relevant = test[users]
+    _, per_user = ranking_metrics(ids, relevant, 10, per_user=True, n_negatives=test.shape[1] - relevant.getnnz(axis=1))
+    hits = per_user[:, 0, 0] * 10
+    assert hits.sum() / np.minimum(10, relevant.getnnz(axis=1)).sum() == pytest.approx(theirs["precision"], rel=1e-9)
+    assert np.nanmean(per_user[:, 0, 6]) == pytest.approx(theirs["auc"], rel=1e-9)
+    assert ours["precision@10"] != pytest.approx(theirs["precision"], rel=1e-3)
+
+
+def test_cross_validate_reports_mean_and_std(rng):
+    data = Interactions(rng.integers(0, 60, 3000), rng.integers(0, 90, 3000))
+    out = turborec.cross_validate(MostPopular(), data, n_folds=3, k=(5, 10), metrics=["ndcg", "recall"],
+                                  show_progress=False)
+    assert len(out["folds"]) == 3 and list(out["mean"]) == ["ndcg@5", "ndcg@10", "recall@5", "recall@10"]
+    folds = np.array([f["ndcg@10"] for f in out["folds"]])
+    assert out["mean"]["ndcg@10"] == pytest.approx(folds.mean()) and out["std"]["ndcg@10"] == pytest.approx(folds.std())
+    again = turborec.cross_validate(lambda: MostPopular(), data, n_folds=3, k=(5, 10), metrics=["ndcg", "recall"],
+                                    show_progress=False)
+    assert again["mean"] == out["mean"]
+
+
+def test_evaluate_bad_input():
+    train = sp.csr_matrix(np.eye(4, 6))
+    model = MostPopular().fit(train)
+    with pytest.raises(ValueError, match="test: expected shape \\(4, 6\\) like train, got \\(4, 5\\)"):
+        turborec.evaluate(model, train, sp.csr_matrix((4, 5)))
+    with pytest.raises(ValueError, match="test: no user has a held-out interaction"):
+        turborec.evaluate(model, train, sp.csr_matrix((4, 6)))
+    with pytest.raises(ValueError, match="k: expected a positive int, got 0"):
+        turborec.evaluate(model, train, train, k=0)
+    with pytest.raises(ValueError, match="item_vectors: needed"):
+        turborec.evaluate(model, train, train, metrics=["diversity"])
+    with pytest.raises(TypeError, match="data: expected turborec.datasets.Interactions"):
+        turborec.cross_validate(model, train)
+
+
+def test_beyond_accuracy_in_evaluate():
+    users, items, seen = synthetic_factors(100, 200, 8, 10, seed=2)
+    train, test = split(seen)
+    out = turborec.evaluate(MostPopular().fit(train), train, test, k=5, metrics=["coverage", "novelty", "diversity"],
+                            item_vectors=items)
+    assert 0 < out["coverage@5"] < 0.2 and out["novelty@5"] > 0 and 0 < out["diversity@5"] < 2
