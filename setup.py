@@ -18,7 +18,7 @@ from pybind11.setup_helpers import ParallelCompile, Pybind11Extension, build_ext
 from setuptools import setup
 
 HERE = Path(__file__).parent.resolve()
-HEADERS = sorted(glob("csrc/include/turborec/*.hpp"))
+HEADERS = sorted(glob("csrc/include/turborec/*.hpp") + glob("csrc/bindings/*.hpp"))
 
 # Recompile every object of an extension whose sources or headers changed; the extension's
 # `depends` decides whether it is stale. (pybind11's `naive_recompile` would skip objects whose
@@ -40,6 +40,17 @@ def _find_nvcc():
     return shutil.which("nvcc") or (
         "/usr/local/cuda/bin/nvcc" if Path("/usr/local/cuda/bin/nvcc").exists() else None
     )
+
+
+def _cuda_home(nvcc):
+    """The toolkit root holding include/cuda_runtime_api.h: nvcc may be a wrapper script or a
+    symlink outside it (e.g. /usr/local/bin/nvcc running /usr/local/cuda-13.0/bin/nvcc)."""
+    candidates = [os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH"),
+                  Path(nvcc).resolve().parent.parent, "/usr/local/cuda"]
+    for home in filter(None, candidates):
+        if (Path(home) / "include" / "cuda_runtime_api.h").exists():
+            return Path(home)
+    raise RuntimeError(f"CUDA headers not found near {nvcc} (set CUDA_HOME)")
 
 
 class BuildExt(build_ext):
@@ -95,7 +106,7 @@ class BuildExt(build_ext):
         nvcc = _find_nvcc()
         if nvcc is None:
             raise RuntimeError("nvcc not found (set CUDA_HOME)")
-        cuda_home = Path(nvcc).resolve().parent.parent
+        cuda_home = _cuda_home(nvcc)
         archs = os.environ.get("TURBOREC_CUDA_ARCHS", "75;80;90").replace(",", ";").split(";")
         gencode = []
         for arch in filter(None, (a.strip() for a in archs)):
