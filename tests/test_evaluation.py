@@ -97,9 +97,19 @@ def test_cross_validate_reports_mean_and_std(rng):
     assert len(out["folds"]) == 3 and list(out["mean"]) == ["ndcg@5", "ndcg@10", "recall@5", "recall@10"]
     folds = np.array([f["ndcg@10"] for f in out["folds"]])
     assert out["mean"]["ndcg@10"] == pytest.approx(folds.mean()) and out["std"]["ndcg@10"] == pytest.approx(folds.std())
-    again = turborec.cross_validate(lambda: MostPopular(), data, n_folds=3, k=(5, 10), metrics=["ndcg", "recall"],
-                                    show_progress=False)
-    assert again["mean"] == out["mean"]
+    for factory in (lambda: MostPopular(), MostPopular):
+        again = turborec.cross_validate(factory, data, n_folds=3, k=(5, 10), metrics=["ndcg", "recall"],
+                                        show_progress=False)
+        assert again["mean"] == out["mean"]
+
+
+def test_stored_zeros_and_duplicates_are_not_interactions():
+    """A stored zero in train is no training item; duplicates count once (auc stays in [0, 1])."""
+    train = sp.csr_matrix((np.array([0.0, 1.0, 1.0]), np.array([0, 1, 1]), np.array([0, 3])), shape=(1, 6))
+    test = sp.csr_matrix((np.array([1.0]), np.array([0]), np.array([0, 1])), shape=(1, 6))
+    model = MostPopular().fit(train)
+    out = turborec.evaluate(model, train, test, k=3, metrics=["auc", "hit_rate"])
+    assert 0 <= out["auc@3"] <= 1 and out["hit_rate@3"] == 1.0
 
 
 def test_evaluate_bad_input():

@@ -53,7 +53,9 @@ def evaluate(model, train, test, k=(10,), metrics=None, *, batch_size=10_000, it
     metrics = check_metric_names(RANKING_METRICS if metrics is None else metrics, RANKING_METRICS + BEYOND_ACCURACY)
     if "diversity" in metrics and item_vectors is None:
         raise ValueError("item_vectors: needed for the 'diversity' metric")
-    train, test = _as_matrix(train, "train"), as_relevance(_as_matrix(test, "test"), "test")
+    # Canonical copies (sorted, no duplicates, no stored zeros): a stored zero is no interaction.
+    train = as_relevance(_as_matrix(train, "train"), "train")
+    test = as_relevance(_as_matrix(test, "test"), "test")
     if train.shape != test.shape:
         raise ValueError(f"test: expected shape {train.shape} like train, got {test.shape}")
     users = np.flatnonzero(np.diff(test.indptr) > 0).astype(np.int32)
@@ -100,7 +102,7 @@ def cross_validate(model, data, n_folds=5, k=(10,), metrics=None, *, seed=0, sho
 
     Parameters
     ----------
-    model : unfitted recommender, or a zero-argument callable returning one
+    model : unfitted recommender, or a zero-argument callable (e.g. a class) returning one
         An instance is deep-copied before every fit, so folds never share state.
     data : Interactions
         Split with :func:`turborec.split.kfold` (each interaction in exactly one test fold).
@@ -121,7 +123,8 @@ def cross_validate(model, data, n_folds=5, k=(10,), metrics=None, *, seed=0, sho
 
     if not isinstance(data, Interactions):
         raise TypeError(f"data: expected turborec.datasets.Interactions, got {type(data).__name__}")
-    make = model if callable(model) and not hasattr(model, "fit") else (lambda: copy.deepcopy(model))
+    is_factory = isinstance(model, type) or (callable(model) and not hasattr(model, "fit"))
+    make = model if is_factory else (lambda: copy.deepcopy(model))
     folds = []
     for train, test in _progress(kfold(data, n_folds=n_folds, seed=seed), show_progress, "cross_validate", n_folds):
         fitted = make()

@@ -178,7 +178,8 @@ def novelty(recommended, item_popularity, n_users):
     """Mean self-information ``-log2(p_i)`` of recommended items, in bits.
 
     ``p_i = item_popularity[i] / n_users``: the share of (training) users who interacted with
-    item ``i``, clipped below at ``1 / n_users`` so never-seen items count as the rarest.
+    item ``i``, clipped to ``[1 / n_users, 1]`` so never-seen items count as the rarest and a
+    count above ``n_users`` (repeat interactions) cannot give negative information.
     """
     popularity = np.asarray(item_popularity, dtype=np.float64)
     if popularity.ndim != 1 or (popularity < 0).any():
