@@ -1,7 +1,22 @@
-"""Data in: id mapping, interaction tables, readers, and built-in synthetic data."""
+"""Data in: id mapping, interaction tables, readers, MovieLens, and built-in synthetic data."""
 
 from ._idmap import IdMapper
 from ._interactions import Interactions
-from ._synthetic import synthetic_factors
+from ._movielens import movielens
+from ._readers import DataWarning, read_csv, read_movielens_file, read_parquet, read_recbole
+from ._synthetic import synthetic_factors, synthetic_implicit, synthetic_ratings, synthetic_sequences
 
-__all__ = ["IdMapper", "Interactions", "synthetic_factors"]
+__all__ = [
+    "DataWarning",
+    "IdMapper",
+    "Interactions",
+    "movielens",
+    "read_csv",
+    "read_movielens_file",
+    "read_parquet",
+    "read_recbole",
+    "synthetic_factors",
+    "synthetic_implicit",
+    "synthetic_ratings",
+    "synthetic_sequences",
+]

@@ -14,9 +14,10 @@ class Interactions:
     users, items : array-like of int, shape (n,)
         Contiguous indices in ``[0, n_users)`` and ``[0, n_items)``.
     ratings : array-like of float, shape (n,), optional
-        Stored as float32. NaN and inf are rejected.
+        Stored as float32. NaN, inf and values beyond float32's range are rejected.
     timestamps : array-like of int, shape (n,), optional
-        Stored as int64 (e.g. Unix seconds).
+        Stored as int64 (e.g. Unix seconds). Floats are accepted only when every value is a
+        whole number: a fraction, NaN or inf is a ``ValueError``, never a silent truncation.
     user_mapper, item_mapper : IdMapper, optional
         Raw ids of the indices. Without them, indices are their own raw ids.
     n_users, n_items : int, optional
@@ -29,6 +30,10 @@ class Interactions:
     timestamps : int64 ndarray or None
     user_mapper, item_mapper : IdMapper or None
     n_users, n_items : int
+    source : dict or None
+        Set by the readers (:func:`~turborec.datasets.read_csv` and friends): the file, its
+        format, and counts of lines read, blank lines and bad lines skipped, trailing
+        separators tolerated and duplicates merged. None for interactions built in memory.
     """
 
     def __init__(self, users, items, ratings=None, timestamps=None, *, user_mapper=None, item_mapper=None,
@@ -38,17 +43,30 @@ class Interactions:
         n = len(self.users)
         if len(self.items) != n:
             raise ValueError(f"items: expected {n} entries like users, got {len(self.items)}")
-        self.ratings = None if ratings is None else _as_column(ratings, "ratings", np.float32, n)
-        if self.ratings is not None and not np.isfinite(self.ratings).all():
-            raise ValueError("ratings: contains NaN or inf")
-        self.timestamps = None if timestamps is None else _as_column(timestamps, "timestamps", np.int64, n)
+        self.ratings = None if ratings is None else _as_ratings(ratings, n)
+        self.timestamps = None if timestamps is None else _as_timestamps(timestamps, n)
         self.user_mapper, self.item_mapper = user_mapper, item_mapper
         self.n_users = _extent(n_users, user_mapper, self.users, "n_users", "users")
         self.n_items = _extent(n_items, item_mapper, self.items, "n_items", "items")
+        self.source = None
 
     @classmethod
     def from_raw(cls, raw_users, raw_items, ratings=None, timestamps=None, *, unknown="error"):
-        """Build from raw ids (str or int), fitting one IdMapper per side."""
+        """Build from raw ids (str or int), fitting one :class:`IdMapper` per side.
+
+        Parameters
+        ----------
+        raw_users, raw_items : array-like of str or int, shape (n,)
+        ratings, timestamps : array-like, shape (n,), optional
+            As for the constructor.
+        unknown : {"error", "ignore"}
+            The mappers' policy for ids they have not seen (used later, e.g. on test data).
+
+        Returns
+        -------
+        Interactions
+            Users and items indexed in the sorted order of their raw ids.
+        """
         user_mapper, item_mapper = IdMapper(unknown), IdMapper(unknown)
         return cls(user_mapper.fit_transform(raw_users), item_mapper.fit_transform(raw_items), ratings, timestamps,
                    user_mapper=user_mapper, item_mapper=item_mapper)
@@ -58,10 +76,34 @@ class Interactions:
 
     @property
     def shape(self):
+        """``(n_users, n_items)``."""
         return (self.n_users, self.n_items)
 
     def subset(self, index):
-        """The interactions selected by ``index`` (bool mask or int positions), same shape and mappers."""
+        """The interactions selected by ``index``, with the same shape and mappers.
+
+        Parameters
+        ----------
+        index : array-like of bool, shape (n,), or of int
+            A mask over the interactions, or their positions (any order; repeats repeat).
+
+        Returns
+        -------
+        Interactions
+        """
+        index = np.asarray(index)
+        if index.ndim != 1:
+            raise ValueError(f"index: expected a 1-D mask or positions, got shape {index.shape}")
+        if index.dtype == bool:
+            if len(index) != len(self):
+                raise ValueError(f"index: boolean mask of length {len(index)} for {len(self)} interactions")
+        elif index.size == 0:
+            index = index.astype(np.intp)
+        elif not np.issubdtype(index.dtype, np.integer):
+            raise TypeError(f"index: expected a boolean mask or integer positions, got dtype {index.dtype}")
+        elif index.min() < -len(self) or index.max() >= len(self):
+            bad = index.min() if index.min() < -len(self) else index.max()
+            raise IndexError(f"index: position {bad} out of range for {len(self)} interactions")
         pick = lambda a: None if a is None else a[index]  # noqa: E731
         return Interactions(self.users[index], self.items[index], pick(self.ratings), pick(self.timestamps),
                             user_mapper=self.user_mapper, item_mapper=self.item_mapper,
@@ -75,8 +117,12 @@ class Interactions:
         values : {"ratings", "ones"}
             Stored values: the ratings (ones when there are none), or 1 for every interaction.
         duplicates : {"sum", "last"}
-            Repeated (user, item) pairs: add their values, or keep the last one by timestamp
-            (by position when there are no timestamps).
+            Repeated (user, item) pairs: add their values (with ``values="ones"``: count them),
+            or keep the last one by timestamp (ties, and data without timestamps, by position).
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix of shape (n_users, n_items), float32
         """
         if values not in ("ratings", "ones"):
             raise ValueError(f"values: expected 'ratings' or 'ones', got {values!r}")
@@ -113,17 +159,51 @@ def _as_index(values, name):
     return values.astype(np.int32)
 
 
-def _as_column(values, name, dtype, n):
+def _as_column(values, name, n):
     values = np.asarray(values)
     if values.shape != (n,):
         raise ValueError(f"{name}: expected shape ({n},), got {values.shape}")
-    if values.size and not (np.issubdtype(values.dtype, np.number) and not np.iscomplexobj(values)):
-        raise TypeError(f"{name}: expected numbers, got dtype {values.dtype}")
-    return values.astype(dtype)
+    if values.size == 0:
+        return values.astype(np.float64)
+    if not (np.issubdtype(values.dtype, np.number) and not np.iscomplexobj(values)):
+        raise TypeError(f"{name}: expected real numbers, got dtype {values.dtype}")
+    return values
+
+
+def _as_ratings(values, n):
+    values = _as_column(values, "ratings", n)
+    with np.errstate(over="ignore"):
+        out = values.astype(np.float32)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        at = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"ratings: {int(bad.sum())} value(s) are NaN, inf or beyond float32's range, "
+                         f"e.g. ratings[{at}] = {values[at].item()!r}")
+    return out
+
+
+def _as_timestamps(values, n):
+    values = _as_column(values, "timestamps", n)
+    if np.issubdtype(values.dtype, np.integer):
+        if values.dtype == np.uint64 and values.size and values.max() > np.iinfo(np.int64).max:
+            raise ValueError(f"timestamps: {values.max()} does not fit int64")
+        return values.astype(np.int64)
+    # Floats: only whole numbers inside int64's range, checked before the cast truncates anything.
+    ok = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2.0 ** 63)
+    if not ok.all():
+        at = int(np.flatnonzero(~ok)[0])
+        raise ValueError(f"timestamps: expected whole numbers (stored as int64), "
+                         f"got timestamps[{at}] = {values[at].item()!r}")
+    return values.astype(np.int64)
 
 
 def _extent(given, mapper, indices, name, what):
     needed = int(indices.max()) + 1 if len(indices) else 0
+    if given is not None:
+        if isinstance(given, (bool, np.bool_)) or not isinstance(given, (int, np.integer)):
+            raise TypeError(f"{name}: expected an int, got {type(given).__name__}")
+        if given < 0:
+            raise ValueError(f"{name}: expected >= 0, got {given}")
     if given is None:
         given = len(mapper) if mapper is not None else needed
     if given < needed:
