@@ -7,9 +7,12 @@ from turborec.datasets import synthetic_factors
 
 
 def test_demo_runs_every_backend_and_agrees(capsys):
-    assert main(["demo", "--users", "300", "--items", "500", "--factors", "8", "--reference-users", "50"]) == 0
+    assert main(["demo", "--users", "300", "--items", "500", "--factors", "8", "--reference-users", "50",
+                 "--eval-users", "400", "--eval-items", "300"]) == 0
     out = capsys.readouterr().out
     assert "native" in out and "numpy" in out and "DIFFER" not in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(("Random", "MostPopular"))}
+    assert float(rows["MostPopular"][3]) > float(rows["Random"][3])  # ndcg@10
 
 
 def test_info_prints_config(capsys):
