@@ -109,3 +109,13 @@ def test_binding_rejects_wrong_dtype_layout_and_readonly_outputs():
         _native.topk(scores, 2, *decreasing, True, 1, *_outs(3, 2))
     with pytest.raises(ValueError, match="items: expected the same number of columns"):
         _native.topk_dot(scores, np.zeros((5, 3), np.float32), 2, None, None, None, None, 1, *_outs(3, 2))
+
+
+def test_binding_accepts_unpickled_arrays():
+    """Regression: a dtype descriptor that went through pickle is equal, not identical."""
+    import pickle
+
+    scores = pickle.loads(pickle.dumps(np.arange(12, dtype=np.float32).reshape(3, 4)))
+    ids, values = _outs(3, 2)
+    _native.topk(scores, 2, None, None, True, 1, ids, values)
+    np.testing.assert_array_equal(ids, [[3, 2]] * 3)

@@ -21,9 +21,16 @@ inline std::string shape_str(const py::array& a) {
   return s + (a.ndim() == 1 ? ",)" : ")");
 }
 
+// Equivalent dtypes, not the identical descriptor object: arrays that went through pickle carry
+// a fresh descriptor for the same type.
+template <class T>
+bool has_dtype(const py::array& a) {
+  return py::isinstance<py::array_t<T>>(a);
+}
+
 template <class T>
 void check_array(const py::array& a, const char* name, py::ssize_t ndim) {
-  if (!py::isinstance<py::array_t<T>>(a) || !a.dtype().is(py::dtype::of<T>()))
+  if (!has_dtype<T>(a))
     throw py::type_error(std::string(name) + ": expected dtype " +
                          std::string(py::str(py::dtype::of<T>())) + ", got " +
                          std::string(py::str(a.dtype())));
@@ -72,7 +79,7 @@ void with_csr(const py::object& indptr, const py::object& indices, py::ssize_t n
     }
     return body(CsrView<I>{ip, ii});
   };
-  if (p.dtype().is(py::dtype::of<std::int64_t>())) return run(std::int64_t{});
+  if (has_dtype<std::int64_t>(p)) return run(std::int64_t{});
   return run(std::int32_t{});
 }
 

@@ -51,7 +51,7 @@ void topk(const py::array& scores, py::ssize_t k, const py::object& ex_indptr,
           const py::object& ex_indices, bool largest, int n_threads, py::array& out_ids,
           py::array& out_values) {
   expect(n_threads >= 1, "n_threads: expected >= 1");
-  if (scores.dtype().is(py::dtype::of<double>()))
+  if (has_dtype<double>(scores))
     topk_typed<double>(scores, k, ex_indptr, ex_indices, largest, n_threads, out_ids, out_values);
   else
     topk_typed<float>(scores, k, ex_indptr, ex_indices, largest, n_threads, out_ids, out_values);
@@ -91,7 +91,7 @@ void topk_dot_any(const py::array& queries, const py::array& items, py::ssize_t 
                   const py::object& query_scale, const py::object& item_scale, int n_threads,
                   py::array& out_ids, py::array& out_values) {
   expect(n_threads >= 1, "n_threads: expected >= 1");
-  if (queries.dtype().is(py::dtype::of<double>()))
+  if (has_dtype<double>(queries))
     topk_dot_typed<double>(queries, items, k, ex_indptr, ex_indices, query_scale, item_scale,
                            n_threads, out_ids, out_values);
   else

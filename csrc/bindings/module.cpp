@@ -27,7 +27,7 @@ pybind11::dict build_info() {
 #else
   info["openmp_version"] = py::none();
 #endif
-  info["simd_compiled"] = TR_SIMD_CLONE_LIST;
+  info["simd_compiled"] = TR_SIMD_COMPILED;
   info["simd_selected"] = turborec::simd_level();
   return info;
 }

@@ -1,55 +1,128 @@
-// The one SIMD hot spot of selection: finding the next score above a threshold. Built for
-// several x86-64 levels and picked at load time by the CPU (GCC target_clones / ifunc), so one
-// binary runs on any x86-64 and uses AVX2 / AVX-512 where the CPU has them.
+// The one SIMD hot spot of selection: finding the next score above a threshold. It has an
+// AVX-512, an AVX2 and a baseline (SSE2 on x86-64, scalar elsewhere) version; the best one the
+// CPU supports is picked once at run time, so one binary runs on any x86-64.
 #pragma once
 
 #include "common.hpp"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define TR_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#define TR_SIMD_CLONE_LIST "avx512f,avx2,default"
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TR_X86_DISPATCH 1
+#include <immintrin.h>
+#define TR_SIMD_COMPILED "avx512f,avx2,sse2"
 #else
-#define TR_SIMD_CLONES
-#define TR_SIMD_CLONE_LIST "default"
+#define TR_SIMD_COMPILED "scalar"
 #endif
 
 namespace turborec {
 namespace detail {
 
-// Blocks of 16 compare as one vector and reduce to a single "any" flag, so the common case
-// (nothing in the block beats the threshold) costs a few instructions per 16 scores.
+// Blocks of 16 scores compare as vectors and reduce to one mask, so the common case (nothing in
+// the block beats the threshold) costs a few instructions per 16 scores. The comparisons are
+// ordered (_CMP_GT_OQ), like the scalar `>`: NaN never compares greater.
 template <class T>
-inline index_t next_greater_impl(const T* v, index_t n, index_t j, T threshold) {
-  for (; j + 16 <= n; j += 16) {
-    int any = 0;
-    for (int t = 0; t < 16; ++t) any |= (v[j + t] > threshold);
-    if (any) break;
-  }
+inline index_t next_greater_tail(const T* v, index_t n, index_t j, T threshold) {
   for (; j < n; ++j)
     if (v[j] > threshold) return j;
   return n;
 }
 
+template <class T>
+using NextGreaterFn = index_t (*)(const T*, index_t, index_t, T);
+
+#ifdef TR_X86_DISPATCH
+inline index_t next_greater_sse2(const float* v, index_t n, index_t j, float threshold) {
+  const __m128 t = _mm_set1_ps(threshold);
+  for (; j + 16 <= n; j += 16) {
+    const __m128 a = _mm_or_ps(_mm_cmpgt_ps(_mm_loadu_ps(v + j), t), _mm_cmpgt_ps(_mm_loadu_ps(v + j + 4), t));
+    const __m128 b = _mm_or_ps(_mm_cmpgt_ps(_mm_loadu_ps(v + j + 8), t), _mm_cmpgt_ps(_mm_loadu_ps(v + j + 12), t));
+    if (_mm_movemask_ps(_mm_or_ps(a, b))) break;
+  }
+  return next_greater_tail(v, n, j, threshold);
+}
+inline index_t next_greater_sse2(const double* v, index_t n, index_t j, double threshold) {
+  const __m128d t = _mm_set1_pd(threshold);
+  for (; j + 8 <= n; j += 8) {
+    const __m128d a = _mm_or_pd(_mm_cmpgt_pd(_mm_loadu_pd(v + j), t), _mm_cmpgt_pd(_mm_loadu_pd(v + j + 2), t));
+    const __m128d b = _mm_or_pd(_mm_cmpgt_pd(_mm_loadu_pd(v + j + 4), t), _mm_cmpgt_pd(_mm_loadu_pd(v + j + 6), t));
+    if (_mm_movemask_pd(_mm_or_pd(a, b))) break;
+  }
+  return next_greater_tail(v, n, j, threshold);
+}
+
+__attribute__((target("avx2"))) inline index_t next_greater_avx2(const float* v, index_t n, index_t j,
+                                                                 float threshold) {
+  const __m256 t = _mm256_set1_ps(threshold);
+  for (; j + 16 <= n; j += 16) {
+    const __m256 a = _mm256_cmp_ps(_mm256_loadu_ps(v + j), t, _CMP_GT_OQ);
+    const __m256 b = _mm256_cmp_ps(_mm256_loadu_ps(v + j + 8), t, _CMP_GT_OQ);
+    if (_mm256_movemask_ps(_mm256_or_ps(a, b))) break;
+  }
+  return next_greater_tail(v, n, j, threshold);
+}
+__attribute__((target("avx2"))) inline index_t next_greater_avx2(const double* v, index_t n, index_t j,
+                                                                 double threshold) {
+  const __m256d t = _mm256_set1_pd(threshold);
+  for (; j + 8 <= n; j += 8) {
+    const __m256d a = _mm256_cmp_pd(_mm256_loadu_pd(v + j), t, _CMP_GT_OQ);
+    const __m256d b = _mm256_cmp_pd(_mm256_loadu_pd(v + j + 4), t, _CMP_GT_OQ);
+    if (_mm256_movemask_pd(_mm256_or_pd(a, b))) break;
+  }
+  return next_greater_tail(v, n, j, threshold);
+}
+
+__attribute__((target("avx512f"))) inline index_t next_greater_avx512(const float* v, index_t n, index_t j,
+                                                                     float threshold) {
+  const __m512 t = _mm512_set1_ps(threshold);
+  for (; j + 32 <= n; j += 32) {
+    const __mmask16 a = _mm512_cmp_ps_mask(_mm512_loadu_ps(v + j), t, _CMP_GT_OQ);
+    const __mmask16 b = _mm512_cmp_ps_mask(_mm512_loadu_ps(v + j + 16), t, _CMP_GT_OQ);
+    if (a | b) break;
+  }
+  return next_greater_tail(v, n, j, threshold);
+}
+__attribute__((target("avx512f"))) inline index_t next_greater_avx512(const double* v, index_t n, index_t j,
+                                                                     double threshold) {
+  const __m512d t = _mm512_set1_pd(threshold);
+  for (; j + 16 <= n; j += 16) {
+    const __mmask8 a = _mm512_cmp_pd_mask(_mm512_loadu_pd(v + j), t, _CMP_GT_OQ);
+    const __mmask8 b = _mm512_cmp_pd_mask(_mm512_loadu_pd(v + j + 8), t, _CMP_GT_OQ);
+    if (a | b) break;
+  }
+  return next_greater_tail(v, n, j, threshold);
+}
+#endif
+
 }  // namespace detail
 
-// First index j >= start with v[j] > threshold, or n. NaN never compares greater.
-[[maybe_unused]] TR_SIMD_CLONES static index_t next_greater(const float* v, index_t n, index_t start,
-                                           float threshold) {
-  return detail::next_greater_impl(v, n, start, threshold);
-}
-[[maybe_unused]] TR_SIMD_CLONES static index_t next_greater(const double* v, index_t n, index_t start,
-                                           double threshold) {
-  return detail::next_greater_impl(v, n, start, threshold);
-}
-
-// The clone the loader picks on this CPU (mirrors the ifunc resolver's order).
+// The instruction set the dispatch below picks on this CPU.
 inline const char* simd_level() {
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#ifdef TR_X86_DISPATCH
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f")) return "avx512f";
   if (__builtin_cpu_supports("avx2")) return "avx2";
+  return "sse2";
+#else
+  return "scalar";
 #endif
-  return "default";
+}
+
+template <class T>
+detail::NextGreaterFn<T> pick_next_greater() {
+#ifdef TR_X86_DISPATCH
+  const std::string level = simd_level();
+  if (level == "avx512f") return [](const T* v, index_t n, index_t j, T t) { return detail::next_greater_avx512(v, n, j, t); };
+  if (level == "avx2") return [](const T* v, index_t n, index_t j, T t) { return detail::next_greater_avx2(v, n, j, t); };
+  return [](const T* v, index_t n, index_t j, T t) { return detail::next_greater_sse2(v, n, j, t); };
+#else
+  return &detail::next_greater_tail<T>;
+#endif
+}
+
+// First index j >= start with v[j] > threshold, or n. NaN never compares greater.
+template <class T>
+inline index_t next_greater(const T* v, index_t n, index_t start, T threshold) {
+  static const detail::NextGreaterFn<T> best = pick_next_greater<T>();
+  return best(v, n, start, threshold);
 }
 
 }  // namespace turborec

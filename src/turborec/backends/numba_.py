@@ -28,7 +28,7 @@ on_gpu = False
 
 _CHUNK = 4096  # columns of a topk row staged at a time when keys must be negated or masked
 _BLOCK_ITEMS = 1024  # items per topk_dot tile
-_MAX_BLOCK_ROWS = 128  # query rows per topk_dot tile (at most)
+_MAX_BLOCK_ROWS = 512  # query rows per topk_dot tile (at most)
 _BLOCK_BUDGET = 8 << 20  # bytes of candidate buffers per topk_dot block
 
 
@@ -267,15 +267,16 @@ def topk(scores, k, exclude, largest, n_threads):
     return ids, values
 
 
-def _block_rows(k, dtype):
-    """Query rows per block: fixed by k and dtype, never by n_threads, so results are not.
+def _block_rows(n, k, dtype):
+    """Query rows per block: fixed by n, k and dtype, never by n_threads, so results are not.
 
     Same sizes as ``topk_dot_block_rows`` in topk.hpp (an entry is a padded ``Candidate<T>``
     there: twice the key size), so both backends make the same BLAS calls and agree bit for bit.
     """
     entry = 2 * np.dtype(dtype).itemsize
-    rows = _BLOCK_BUDGET // ((k + max(k, 16)) * entry)
-    return int(min(max(rows, 1), _MAX_BLOCK_ROWS))
+    by_memory = _BLOCK_BUDGET // ((k + max(k, 16)) * entry)
+    by_parallelism = max(16, ((n + 15) // 16 + 15) // 16 * 16)
+    return int(min(max(min(by_memory, by_parallelism), 1), _MAX_BLOCK_ROWS))
 
 
 def topk_dot(queries, items, k, exclude, normalize, n_threads):
@@ -287,7 +288,7 @@ def topk_dot(queries, items, k, exclude, normalize, n_threads):
         scales = np.empty(0, queries.dtype), np.empty(0, queries.dtype)
     with blas_single_thread():
         _launch(_topk_dot_blocks, n_threads, queries, items, k, *_exclude_arrays(exclude, n),
-                normalize, *scales, _block_rows(k, queries.dtype), ids, values)
+                normalize, *scales, _block_rows(n, k, queries.dtype), ids, values)
     return ids, values
 
 
