@@ -113,4 +113,26 @@ def test_show_config_reports_build_backends_and_threads():
         assert needle in text, needle
     info = turborec._show.config_info()
     assert info["native_build"]["openmp"] is True  # CI builds with gcc, which has OpenMP
-    assert info["native_build"]["simd_selected"] in ("avx512f", "avx2", "default")
+    assert info["native_build"]["simd_selected"] in ("avx512f", "avx2", "sse2", "scalar")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_simd_level_this_cpu_runs_matches_the_scalar_scan(dtype):
+    from turborec import _native
+
+    here = _native.build_info()["simd_selected"]
+    order = ["scalar", "sse2", "avx2", "avx512f"]
+    levels = order[: order.index(here) + 1]
+    scan = _native._next_greater_f32 if dtype == np.float32 else _native._next_greater_f64
+    rng = np.random.default_rng(7)
+    for n in (0, 1, 15, 16, 17, 33, 100, 1000):
+        values = rng.standard_normal(n).astype(dtype)
+        values[rng.random(n) < 0.1] = np.nan
+        for threshold in (-np.inf, 0.0, 1.5, 3.0, np.inf):
+            for start in {0, n // 3, n}:
+                above = np.flatnonzero(values[start:] > threshold)
+                want = start + above[0] if len(above) else n
+                for level in levels:
+                    assert scan(values, start, threshold, level) == want, (level, n, threshold, start)
+    with pytest.raises(ValueError, match="not supported by this CPU|not compiled"):
+        scan(np.zeros(3, dtype), 0, 0.0, "avx512f" if here != "avx512f" else "neon")

@@ -32,12 +32,27 @@ pybind11::dict build_info() {
   return info;
 }
 
+// For tests: next_greater of one compiled SIMD level, so every level this CPU runs is checked.
+template <class T>
+turborec::index_t next_greater_at(const pybind11::array& values, turborec::index_t start, T threshold,
+                                  const std::string& level) {
+  namespace bind = turborec::bind;
+  const T* v = bind::input<T>(values, "values", 1);
+  const std::string here = turborec::simd_level();
+  const bool supported = level == "scalar" || level == "sse2" || level == here || (level == "avx2" && here == "avx512f");
+  bind::expect(supported, "level: " + level + " is not supported by this CPU (" + here + ")");
+  bind::expect(start >= 0 && start <= values.shape(0), "start: out of range");
+  return turborec::pick_next_greater<T>(level)(v, values.shape(0), start, threshold);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
   m.doc() = "turborec C++/OpenMP kernels";
   m.def("build_info", &build_info, "Compiler, OpenMP and SIMD facts of this build.");
   m.def("max_threads", &turborec::max_threads, "omp_get_max_threads(), or 1 without OpenMP.");
+  m.def("_next_greater_f32", &next_greater_at<float>, "Test hook: first index >= start above threshold.");
+  m.def("_next_greater_f64", &next_greater_at<double>, "Test hook: first index >= start above threshold.");
   turborec::bind::bind_topk(m);
   turborec::bind::bind_metrics(m);
 }

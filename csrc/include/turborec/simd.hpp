@@ -3,6 +3,8 @@
 // CPU supports is picked once at run time, so one binary runs on any x86-64.
 #pragma once
 
+#include <string>
+
 #include "common.hpp"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -106,16 +108,16 @@ inline const char* simd_level() {
 #endif
 }
 
+// The version for `level` ("avx512f", "avx2", "sse2", "scalar"; the CPU must support it).
 template <class T>
-detail::NextGreaterFn<T> pick_next_greater() {
+detail::NextGreaterFn<T> pick_next_greater(const std::string& level = simd_level()) {
+  if (level == "scalar") return &detail::next_greater_tail<T>;
 #ifdef TR_X86_DISPATCH
-  const std::string level = simd_level();
   if (level == "avx512f") return [](const T* v, index_t n, index_t j, T t) { return detail::next_greater_avx512(v, n, j, t); };
   if (level == "avx2") return [](const T* v, index_t n, index_t j, T t) { return detail::next_greater_avx2(v, n, j, t); };
-  return [](const T* v, index_t n, index_t j, T t) { return detail::next_greater_sse2(v, n, j, t); };
-#else
-  return &detail::next_greater_tail<T>;
+  if (level == "sse2") return [](const T* v, index_t n, index_t j, T t) { return detail::next_greater_sse2(v, n, j, t); };
 #endif
+  throw std::invalid_argument("simd level " + level + " is not compiled in");
 }
 
 // First index j >= start with v[j] > threshold, or n. NaN never compares greater.
