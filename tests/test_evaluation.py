@@ -133,3 +133,11 @@ def test_beyond_accuracy_in_evaluate():
     out = turborec.evaluate(MostPopular().fit(train), train, test, k=5, metrics=["coverage", "novelty", "diversity"],
                             item_vectors=items)
     assert 0 < out["coverage@5"] < 0.2 and out["novelty@5"] > 0 and 0 < out["diversity@5"] < 2
+
+
+def test_as_frame_returns_one_row():
+    pd = pytest.importorskip("pandas", reason="pandas not installed")
+    train = sp.csr_matrix(np.eye(4, 6))
+    test = sp.csr_matrix(np.roll(np.eye(4, 6), 1, axis=1))
+    frame = turborec.evaluate(MostPopular().fit(train), train, test, k=2, metrics=["ndcg"], as_frame=True)
+    assert isinstance(frame, pd.DataFrame) and list(frame.columns) == ["ndcg@2"] and len(frame) == 1

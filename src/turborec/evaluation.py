@@ -91,8 +91,10 @@ def evaluate(model, train, test, k=(10,), metrics=None, *, batch_size=10_000, it
         if "diversity" in metrics:
             result[f"diversity@{c}"] = intra_list_diversity(top, item_vectors)
     if as_frame:
-        import pandas as pd
-
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("as_frame=True needs pandas: pip install pandas") from None
         return pd.DataFrame([result])
     return result
 
