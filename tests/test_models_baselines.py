@@ -70,3 +70,11 @@ def test_recommend_errors(liked):
         MostPopular().fit(liked.tocoo())
     with pytest.raises(TypeError, match="user_items: expected a scipy.sparse CSR"):
         MostPopular().fit(np.ones((2, 2)))
+
+
+def test_fitted_models_say_backend_and_threads(liked):
+    assert (MostPopular(n_threads=1).fit(liked).backend_, Random(backend="numpy").fit(liked).backend_) == ("native", "numpy")
+    assert MostPopular(n_threads=1).fit(liked).n_threads_ == 1
+    ids_numpy, _ = MostPopular(backend="numpy").fit(liked).recommend(np.arange(3), liked, N=2)
+    ids_native, _ = MostPopular(backend="native").fit(liked).recommend(np.arange(3), liked, N=2)
+    np.testing.assert_array_equal(ids_numpy, ids_native)

@@ -12,6 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import _validation as v
+from .._threads import resolve_n_threads
+from ..backends import resolve
 
 SINK_SCORE = float(np.finfo(np.float32).min)
 
@@ -29,6 +31,11 @@ def as_user_items(user_items, name="user_items"):
                       ParameterWarning, stacklevel=3)
         user_items = user_items.tocsr()
     return user_items
+
+
+def resolve_backend_and_threads(backend, n_threads):
+    """The backend name and thread count a model runs with (its ``backend_``, ``n_threads_``)."""
+    return resolve(backend, np.empty(0)).name, resolve_n_threads(n_threads)
 
 
 class RecommenderBase:

@@ -1,10 +1,10 @@
 """Baselines every evaluation should be read against: popularity and random."""
 
 import numpy as np
+import scipy.sparse as sp
 
 from .. import topk as _topk
-from .._threads import resolve_n_threads
-from ._base import RecommenderBase, as_user_items
+from ._base import RecommenderBase, as_user_items, resolve_backend_and_threads
 
 
 class MostPopular(RecommenderBase):
@@ -16,7 +16,8 @@ class MostPopular(RecommenderBase):
         Number of users with a stored interaction per item.
     """
 
-    def __init__(self, n_threads=None):
+    def __init__(self, backend=None, n_threads=None):
+        self.backend = backend
         self.n_threads = n_threads
 
     def fit(self, user_items, show_progress=True, callback=None):
@@ -25,7 +26,7 @@ class MostPopular(RecommenderBase):
         self.n_users_, self.n_items_ = user_items.shape
         self.item_popularity_ = np.bincount(user_items.indices[: user_items.nnz][user_items.data != 0],
                                             minlength=self.n_items_).astype(np.float32)
-        self.n_threads_ = resolve_n_threads(self.n_threads)
+        self.backend_, self.n_threads_ = resolve_backend_and_threads(self.backend, self.n_threads)
         return self
 
     def _rank(self, users, N, exclude, candidates):
@@ -35,24 +36,27 @@ class MostPopular(RecommenderBase):
         width = min(len(pool), N + longest)
         if width == 0:
             return np.empty((len(users), 0), np.int32), np.empty((len(users), 0), np.float32)
-        best, _ = _topk.topk(self.item_popularity_[pool][None, :], width, n_threads=self.n_threads_)
+        best, _ = _topk.topk(self.item_popularity_[pool][None, :], width, backend=self.backend_,
+                             n_threads=self.n_threads_)
         shortlist = np.sort(pool[best[0]])
         queries = np.ones((len(users), 1), np.float32)
         return _topk.topk_dot(queries, self.item_popularity_[:, None], N, exclude=exclude, candidates=shortlist,
-                              n_threads=self.n_threads_)
+                              backend=self.backend_, n_threads=self.n_threads_)
 
 
 class Random(RecommenderBase):
     """Recommends items in a random order, fresh on every call (seeded once at construction)."""
 
-    def __init__(self, seed=0, n_threads=None):
+    def __init__(self, seed=0, backend=None, n_threads=None):
         self.seed = seed
+        self.backend = backend
         self.n_threads = n_threads
 
     def fit(self, user_items, show_progress=True, callback=None):
+        """Remember the shape of ``user_items``; the random order is drawn at recommend time."""
         user_items = as_user_items(user_items)
         self.n_users_, self.n_items_ = user_items.shape
-        self.n_threads_ = resolve_n_threads(self.n_threads)
+        self.backend_, self.n_threads_ = resolve_backend_and_threads(self.backend, self.n_threads)
         self._rng = np.random.default_rng(self.seed)
         return self
 
@@ -64,7 +68,8 @@ class Random(RecommenderBase):
             stop = min(start + block, len(users))
             random_scores = self._rng.random((stop - start, len(pool)), dtype=np.float32)
             part_exclude = None if exclude is None else _restrict(exclude[start:stop], pool, self.n_items_)
-            i, s = _topk.topk(random_scores, N, exclude=part_exclude, n_threads=self.n_threads_)
+            i, s = _topk.topk(random_scores, N, exclude=part_exclude, backend=self.backend_,
+                              n_threads=self.n_threads_)
             ids.append(np.where(i >= 0, pool[np.maximum(i, 0)], -1))
             scores.append(s)
         return np.vstack(ids), np.vstack(scores)
@@ -76,6 +81,4 @@ def _restrict(matrix, pool, n_items):
     position[pool] = np.arange(len(pool))
     coo = matrix.tocoo()
     keep = position[coo.col] >= 0
-    import scipy.sparse as sp
-
     return sp.csr_matrix((coo.data[keep], (coo.row[keep], position[coo.col[keep]])), shape=(matrix.shape[0], len(pool)))

@@ -4,8 +4,7 @@ import numpy as np
 
 from .. import _validation as v
 from .. import topk as _topk
-from .._threads import resolve_n_threads
-from ._base import RecommenderBase
+from ._base import RecommenderBase, resolve_backend_and_threads
 
 
 class FactorModel(RecommenderBase):
@@ -29,7 +28,7 @@ class FactorModel(RecommenderBase):
                              f"like user_factors, got {self.item_factors.shape[1]} of {self.item_factors.dtype}")
         self.backend, self.n_threads = backend, n_threads
         self.n_users_, self.n_items_ = len(self.user_factors), len(self.item_factors)
-        self.n_threads_ = resolve_n_threads(n_threads)
+        self.backend_, self.n_threads_ = resolve_backend_and_threads(backend, n_threads)
 
     def fit(self, user_items=None, show_progress=True, callback=None):
         """Nothing to learn; kept for the common API."""
@@ -37,4 +36,4 @@ class FactorModel(RecommenderBase):
 
     def _rank(self, users, N, exclude, candidates):
         return _topk.topk_dot(self.user_factors[users], self.item_factors, N, exclude=exclude, candidates=candidates,
-                              backend=self.backend, n_threads=self.n_threads_)
+                              backend=self.backend_, n_threads=self.n_threads_)
