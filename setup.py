@@ -90,7 +90,6 @@ class BuildExt(build_ext):
                 compile_flags, link_flags = self.openmp_flags
                 ext.extra_compile_args += compile_flags
                 ext.extra_link_args += link_flags
-                ext.define_macros.append(("TR_HAVE_OPENMP", "1"))
             return super().build_extension(ext)
         if ext.name == "turborec._cuda":
             try:

@@ -65,7 +65,7 @@ def test_popularity_beats_random_on_movielens(ml100k):
 
 def test_agrees_with_implicit_on_movielens(ml100k):
     """Same model, same split: ndcg and map coincide; precision and auc are defined differently."""
-    implicit = pytest.importorskip("implicit", reason="implicit not installed (pip install implicit)")
+    import implicit  # in the [test] extra: a missing install fails, not skips
     from implicit.evaluation import ranking_metrics_at_k
     from threadpoolctl import threadpool_limits
 
@@ -136,8 +136,18 @@ def test_beyond_accuracy_in_evaluate():
 
 
 def test_as_frame_returns_one_row():
-    pd = pytest.importorskip("pandas", reason="pandas not installed")
+    import pandas as pd  # in the [test] extra
     train = sp.csr_matrix(np.eye(4, 6))
     test = sp.csr_matrix(np.roll(np.eye(4, 6), 1, axis=1))
     frame = turborec.evaluate(MostPopular().fit(train), train, test, k=2, metrics=["ndcg"], as_frame=True)
     assert isinstance(frame, pd.DataFrame) and list(frame.columns) == ["ndcg@2"] and len(frame) == 1
+
+
+def test_evaluate_and_cross_validate_argument_errors(rng):
+    train = sp.csr_matrix(np.eye(4, 6))
+    model = MostPopular().fit(train)
+    with pytest.raises(ValueError, match="batch_size: expected a positive int, got 0"):
+        turborec.evaluate(model, train, train, batch_size=0)
+    data = Interactions(rng.integers(0, 20, 300), rng.integers(0, 30, 300))
+    with pytest.raises(ValueError, match="as_frame: not supported by cross_validate"):
+        turborec.cross_validate(MostPopular, data, n_folds=2, as_frame=True, show_progress=False)

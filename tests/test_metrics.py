@@ -29,7 +29,7 @@ def metric_backend(request):
 
 def test_kernel_matches_reference(metric_backend, rng):
     recs, relevant = random_case(rng)
-    negatives = rng.integers(0, 200, size=recs.shape[0])
+    negatives = rng.integers(20, 200, size=recs.shape[0])  # at least the 20 listed ids
     want, want_users = ranking_metrics(recs, relevant, (1, 5, 20), n_negatives=negatives, per_user=True, backend="numpy")
     got, got_users = ranking_metrics(recs, relevant, (1, 5, 20), n_negatives=negatives, per_user=True,
                                      backend=metric_backend)
@@ -126,3 +126,19 @@ def test_beyond_accuracy_metrics():
     # list 0: one pair, orthogonal -> distance 1; list 1: pairs (1,2)=1, (1,3)=1, (2,3)=2 -> 4/3
     assert metrics.intra_list_diversity(recs, vectors) == pytest.approx((1 + 4 / 3) / 2)
     assert np.isnan(metrics.intra_list_diversity(np.array([[0, -1]]), vectors))
+
+
+def test_too_few_negatives_is_an_error():
+    """Regression (review): one negative but three listed non-relevant ids gave auc -2."""
+    relevant = sp.csr_matrix(np.array([[1, 0, 0, 0, 0, 0, 0, 0]]))
+    with pytest.raises(ValueError, match="n_negatives: user 0 has 1 negatives but 3 non-relevant"):
+        ranking_metrics(np.array([[5, 6, 7, 0]]), relevant, 4, n_negatives=np.array([1]))
+
+
+def test_beyond_accuracy_inputs_are_checked():
+    with pytest.raises(ValueError, match="item_popularity: expected a 1-D array of finite"):
+        metrics.novelty(np.array([[0, 1]]), [1, np.nan], 2)
+    with pytest.raises(ValueError, match="item_vectors: contains NaN"):
+        metrics.intra_list_diversity(np.array([[0, 1]]), np.array([[1.0, 0], [np.nan, 1]]))
+    with pytest.raises(TypeError, match="n_items: expected a positive int"):
+        metrics.catalog_coverage(np.array([[0, 1]]), 2.0)

@@ -78,3 +78,24 @@ def test_fitted_models_say_backend_and_threads(liked):
     ids_numpy, _ = MostPopular(backend="numpy").fit(liked).recommend(np.arange(3), liked, N=2)
     ids_native, _ = MostPopular(backend="native").fit(liked).recommend(np.arange(3), liked, N=2)
     np.testing.assert_array_equal(ids_numpy, ids_native)
+
+
+def test_most_popular_counts_users_not_stored_entries():
+    """Regression (review): a duplicate stored entry counted as a second user."""
+    liked = sp.csr_matrix((np.array([1.0, 1.0, 1.0]), np.array([0, 0, 1]), np.array([0, 2, 3])), shape=(2, 2))
+    np.testing.assert_array_equal(MostPopular().fit(liked).item_popularity_, [1, 1])
+
+
+def test_model_argument_errors_name_the_argument(liked):
+    model = MostPopular().fit(liked)
+    with pytest.raises(IndexError, match="filter_items: item id 99 out of range"):
+        model.recommend(0, liked[0], filter_items=[99])
+    with pytest.raises(IndexError, match="items: item id 99 out of range"):
+        model.recommend(0, liked[0], items=[99])
+    factors = np.ones((3, 2), np.float32)
+    with pytest.raises(TypeError, match="item_factors: expected dtype float32"):
+        FactorModel(factors, factors.astype(np.float64))
+    with pytest.raises(ValueError, match="item_factors: expected 2 columns"):
+        FactorModel(factors, np.ones((3, 3), np.float32))
+    with pytest.raises(ValueError, match="user_factors: contains NaN"):
+        FactorModel(np.full((3, 2), np.nan, np.float32), factors)

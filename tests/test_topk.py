@@ -152,7 +152,6 @@ def assert_valid_topk_dot(ids, values, scores, k, exclude=None, candidates=None)
         in_candidates[candidates] = True
         allowed &= in_candidates
     eligible = np.where(allowed, scores, -np.inf)
-    width = min(k, int(allowed.sum(1).max()) if candidates is None else len(np.unique(candidates)))
     width = min(k, m if candidates is None else len(np.unique(candidates)))
     assert ids.shape == values.shape == (n, width)
     best = -np.sort(-eligible, axis=1)[:, :width]

@@ -119,3 +119,23 @@ def test_binding_accepts_unpickled_arrays():
     ids, values = _outs(3, 2)
     _native.topk(scores, 2, None, None, True, 1, ids, values)
     np.testing.assert_array_equal(ids, [[3, 2]] * 3)
+
+
+def test_exclude_with_short_indptr_is_an_error_on_every_backend(name):
+    """Regression (review): numba crashed and numpy ignored rows past a too-short indptr."""
+    exclude = sp.csr_matrix(np.eye(4))
+    exclude.indptr = np.array([0, 1, 2], dtype=exclude.indptr.dtype)
+    with pytest.raises(ValueError, match="exclude: malformed CSR, indptr has 3 entries for 4 rows"):
+        turborec.topk(np.ones((4, 4)), 2, exclude=exclude, backend=name)
+
+
+def test_cosine_of_large_float32_vectors_does_not_overflow(name):
+    """Regression (review): squared norms overflowed float32 and cosines came out 0."""
+    ids, values = turborec.topk_dot(np.array([[3e19, 4e19]], np.float32), np.eye(2, dtype=np.float32), 2,
+                                    normalize=True, backend=name)
+    np.testing.assert_allclose(values, [[0.8, 0.6]], rtol=1e-6)
+
+
+def test_n_threads_beyond_any_machine_is_a_named_error():
+    with pytest.raises(ValueError, match="n_threads: expected a positive int up to"):
+        turborec.topk(np.zeros((2, 2)), 1, n_threads=2**31)

@@ -6,6 +6,8 @@ import os
 
 from ._config import get_config
 
+_MAX_THREADS = 4096  # far above any machine; kernels take a C int
+
 
 def cpu_count():
     """Cores this process may run on (respects CPU affinity)."""
@@ -50,8 +52,9 @@ def resolve_n_threads(n_threads=None):
         raise TypeError(f"n_threads: expected an int or None, got {n_threads!r}") from None
     if n_threads == -1:
         return cpu_count()
-    if n_threads <= 0:
-        raise ValueError(f"n_threads: expected a positive int, -1 (all cores) or None, got {n_threads}")
+    if n_threads <= 0 or n_threads > _MAX_THREADS:
+        raise ValueError(f"n_threads: expected a positive int up to {_MAX_THREADS}, -1 (all cores) or None, "
+                         f"got {n_threads}")
     return n_threads
 
 

@@ -56,6 +56,8 @@ def as_exclude(exclude, shape, xp):
     if tuple(exclude.shape) != tuple(shape):
         raise ValueError(f"exclude: expected shape {tuple(shape)}, got {tuple(exclude.shape)}")
     indptr, indices = exclude.indptr, exclude.indices
+    if len(indptr) != shape[0] + 1:
+        raise ValueError(f"exclude: malformed CSR, indptr has {len(indptr)} entries for {shape[0]} rows")
     nnz = int(indptr[-1])
     if int(indptr[0]) != 0 or nnz > len(indices) or bool((indptr[1:] < indptr[:-1]).any()):
         raise ValueError("exclude: malformed CSR indptr (must start at 0 and never decrease)")
@@ -69,17 +71,27 @@ def as_exclude(exclude, shape, xp):
             xp.ascontiguousarray(xp.asarray(indices, dtype=dtype)))
 
 
-def as_candidates(candidates, n_items):
+def as_candidates(candidates, n_items, name="candidates"):
     """Sorted unique int64 item ids in ``[0, n_items)`` (a set: order and repeats ignored)."""
     if is_gpu_array(candidates):
         candidates = candidates.get()
     candidates = np.asarray(candidates)
     if candidates.ndim != 1:
-        raise ValueError(f"candidates: expected a 1-D array of item ids, got shape {candidates.shape}")
+        raise ValueError(f"{name}: expected a 1-D array of item ids, got shape {candidates.shape}")
     if candidates.size and not np.issubdtype(candidates.dtype, np.integer):
-        raise TypeError(f"candidates: expected integer item ids, got dtype {candidates.dtype}")
+        raise TypeError(f"{name}: expected integer item ids, got dtype {candidates.dtype}")
     candidates = np.unique(candidates.astype(np.int64))
     if candidates.size and (candidates[0] < 0 or candidates[-1] >= n_items):
         bad = candidates[0] if candidates[0] < 0 else candidates[-1]
-        raise IndexError(f"candidates: item id {bad} out of range [0, {n_items})")
+        raise IndexError(f"{name}: item id {bad} out of range [0, {n_items})")
     return candidates
+
+
+def restrict_columns(indptr, indices, columns, n_columns):
+    """CSR ``(indptr, indices)`` keeping only the sorted ``columns``, re-indexed to positions in it."""
+    position = np.full(n_columns, -1, dtype=indices.dtype)
+    position[columns] = np.arange(len(columns), dtype=indices.dtype)
+    mapped = position[indices[: indptr[-1]]]
+    keep = mapped >= 0
+    kept_before = np.concatenate(([0], np.cumsum(keep)))
+    return kept_before[indptr].astype(indptr.dtype), mapped[keep]

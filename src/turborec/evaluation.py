@@ -5,6 +5,7 @@ import copy
 import numpy as np
 
 from .datasets import Interactions
+from ._validation import check_k
 from .metrics import (RANKING_METRICS, as_relevance, catalog_coverage, check_cutoffs, check_metric_names,
                       intra_list_diversity, novelty, ranking_metrics, summarize)
 from .models._base import as_user_items
@@ -61,9 +62,10 @@ def evaluate(model, train, test, k=(10,), metrics=None, *, batch_size=10_000, it
     users = np.flatnonzero(np.diff(test.indptr) > 0).astype(np.int32)
     if len(users) == 0:
         raise ValueError("test: no user has a held-out interaction; nothing to evaluate")
+    batch_size = check_k(batch_size, "batch_size")
     width = int(cutoffs[-1])
     recs = np.empty((len(users), width), dtype=np.int32)
-    batches = range(0, len(users), max(1, int(batch_size)))
+    batches = range(0, len(users), batch_size)
     for start in _progress(batches, show_progress, "evaluate"):
         batch = users[start:start + batch_size]
         ids, _ = model.recommend(batch, train[batch], N=width, filter_already_liked_items=True)
@@ -125,6 +127,8 @@ def cross_validate(model, data, n_folds=5, k=(10,), metrics=None, *, seed=0, sho
 
     if not isinstance(data, Interactions):
         raise TypeError(f"data: expected turborec.datasets.Interactions, got {type(data).__name__}")
+    if evaluate_kwargs.get("as_frame"):
+        raise ValueError("as_frame: not supported by cross_validate; build a DataFrame from the returned 'folds'")
     is_factory = isinstance(model, type) or (callable(model) and not hasattr(model, "fit"))
     make = model if is_factory else (lambda: copy.deepcopy(model))
     folds = []

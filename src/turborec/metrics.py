@@ -19,8 +19,6 @@ Each is averaged over the users with at least one relevant item (auc: and one ne
 docs/metrics.md lists where implicit, RecBole and Microsoft Recommenders define them otherwise.
 """
 
-import operator
-
 import numpy as np
 
 from . import _validation as v
@@ -71,6 +69,8 @@ def as_relevance(relevant, name="relevant"):
     if not hasattr(relevant, "tocsr"):
         raise TypeError(f"{name}: expected a scipy.sparse matrix, got {type(relevant).__name__}")
     relevant = relevant.tocsr(copy=True)
+    if len(relevant.indptr) != relevant.shape[0] + 1:
+        raise ValueError(f"{name}: malformed CSR, indptr has {len(relevant.indptr)} entries for {relevant.shape[0]} rows")
     relevant.sum_duplicates()
     relevant.eliminate_zeros()
     return relevant
@@ -120,12 +120,29 @@ def ranking_metrics(recommended, relevant, k=10, *, metrics=None, n_negatives=No
     n_negatives = np.asarray(n_negatives)
     if n_negatives.shape != (n_users,) or not np.issubdtype(n_negatives.dtype, np.integer):
         raise ValueError(f"n_negatives: expected {n_users} integers, got shape {n_negatives.shape}")
+    listed = recs[:, : cutoffs[-1]]
+    listed_misses = (listed >= 0).sum(1) - _listed_hits(listed, relevant)
+    if (n_negatives < listed_misses).any():
+        user = int(np.flatnonzero(n_negatives < listed_misses)[0])
+        raise ValueError(f"n_negatives: user {user} has {n_negatives[user]} negatives but {listed_misses[user]} "
+                         "non-relevant items in its list")
     module = resolve(backend, kernel="ranking_metrics")
     values = module.ranking_metrics(recs, (relevant.indptr, relevant.indices),
                                     np.ascontiguousarray(n_negatives, dtype=np.int64), cutoffs,
                                     resolve_n_threads(n_threads))
     summary = summarize(values, cutoffs, metrics)
     return (summary, values) if per_user else summary
+
+
+def _listed_hits(listed, relevant):
+    """Per user, how many listed ids are relevant (vectorised: sorted (user, item) keys)."""
+    n_items = relevant.shape[1]
+    rows = np.repeat(np.arange(relevant.shape[0], dtype=np.int64), np.diff(relevant.indptr))
+    keys = rows * n_items + relevant.indices
+    wanted = np.arange(len(listed), dtype=np.int64)[:, None] * n_items + listed
+    at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+    hit = (keys[at] == wanted) & (listed >= 0) if len(keys) else np.zeros(listed.shape, bool)
+    return hit.sum(1)
 
 
 def summarize(values, cutoffs, metrics):
@@ -167,9 +184,7 @@ def mae(y_true, y_pred):
 
 def catalog_coverage(recommended, n_items):
     """Fraction of the ``n_items`` catalogue that appears in at least one list."""
-    n_items = operator.index(n_items)
-    if n_items <= 0:
-        raise ValueError(f"n_items: expected a positive int, got {n_items}")
+    n_items = v.check_k(n_items, "n_items")
     recs = as_recommendations(recommended, n_items=n_items)
     return float(len(np.unique(recs[recs >= 0])) / n_items)
 
@@ -182,11 +197,9 @@ def novelty(recommended, item_popularity, n_users):
     count above ``n_users`` (repeat interactions) cannot give negative information.
     """
     popularity = np.asarray(item_popularity, dtype=np.float64)
-    if popularity.ndim != 1 or (popularity < 0).any():
-        raise ValueError("item_popularity: expected a 1-D array of non-negative counts")
-    n_users = operator.index(n_users)
-    if n_users <= 0:
-        raise ValueError(f"n_users: expected a positive int, got {n_users}")
+    if popularity.ndim != 1 or not np.isfinite(popularity).all() or (popularity < 0).any():
+        raise ValueError("item_popularity: expected a 1-D array of finite non-negative counts")
+    n_users = v.check_k(n_users, "n_users")
     recs = as_recommendations(recommended, n_items=len(popularity))
     listed = recs[recs >= 0]
     if listed.size == 0:
@@ -201,6 +214,8 @@ def intra_list_diversity(recommended, item_vectors, batch_size=8192):
     Lists with fewer than two items are skipped; all-zero vectors have cosine 0 with every item.
     """
     item_vectors = v.as_float_matrix(item_vectors, "item_vectors", np)
+    if not np.isfinite(item_vectors).all():
+        raise ValueError("item_vectors: contains NaN or inf")
     recs = as_recommendations(recommended, n_items=len(item_vectors))
     norms = np.linalg.norm(item_vectors, axis=1)
     unit = item_vectors / np.where(norms > 0, norms, 1)[:, None]

@@ -111,7 +111,9 @@ def topk_dot(queries, items, k, *, exclude=None, candidates=None, normalize=Fals
     if candidates is not None:
         candidates = v.as_candidates(candidates, m)
         items = xp.ascontiguousarray(items[xp.asarray(candidates)])
-        exclude = _restrict_exclude(exclude, candidates, m, xp)
+        if exclude is not None:
+            host = (a.get() if v.is_gpu_array(a) else a for a in exclude)
+            exclude = tuple(xp.asarray(a) for a in v.restrict_columns(*host, candidates, m))
         m = len(candidates)
     if n == 0 or m == 0:
         return _empty((n, min(k, m)), queries.dtype, xp, to_host)
@@ -119,17 +121,3 @@ def topk_dot(queries, items, k, *, exclude=None, candidates=None, normalize=Fals
     if candidates is not None:
         ids = xp.where(ids >= 0, xp.asarray(candidates, dtype=np.int32)[ids], -1).astype(np.int32)
     return (ids.get(), values.get()) if to_host else (ids, values)
-
-
-def _restrict_exclude(exclude, candidates, n_items, xp):
-    """Re-index an exclusion CSR from item ids to positions in ``candidates`` (others dropped)."""
-    if exclude is None:
-        return None
-    indptr, indices = (a.get() if v.is_gpu_array(a) else a for a in exclude)
-    position = np.full(n_items, -1, dtype=indices.dtype)
-    position[candidates] = np.arange(len(candidates), dtype=indices.dtype)
-    mapped = position[indices[: indptr[-1]]]
-    keep = mapped >= 0
-    kept_before = np.concatenate(([0], np.cumsum(keep)))
-    new_indptr = kept_before[indptr].astype(indptr.dtype)
-    return xp.asarray(new_indptr), xp.asarray(mapped[keep])

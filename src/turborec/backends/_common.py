@@ -4,10 +4,12 @@
 def inverse_norms(x, xp):
     """1 / ||row|| for each row of ``x`` (0 for all-zero rows, whose cosine is then 0).
 
-    ``xp`` is the array module of ``x`` (numpy or cupy). Result has ``x``'s dtype.
+    ``xp`` is the array module of ``x`` (numpy or cupy). Result has ``x``'s dtype. Squares are
+    summed in float64, so float32 vectors with norms up to float32's range do not overflow.
     """
-    norms = xp.sqrt(xp.einsum("ij,ij->i", x, x))
+    wide = x.astype(xp.float64)
+    norms = xp.sqrt(xp.einsum("ij,ij->i", wide, wide))
     out = xp.zeros_like(norms)
     nonzero = norms > 0
     out[nonzero] = 1 / norms[nonzero]
-    return out
+    return out.astype(x.dtype)

@@ -88,9 +88,9 @@ class RecommenderBase:
                                  f"got {user_items.shape}")
             exclude = user_items
         if filter_items is not None:
-            banned = v.as_candidates(filter_items, self.n_items_)
+            banned = v.as_candidates(filter_items, self.n_items_, "filter_items")
             items = np.setdiff1d(np.arange(self.n_items_), banned)
-        candidates = None if items is None else v.as_candidates(items, self.n_items_)
+        candidates = None if items is None else v.as_candidates(items, self.n_items_, "items")
         ids, scores = self._rank(users, N, exclude, candidates)
         ids, scores = _pad(ids, scores, N)
         return (ids[0], scores[0]) if scalar else (ids, scores)

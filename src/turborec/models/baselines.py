@@ -3,7 +3,9 @@
 import numpy as np
 import scipy.sparse as sp
 
+from .. import _validation as v
 from .. import topk as _topk
+from ..metrics import as_relevance
 from ._base import RecommenderBase, as_user_items, resolve_backend_and_threads
 
 
@@ -22,10 +24,10 @@ class MostPopular(RecommenderBase):
 
     def fit(self, user_items, show_progress=True, callback=None):
         """Count each item's users in ``user_items`` (users x items, CSR)."""
-        user_items = as_user_items(user_items)
+        # A canonical copy: a stored zero is no interaction, a duplicate entry is one user.
+        user_items = as_relevance(as_user_items(user_items), "user_items")
         self.n_users_, self.n_items_ = user_items.shape
-        self.item_popularity_ = np.bincount(user_items.indices[: user_items.nnz][user_items.data != 0],
-                                            minlength=self.n_items_).astype(np.float32)
+        self.item_popularity_ = np.bincount(user_items.indices, minlength=self.n_items_).astype(np.float32)
         self.backend_, self.n_threads_ = resolve_backend_and_threads(self.backend, self.n_threads)
         return self
 
@@ -67,18 +69,15 @@ class Random(RecommenderBase):
         for start in range(0, len(users), block):
             stop = min(start + block, len(users))
             random_scores = self._rng.random((stop - start, len(pool)), dtype=np.float32)
-            part_exclude = None if exclude is None else _restrict(exclude[start:stop], pool, self.n_items_)
+            part_exclude = None
+            if exclude is not None:
+                part = exclude[start:stop]
+                part.sort_indices()
+                indptr, indices = v.restrict_columns(part.indptr, part.indices, pool, self.n_items_)
+                part_exclude = sp.csr_matrix((np.ones(len(indices), np.float32), indices, indptr),
+                                             shape=(stop - start, len(pool)))
             i, s = _topk.topk(random_scores, N, exclude=part_exclude, backend=self.backend_,
                               n_threads=self.n_threads_)
             ids.append(np.where(i >= 0, pool[np.maximum(i, 0)], -1))
             scores.append(s)
         return np.vstack(ids), np.vstack(scores)
-
-
-def _restrict(matrix, pool, n_items):
-    """Columns of ``matrix`` re-indexed to positions in ``pool`` (others dropped)."""
-    position = np.full(n_items, -1)
-    position[pool] = np.arange(len(pool))
-    coo = matrix.tocoo()
-    keep = position[coo.col] >= 0
-    return sp.csr_matrix((coo.data[keep], (coo.row[keep], position[coo.col[keep]])), shape=(matrix.shape[0], len(pool)))

@@ -23,9 +23,15 @@ class FactorModel(RecommenderBase):
     def __init__(self, user_factors, item_factors, backend=None, n_threads=None):
         self.user_factors = v.as_float_matrix(user_factors, "user_factors", np)
         self.item_factors = v.as_float_matrix(item_factors, "item_factors", np)
-        if self.user_factors.shape[1] != self.item_factors.shape[1] or self.user_factors.dtype != self.item_factors.dtype:
-            raise ValueError(f"item_factors: expected {self.user_factors.shape[1]} columns of {self.user_factors.dtype} "
-                             f"like user_factors, got {self.item_factors.shape[1]} of {self.item_factors.dtype}")
+        if self.user_factors.shape[1] != self.item_factors.shape[1]:
+            raise ValueError(f"item_factors: expected {self.user_factors.shape[1]} columns like user_factors, "
+                             f"got shape {self.item_factors.shape}")
+        if self.user_factors.dtype != self.item_factors.dtype:
+            raise TypeError(f"item_factors: expected dtype {self.user_factors.dtype} like user_factors, "
+                            f"got {self.item_factors.dtype}")
+        for name, factors in (("user_factors", self.user_factors), ("item_factors", self.item_factors)):
+            if not np.isfinite(factors).all():
+                raise ValueError(f"{name}: contains NaN or inf")
         self.backend, self.n_threads = backend, n_threads
         self.n_users_, self.n_items_ = len(self.user_factors), len(self.item_factors)
         self.backend_, self.n_threads_ = resolve_backend_and_threads(backend, n_threads)
