@@ -49,7 +49,14 @@ def config_info():
 
 
 def show_config(file=None):
-    """Print versions, build facts, each backend's availability with its reason, and threads."""
+    """Print versions, build facts, each backend's availability with its reason, and threads.
+
+    Parameters
+    ----------
+    file : file-like, optional
+        Where to print (default ``sys.stdout``). :func:`config_info` returns the same facts as
+        a dict.
+    """
     info = config_info()
     out = []
     out.append("turborec " + info["turborec"])

@@ -25,6 +25,8 @@ from . import _validation as v
 from ._threads import resolve_n_threads
 from .backends import resolve
 
+__all__ = ["RANKING_METRICS", "catalog_coverage", "intra_list_diversity", "mae", "novelty", "ranking_metrics", "rmse"]
+
 RANKING_METRICS = ("precision", "recall", "ndcg", "map", "mrr", "hit_rate", "auc")
 
 
@@ -171,19 +173,54 @@ def _ratings_pair(y_true, y_pred):
 
 
 def rmse(y_true, y_pred):
-    """Root mean squared error of predicted ratings."""
+    """Root mean squared error of predicted ratings.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of float, shape (n,)
+        Observed and predicted ratings; finite, ``n >= 1``.
+
+    Returns
+    -------
+    float
+        ``sqrt(mean((y_true - y_pred) ** 2))``, in rating units.
+    """
     y_true, y_pred = _ratings_pair(y_true, y_pred)
     return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
 
 
 def mae(y_true, y_pred):
-    """Mean absolute error of predicted ratings."""
+    """Mean absolute error of predicted ratings.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of float, shape (n,)
+        Observed and predicted ratings; finite, ``n >= 1``.
+
+    Returns
+    -------
+    float
+        ``mean(|y_true - y_pred|)``, in rating units.
+    """
     y_true, y_pred = _ratings_pair(y_true, y_pred)
     return float(np.mean(np.abs(y_true - y_pred)))
 
 
 def catalog_coverage(recommended, n_items):
-    """Fraction of the ``n_items`` catalogue that appears in at least one list."""
+    """Fraction of the ``n_items`` catalogue that appears in at least one list.
+
+    Parameters
+    ----------
+    recommended : int array of shape (n_users, width)
+        Item ids per user; negative ids mark empty slots.
+    n_items : int
+        Catalogue size.
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``.
+    """
     n_items = v.check_k(n_items, "n_items")
     recs = as_recommendations(recommended, n_items=n_items)
     return float(len(np.unique(recs[recs >= 0])) / n_items)
@@ -195,6 +232,20 @@ def novelty(recommended, item_popularity, n_users):
     ``p_i = item_popularity[i] / n_users``: the share of (training) users who interacted with
     item ``i``, clipped to ``[1 / n_users, 1]`` so never-seen items count as the rarest and a
     count above ``n_users`` (repeat interactions) cannot give negative information.
+
+    Parameters
+    ----------
+    recommended : int array of shape (n_users, width)
+        Item ids per user; negative ids mark empty slots.
+    item_popularity : array-like of shape (n_items,)
+        Training users (or interactions) per item; finite, non-negative.
+    n_users : int
+        Number of training users.
+
+    Returns
+    -------
+    float
+        Mean bits over every listed item; NaN when no list has an item.
     """
     popularity = np.asarray(item_popularity, dtype=np.float64)
     if popularity.ndim != 1 or not np.isfinite(popularity).all() or (popularity < 0).any():
@@ -212,6 +263,20 @@ def intra_list_diversity(recommended, item_vectors, batch_size=8192):
     """Mean pairwise cosine distance ``1 - cos(x_i, x_j)`` within each list, averaged over lists.
 
     Lists with fewer than two items are skipped; all-zero vectors have cosine 0 with every item.
+
+    Parameters
+    ----------
+    recommended : int array of shape (n_users, width)
+        Item ids per user; negative ids mark empty slots.
+    item_vectors : float array of shape (n_items, d)
+        Item features or factors; finite.
+    batch_size : int
+        Lists per vectorised step (bounds memory to ``batch_size * width**2`` floats).
+
+    Returns
+    -------
+    float
+        In ``[0, 2]``; NaN when no list has two items.
     """
     item_vectors = v.as_float_matrix(item_vectors, "item_vectors", np)
     if not np.isfinite(item_vectors).all():

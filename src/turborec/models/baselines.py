@@ -12,6 +12,13 @@ from ._base import RecommenderBase, as_user_items, resolve_backend_and_threads
 class MostPopular(RecommenderBase):
     """Recommends the items most users interacted with (ties to the lower item id).
 
+    Parameters
+    ----------
+    backend : str, optional
+        Backend of the top-k selection (see :mod:`turborec.backends`).
+    n_threads : int, optional
+        See :func:`turborec.resolve_n_threads`.
+
     Attributes
     ----------
     item_popularity_ : float32 ndarray of shape (n_items,)
@@ -23,7 +30,20 @@ class MostPopular(RecommenderBase):
         self.n_threads = n_threads
 
     def fit(self, user_items, show_progress=True, callback=None):
-        """Count each item's users in ``user_items`` (users x items, CSR)."""
+        """Count each item's users.
+
+        Parameters
+        ----------
+        user_items : scipy.sparse.csr_matrix of shape (n_users, n_items)
+            Stored nonzero entries are interactions (other formats: converted with a
+            ParameterWarning).
+        show_progress, callback
+            Accepted for implicit compatibility; nothing to report.
+
+        Returns
+        -------
+        self
+        """
         # A canonical copy: a stored zero is no interaction, a duplicate entry is one user.
         user_items = as_relevance(as_user_items(user_items), "user_items")
         self.n_users_, self.n_items_ = user_items.shape
@@ -47,7 +67,15 @@ class MostPopular(RecommenderBase):
 
 
 class Random(RecommenderBase):
-    """Recommends items in a random order, fresh on every call (seeded once at construction)."""
+    """Recommends items in a random order, fresh on every call (seeded once at construction).
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the generator drawn from at every ``recommend``.
+    backend, n_threads
+        As in :class:`MostPopular`.
+    """
 
     def __init__(self, seed=0, backend=None, n_threads=None):
         self.seed = seed
