@@ -122,42 +122,30 @@ def ranking_metrics(recommended, relevant, k=10, *, metrics=None, n_negatives=No
     n_negatives = np.asarray(n_negatives)
     if n_negatives.shape != (n_users,) or not np.issubdtype(n_negatives.dtype, np.integer):
         raise ValueError(f"n_negatives: expected {n_users} integers, got shape {n_negatives.shape}")
-    listed = recs[:, : cutoffs[-1]]
-    listed_misses = (listed >= 0).sum(1) - _listed_hits(listed, relevant)
-    if (n_negatives < listed_misses).any():
-        user = int(np.flatnonzero(n_negatives < listed_misses)[0])
-        raise ValueError(f"n_negatives: user {user} has {n_negatives[user]} negatives but {listed_misses[user]} "
-                         "non-relevant items in its list")
     module = resolve(backend, kernel="ranking_metrics")
     values = module.ranking_metrics(recs, (relevant.indptr, relevant.indices),
                                     np.ascontiguousarray(n_negatives, dtype=np.int64), cutoffs,
                                     resolve_n_threads(n_threads))
+    # Each listed id that is not relevant is a negative, so there must be at least that many.
+    hits = np.rint(values[:, -1, RANKING_METRICS.index("precision")] * cutoffs[-1])
+    listed_misses = (recs[:, : cutoffs[-1]] >= 0).sum(1) - hits
+    short = np.flatnonzero(n_negatives < listed_misses)  # NaN hits (no relevant item) never compare
+    if len(short):
+        user = int(short[0])
+        raise ValueError(f"n_negatives: user {user} has {n_negatives[user]} negatives but "
+                         f"{int(listed_misses[user])} non-relevant items in its list")
     summary = summarize(values, cutoffs, metrics)
     return (summary, values) if per_user else summary
 
 
-def _listed_hits(listed, relevant):
-    """Per user, how many listed ids are relevant (vectorised: sorted (user, item) keys)."""
-    n_items = relevant.shape[1]
-    rows = np.repeat(np.arange(relevant.shape[0], dtype=np.int64), np.diff(relevant.indptr))
-    keys = rows * n_items + relevant.indices
-    wanted = np.arange(len(listed), dtype=np.int64)[:, None] * n_items + listed
-    at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
-    hit = (keys[at] == wanted) & (listed >= 0) if len(keys) else np.zeros(listed.shape, bool)
-    return hit.sum(1)
-
-
 def summarize(values, cutoffs, metrics):
     """Mean of per-user values over users that have them (not NaN), keyed "<metric>@<k>"."""
-    out = {}
-    with np.errstate(invalid="ignore"):
-        for name in metrics:
-            m = RANKING_METRICS.index(name)
-            for c, k in enumerate(cutoffs):
-                column = values[:, c, m]
-                defined = ~np.isnan(column)
-                out[f"{name}@{k}"] = float(column[defined].mean()) if defined.any() else float("nan")
-    return out
+    defined = ~np.isnan(values)
+    counts = defined.sum(0)
+    sums = np.where(defined, values, 0.0).sum(0)
+    means = np.divide(sums, counts, out=np.full(sums.shape, np.nan), where=counts > 0)
+    return {f"{name}@{k}": float(means[c, RANKING_METRICS.index(name)])
+            for name in metrics for c, k in enumerate(cutoffs)}
 
 
 def _ratings_pair(y_true, y_pred):
