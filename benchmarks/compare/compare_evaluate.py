@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 import turborec
 from turborec.models import FactorModel
 
-from compare_topk import describe, make_problem
+from compare_topk import describe, emit, make_problem
 
 FULL = dict(users=100_000, items=50_000, factors=64, k=10, repeat=3)
 QUICK = dict(users=4_000, items=8_000, factors=64, k=10, repeat=2)
@@ -103,11 +103,7 @@ def main(argv=None):
         lines += ["", f"- implicit / turborec = {np.median(times['implicit']) / base:.2f}x"]
         same = all(np.isclose(results["implicit"][m], results["turborec"][m], rtol=1e-6) for m in ("ndcg", "map"))
         lines.append(f"- ndcg@k and map@k agree: {'yes' if same else 'NO'}")
-    text = "\n".join(lines)
-    print(text)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(text + "\n")
+    emit("\n".join(lines), args.markdown)
 
 
 if __name__ == "__main__":

@@ -382,6 +382,14 @@ def report(args, threads, methods, times, agree, memory):
     return "\n".join(lines)
 
 
+def emit(text, markdown=None):
+    """Print the report, and also write it to the file ``markdown`` when given."""
+    print(text)
+    if markdown:
+        with open(markdown, "w") as f:
+            f.write(text + "\n")
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -448,11 +456,7 @@ def main(argv=None):
             print(f"WARNING: {name} returned {count} excluded or missing ids", file=sys.stderr)
 
     memory = {} if args.no_memory else measure_memory(runnable, users, items, exclude, args.k, threads)
-    text = report(args, threads, methods, times, agree, memory)
-    print(text)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(text + "\n")
+    emit(report(args, threads, methods, times, agree, memory), args.markdown)
 
 
 if __name__ == "__main__":

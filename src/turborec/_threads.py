@@ -1,10 +1,10 @@
 """The one thread rule: resolve ``n_threads`` once in Python, pass it to every kernel."""
 
 import contextlib
-import operator
 import os
 
 from ._config import get_config
+from ._validation import as_int
 
 _MAX_THREADS = 4096  # far above any machine; kernels take a C int
 
@@ -44,12 +44,7 @@ def resolve_n_threads(n_threads=None):
         n_threads = get_config()["n_threads"]
         if n_threads is None:
             return max(1, _openmp_max_threads())
-    if isinstance(n_threads, bool):
-        raise TypeError(f"n_threads: expected an int or None, got {n_threads!r}")
-    try:
-        n_threads = operator.index(n_threads)
-    except TypeError:
-        raise TypeError(f"n_threads: expected an int or None, got {n_threads!r}") from None
+    n_threads = as_int(n_threads, "n_threads", "an int or None")
     if n_threads == -1:
         return cpu_count()
     if n_threads <= 0 or n_threads > _MAX_THREADS:

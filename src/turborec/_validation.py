@@ -10,14 +10,20 @@ import numpy as np
 FLOAT_DTYPES = (np.float32, np.float64)
 
 
+def as_int(value, name, expected):
+    """``value`` as a Python int (any integer type; bools refused), else a TypeError that says
+    ``{name}: expected {expected}``."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected {expected}, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name}: expected {expected}, got {type(value).__name__}") from None
+
+
 def check_k(k, name="k"):
     """A positive int."""
-    if isinstance(k, bool):
-        raise TypeError(f"{name}: expected a positive int, got {k!r}")
-    try:
-        k = operator.index(k)
-    except TypeError:
-        raise TypeError(f"{name}: expected a positive int, got {type(k).__name__}") from None
+    k = as_int(k, name, "a positive int")
     if k <= 0:
         raise ValueError(f"{name}: expected a positive int, got {k}")
     return k

@@ -12,11 +12,10 @@ advanced) as given. The same int seed always gives the same split.
 """
 
 import numbers
-import operator
 
 import numpy as np
 
-from ._validation import check_k
+from ._validation import as_int, check_k
 from .datasets import Interactions
 
 __all__ = [
@@ -326,12 +325,7 @@ def _check_fraction(value, name):
 
 def _check_count(value, name):
     """A non-negative int."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected a non-negative int, got {value!r}")
-    try:
-        value = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name}: expected a non-negative int, got {type(value).__name__}") from None
+    value = as_int(value, name, "a non-negative int")
     if value < 0:
         raise ValueError(f"{name}: expected a non-negative int, got {value}")
     return value
@@ -340,12 +334,7 @@ def _check_count(value, name):
 def _check_seed(seed):
     if isinstance(seed, np.random.Generator):
         return seed
-    if isinstance(seed, (bool, np.bool_)):
-        raise TypeError(f"seed: expected an int or numpy.random.Generator, got {seed!r}")
-    try:
-        seed = operator.index(seed)
-    except TypeError:
-        raise TypeError(f"seed: expected an int or numpy.random.Generator, got {type(seed).__name__}") from None
+    seed = as_int(seed, "seed", "an int or numpy.random.Generator")
     if seed < 0:
         raise ValueError(f"seed: expected a non-negative int, got {seed}")
     return np.random.default_rng(seed)

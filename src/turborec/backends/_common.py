@@ -1,5 +1,12 @@
 """Small pieces shared by several backend adapters."""
 
+import numpy as np
+
+
+def empty_topk(n, k, dtype):
+    """Host outputs of a top-k call: int32 ids and values of ``dtype``, both (n, k)."""
+    return np.empty((n, k), dtype=np.int32), np.empty((n, k), dtype=dtype)
+
 
 def inverse_norms(x, xp):
     """1 / ||row|| for each row of ``x`` (0 for all-zero rows, whose cosine is then 0).

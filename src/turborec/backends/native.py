@@ -5,7 +5,7 @@ import scipy.linalg.cython_blas as _cython_blas
 
 from .. import _native
 from .._threads import blas_single_thread
-from ._common import inverse_norms
+from ._common import empty_topk, inverse_norms
 
 name = "native"
 description = "C++/OpenMP kernels (turborec._native)"
@@ -20,18 +20,14 @@ def probe():
     return None
 
 
-def _outputs(n, k, dtype):
-    return np.empty((n, k), dtype=np.int32), np.empty((n, k), dtype=dtype)
-
-
 def topk(scores, k, exclude, largest, n_threads):
-    ids, values = _outputs(scores.shape[0], k, scores.dtype)
+    ids, values = empty_topk(scores.shape[0], k, scores.dtype)
     _native.topk(scores, k, *(exclude or (None, None)), largest, n_threads, ids, values)
     return ids, values
 
 
 def topk_dot(queries, items, k, exclude, normalize, n_threads):
-    ids, values = _outputs(queries.shape[0], k, queries.dtype)
+    ids, values = empty_topk(queries.shape[0], k, queries.dtype)
     scales = (inverse_norms(queries, np), inverse_norms(items, np)) if normalize else (None, None)
     with blas_single_thread():
         _native.topk_dot(queries, items, k, *(exclude or (None, None)), *scales, n_threads, ids, values)

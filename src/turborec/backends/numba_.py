@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._threads import blas_single_thread
-from ._common import inverse_norms
+from ._common import empty_topk, inverse_norms
 
 name = "numba"
 description = f"Numba {numba.__version__} JIT kernels (CPU)"
@@ -256,13 +256,9 @@ def _exclude_arrays(exclude, n):
     return indptr.astype(np.int64, copy=False), indices.astype(np.int64, copy=False)
 
 
-def _outputs(n, k, dtype):
-    return np.empty((n, k), dtype=np.int32), np.empty((n, k), dtype=dtype)
-
-
 def topk(scores, k, exclude, largest, n_threads):
     n = scores.shape[0]
-    ids, values = _outputs(n, k, scores.dtype)
+    ids, values = empty_topk(n, k, scores.dtype)
     _launch(_topk_rows, n_threads, scores, k, *_exclude_arrays(exclude, n), largest, ids, values)
     return ids, values
 
@@ -281,7 +277,7 @@ def _block_rows(n, k, dtype):
 
 def topk_dot(queries, items, k, exclude, normalize, n_threads):
     n = queries.shape[0]
-    ids, values = _outputs(n, k, queries.dtype)
+    ids, values = empty_topk(n, k, queries.dtype)
     if normalize:
         scales = inverse_norms(queries, np), inverse_norms(items, np)
     else:

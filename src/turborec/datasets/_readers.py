@@ -625,11 +625,7 @@ def _parse_clean_chunk(lines, base, layout, table):
 
 
 def _fast_ids(tokens):
-    ints = _plain_ints(tokens)
-    if ints is not None:
-        return ints
-    values, checks = _convert_ids(np.array(tokens), "")
-    return None if checks else values
+    return _fast_integers(tokens, _convert_ids)
 
 
 def _fast_ratings(tokens):
@@ -643,10 +639,15 @@ def _fast_ratings(tokens):
 
 
 def _fast_timestamps(tokens):
+    return _fast_integers(tokens, _convert_timestamps)
+
+
+def _fast_integers(tokens, convert):
+    """Plain integers parsed at once, else ``convert``'s values, or None when any token is bad."""
     ints = _plain_ints(tokens)
     if ints is not None:
         return ints
-    values, checks = _convert_timestamps(np.array(tokens), "")
+    values, checks = convert(np.array(tokens), "")
     return None if checks else values
 
 
