@@ -11,7 +11,7 @@ from .backends import BackendUnavailableError, PerformanceWarning, available
 from .evaluation import cross_validate, evaluate
 from .models import MostPopular, Random
 from .topk import topk, topk_dot
-from . import datasets, metrics, models, split  # noqa: E402  (submodules as attributes)
+from . import datasets, exceptions, metrics, models, split  # noqa: E402  (submodules as attributes)
 
 __version__ = "0.1.0"
 

@@ -17,18 +17,13 @@ import os
 import warnings
 
 from .._config import get_config
+from ..exceptions import BackendUnavailableError, PerformanceWarning
 
 BACKENDS = ("native", "cuda", "numba", "cupy", "numpy")
 GPU_BACKENDS = ("cuda", "cupy")
 _MODULES = {"native": "native", "cuda": "cuda", "numba": "numba_", "cupy": "cupy_", "numpy": "numpy_ref"}
 
 
-class BackendUnavailableError(RuntimeError):
-    """An explicitly requested backend cannot run here; the message says why."""
-
-
-class PerformanceWarning(UserWarning):
-    """turborec fell back to a slower backend than ``native``."""
 
 
 class Probe:

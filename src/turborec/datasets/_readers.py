@@ -20,6 +20,7 @@ from operator import itemgetter
 
 import numpy as np
 
+from ..exceptions import DataWarning
 from ._interactions import Interactions
 
 _DUPLICATES = ("keep", "sum", "last", "error")
@@ -31,12 +32,6 @@ _LABEL = {"user": "user id", "item": "item id", "rating": "rating", "timestamp":
 _EXACT_FLOAT = 2.0 ** 53  # integers up to this are exact in float64
 
 
-class DataWarning(UserWarning):
-    """A reader skipped unreadable rows (``on_bad_line="skip"``).
-
-    The message names the file, says how many rows were skipped, and quotes the first few with
-    their line numbers and the reason.
-    """
 
 
 # --------------------------------------------------------------------------------------------

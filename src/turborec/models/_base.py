@@ -14,12 +14,11 @@ import scipy.sparse as sp
 from .. import _validation as v
 from .._threads import resolve_n_threads
 from ..backends import resolve
+from ..exceptions import ParameterWarning
 
 SINK_SCORE = float(np.finfo(np.float32).min)
 
 
-class ParameterWarning(UserWarning):
-    """An argument was accepted but converted (e.g. a non-CSR matrix to CSR)."""
 
 
 def as_user_items(user_items, name="user_items"):
