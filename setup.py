@@ -148,7 +148,7 @@ def _cuda_ext():
         "turborec._cuda",
         cu_sources + sorted(glob("csrc/cuda/*.cpp")),
         include_dirs=["csrc/include", "csrc/cuda"],
-        depends=HEADERS + sorted(glob("csrc/cuda/*.cuh")) + cu_sources,
+        depends=HEADERS + sorted(glob("csrc/cuda/*.cuh") + glob("csrc/cuda/*.hpp")) + cu_sources,
         cxx_std=17,
         extra_compile_args=["-O3"],
         libraries=["cudart_static", "rt", "pthread", "dl"],

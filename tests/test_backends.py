@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import turborec
 from turborec import backends
@@ -24,7 +25,7 @@ def no_native(monkeypatch):
     real = backends.probe
 
     def fake(name):
-        return Probe(name, None, "not built (test)") if name == "native" else real(name)
+        return Probe(name, False, "not built (test)") if name == "native" else real(name)
 
     monkeypatch.setattr(backends, "probe", fake)
     monkeypatch.setattr(backends, "_warned_slow", False)
@@ -37,12 +38,12 @@ def test_native_is_available_and_numpy_always():
 
 def test_priority_argument_over_context_over_env(monkeypatch):
     monkeypatch.setenv("TURBOREC_BACKEND", "numpy")
-    assert backends.resolve(None, np.zeros(1)).name == "numpy"
+    assert backends.resolve("selection", None, (np.zeros(1),)).name == "numpy"
     with turborec.config_context(backend="native"):
-        assert backends.resolve(None, np.zeros(1)).name == "native"
-        assert backends.resolve("numpy", np.zeros(1)).name == "numpy"
+        assert backends.resolve("selection", None, (np.zeros(1),)).name == "native"
+        assert backends.resolve("selection", "numpy", (np.zeros(1),)).name == "numpy"
     monkeypatch.delenv("TURBOREC_BACKEND")
-    assert backends.resolve(None, np.zeros(1)).name == "native"  # auto on host data
+    assert backends.resolve("selection", None, (np.zeros(1),)).name == "native"  # auto on host data
 
 
 def test_config_context_restores_and_validates():
@@ -82,28 +83,60 @@ def test_explicit_gpu_backend_without_device_raises_with_reason():
 
 def test_auto_below_native_warns_once(no_native):
     with pytest.warns(PerformanceWarning, match="not built"):
-        first = backends.resolve("auto", np.zeros(1))
+        first = backends.resolve("selection", "auto", (np.zeros(1),))
     assert first.name in ("numba", "numpy")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert backends.resolve("auto", np.zeros(1)) is first
+        assert backends.resolve("selection", "auto", (np.zeros(1),)) is first
+        assert backends.resolve("metrics", "auto", ()).name == first.name
 
 
 def test_auto_never_sends_host_data_to_gpu():
-    assert backends.resolve("auto", np.zeros(1)).on_gpu is False
+    assert backends.resolve("selection", "auto", (np.zeros(1),)).on_gpu is False
 
 
 def test_auto_with_gpu_arrays_uses_only_gpu_backends():
     if any(backends.probe(b).available for b in backends.GPU_BACKENDS):
-        assert backends.resolve("auto", FakeGpuArray()).on_gpu
+        assert backends.resolve("selection", "auto", (FakeGpuArray(),)).on_gpu
     else:
         with pytest.raises(BackendUnavailableError, match="cuda: .*cupy: "):
-            backends.resolve("auto", FakeGpuArray())
+            backends.resolve("selection", "auto", (FakeGpuArray(),))
 
 
 def test_host_backend_refuses_gpu_arrays():
     with pytest.raises(TypeError, match="GPU array"):
-        backends.resolve("native", FakeGpuArray())
+        backends.resolve("selection", "native", (FakeGpuArray(),))
+
+
+def test_a_backend_without_the_family_is_refused_by_name_and_skipped_by_auto(monkeypatch):
+    with pytest.raises(BackendUnavailableError, match="backend 'cuda' does not implement the 'metrics' kernels"):
+        backends.resolve("metrics", "cuda")
+    with pytest.raises(BackendUnavailableError, match="does not implement the 'metrics' kernels"):
+        turborec.metrics.ranking_metrics(np.zeros((1, 1), np.int32), sp.eye(1, format="csr"), 1, backend="cupy")
+    monkeypatch.setitem(backends.FAMILIES, "metrics", ("numba", "numpy"))
+    monkeypatch.setattr(backends, "_warned_slow", False)
+    with pytest.warns(PerformanceWarning, match="'native' does not implement the 'metrics' kernels"):
+        assert backends.resolve("metrics", "auto", (np.zeros(1),)).name == "numba"
+
+
+def test_every_family_has_one_module_per_listed_backend():
+    """The registry and the folders agree: turborec/<family>/_<backend>.py for each listed backend."""
+    from pathlib import Path
+
+    root = Path(turborec.__file__).parent
+    for family, names in backends.FAMILIES.items():
+        present = {p.stem[1:] for p in (root / family).glob("_*.py") if p.stem[1:] in backends.BACKENDS}
+        assert present == set(names), family
+        assert "numpy" in names, f"{family} has no numpy reference"
+
+
+def test_backend_objects_carry_the_family_implementation():
+    chosen = backends.resolve("selection", "numpy")
+    assert chosen.name == "numpy" and chosen.xp is np and not chosen.on_gpu
+    assert chosen.impl.__name__ == "turborec.selection._numpy"
+    assert turborec.available("metrics") == tuple(b for b in ("native", "numba", "numpy") if backends.probe(b).available)
+    with pytest.raises(ValueError, match="family: expected one of selection, metrics"):
+        backends.resolve("similarity")
 
 
 def test_show_config_reports_build_backends_and_threads():

@@ -7,6 +7,8 @@ import scipy.sparse as sp
 from turborec import metrics
 from turborec.metrics import RANKING_METRICS, ranking_metrics
 
+FAMILY = "metrics"
+
 
 def random_case(rng, n_users=200, n_items=150, width=20):
     relevant = sp.random(n_users, n_items, density=0.05, format="csr", random_state=rng.integers(1 << 31))
@@ -20,33 +22,26 @@ def random_case(rng, n_users=200, n_items=150, width=20):
     return recs, relevant
 
 
-@pytest.fixture(params=["native", "numba"])
-def metric_backend(request):
-    from conftest import require_backend
-
-    return require_backend(request.param)
-
-
-def test_kernel_matches_reference(metric_backend, rng):
+def test_kernel_matches_reference(backend, rng):
     recs, relevant = random_case(rng)
     negatives = rng.integers(20, 200, size=recs.shape[0])  # at least the 20 listed ids
     want, want_users = ranking_metrics(recs, relevant, (1, 5, 20), n_negatives=negatives, per_user=True, backend="numpy")
     got, got_users = ranking_metrics(recs, relevant, (1, 5, 20), n_negatives=negatives, per_user=True,
-                                     backend=metric_backend)
+                                     backend=backend)
     np.testing.assert_allclose(got_users, want_users, rtol=1e-12, equal_nan=True)
     assert got.keys() == want.keys() and len(got) == 3 * len(RANKING_METRICS)
-    one = ranking_metrics(recs, relevant, (1, 5, 20), per_user=True, backend=metric_backend, n_threads=1)[1]
-    two = ranking_metrics(recs, relevant, (1, 5, 20), per_user=True, backend=metric_backend, n_threads=2)[1]
+    one = ranking_metrics(recs, relevant, (1, 5, 20), per_user=True, backend=backend, n_threads=1)[1]
+    two = ranking_metrics(recs, relevant, (1, 5, 20), per_user=True, backend=backend, n_threads=2)[1]
     np.testing.assert_array_equal(one, two)
 
 
-def test_hand_computed_case(metric_backend):
+def test_hand_computed_case(backend):
     # user 0: relevant {1, 3}; list [3, 0, 1, 2] -> hits at ranks 1 and 3
     # user 1: relevant {2};    list [0, 1, -1, -1] -> no hit, two listed negatives
     # user 2: no relevant items -> not averaged
     relevant = sp.csr_matrix(np.array([[0, 1, 0, 1, 0, 0], [0, 0, 1, 0, 0, 0], [0] * 6]))
     recs = np.array([[3, 0, 1, 2], [0, 1, -1, -1], [5, 4, 3, 2]])
-    result, per_user = ranking_metrics(recs, relevant, (1, 4), per_user=True, backend=metric_backend)
+    result, per_user = ranking_metrics(recs, relevant, (1, 4), per_user=True, backend=backend)
     log2 = np.log2
     u0 = per_user[0]
     # k=1: relevant 3 beats all 4 negatives; relevant 1 (unlisted) ties with them: (4 + 4/2) / 8

@@ -6,6 +6,7 @@ import scipy.sparse as sp
 
 import turborec
 
+FAMILY = "selection"
 DTYPES = [np.float32, np.float64]
 
 
@@ -210,14 +211,23 @@ def test_topk_dot_zero_vectors_have_cosine_zero(backend):
     np.testing.assert_allclose(values, [[0, 0, 0], [1, 0, -1]])
 
 
-def test_topk_dot_fully_excluded_rows_and_nan_factors(backend, rng):
+def test_topk_dot_fully_excluded_rows(backend, rng):
     queries = rng.standard_normal((4, 6)).astype(np.float32)
     items = rng.standard_normal((50, 6)).astype(np.float32)
-    queries[2, 1] = np.nan  # every score of query 2 is NaN: nothing is eligible
     exclude = sp.csr_matrix(np.vstack([np.ones(50), np.zeros((3, 50))]))
     ids, values = turborec.topk_dot(queries, items, 5, exclude=exclude, backend=backend)
-    assert (ids[0] == -1).all() and (ids[2] == -1).all() and (values[2] == -np.inf).all()
-    assert (ids[[1, 3]] >= 0).all()
+    assert (ids[0] == -1).all() and (values[0] == -np.inf).all()
+    assert (ids[1:] >= 0).all()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_topk_dot_refuses_non_finite_factors(backend, bad):
+    queries, items = np.ones((3, 4), np.float32), np.ones((5, 4), np.float32)
+    queries[1, 2] = bad
+    with pytest.raises(ValueError, match="queries: contains NaN or inf"):
+        turborec.topk_dot(queries, items, 2, backend=backend)
+    with pytest.raises(ValueError, match="items: contains NaN or inf"):
+        turborec.topk_dot(items, queries, 2, backend=backend)
 
 
 def test_topk_dot_empty_shapes(backend):

@@ -11,10 +11,11 @@ import scipy.sparse as sp
 
 import turborec
 from turborec.backends import probe, resolve
+from turborec.selection import _gpu_tiles
 
 pytestmark = pytest.mark.gpu
+FAMILY = "selection"
 
-GPU_BACKENDS = ("cuda", "cupy")
 DTYPES = (np.float32, np.float64)
 
 
@@ -23,14 +24,16 @@ def _skip_unless(name):
     return pytest.mark.skipif(not found.available, reason=f"backend {name!r}: {found.reason}")
 
 
-@pytest.fixture(params=[pytest.param(name, marks=_skip_unless(name)) for name in GPU_BACKENDS])
-def backend(request):
-    return request.param
-
-
 @pytest.fixture
-def cp(backend):
-    return probe(backend).module.xp
+def cp(gpu_backend):
+    import cupy
+
+    return cupy
+
+
+def _module(gpu_backend):
+    """The selection family's implementation module for ``gpu_backend``."""
+    return resolve("selection", gpu_backend).impl
 
 
 def _scores(rng, n, m, dtype, ties=False, specials=False):
@@ -83,38 +86,37 @@ TOPK_CASES = {
 @pytest.mark.parametrize("largest", [True, False])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", TOPK_CASES)
-def test_topk_matches_numpy(backend, cp, case, dtype, largest):
+def test_topk_matches_numpy(gpu_backend, cp, case, dtype, largest):
     n, m, k, ties, specials, per_row, index_dtype = TOPK_CASES[case]
     rng = np.random.default_rng([list(TOPK_CASES).index(case), np.dtype(dtype).itemsize, largest])
     scores = _scores(rng, n, m, dtype, ties, specials)
     exclude = _exclusion(rng, n, m, per_row, index_dtype) if index_dtype else None
     want = turborec.topk(scores, k, exclude=exclude, largest=largest, backend="numpy")
     gpu_scores = cp.asarray(scores)
-    got = turborec.topk(gpu_scores, k, exclude=exclude, largest=largest, backend=backend)
+    got = turborec.topk(gpu_scores, k, exclude=exclude, largest=largest, backend=gpu_backend)
     _assert_same(got, want, cp)
     np.testing.assert_array_equal(gpu_scores.get(), scores)  # never written
 
 
-def test_topk_k_above_1024_in_row_batches(backend, cp, monkeypatch):
+def test_topk_k_above_1024_in_row_batches(gpu_backend, cp, monkeypatch):
     # A scratch budget below two rows' need makes the cuda backend merge one row at a time.
-    module = probe(backend).module
-    monkeypatch.setattr(module, "SCRATCH_BYTES" if backend == "cuda" else "BLOCK_BYTES", 1)
+    monkeypatch.setattr(_module(gpu_backend), "SCRATCH_BYTES" if gpu_backend == "cuda" else "BLOCK_BYTES", 1)
     rng = np.random.default_rng(7)
     scores = _scores(rng, 4, 2500, np.float32, ties=True, specials=True)
     exclude = _exclusion(rng, 4, 2500, 50)
     want = turborec.topk(scores, 1300, exclude=exclude, backend="numpy")
-    got = turborec.topk(cp.asarray(scores), 1300, exclude=exclude, backend=backend)
+    got = turborec.topk(cp.asarray(scores), 1300, exclude=exclude, backend=gpu_backend)
     _assert_same(got, want, cp)
 
 
 @pytest.mark.parametrize("largest", [True, False])
-def test_topk_rows_without_eligible_entries_are_padded(backend, cp, largest):
+def test_topk_rows_without_eligible_entries_are_padded(gpu_backend, cp, largest):
     pad = -np.inf if largest else np.inf
     rows = [[np.nan] * 6, [pad] * 6, [1, 2, 3, 4, 5, 6], [3, 1, 3, 1, 3, 1]]
     scores = np.array(rows, dtype=np.float32)
     exclude = sp.csr_matrix(np.array([[0] * 6, [0] * 6, [1] * 6, [0, 1, 0, 1, 0, 0]]))
     ids, values = turborec.topk(
-        cp.asarray(scores), 4, exclude=exclude, largest=largest, backend=backend
+        cp.asarray(scores), 4, exclude=exclude, largest=largest, backend=gpu_backend
     )
     np.testing.assert_array_equal(ids.get()[:3], -1)
     np.testing.assert_array_equal(values.get()[:3], pad)
@@ -129,33 +131,32 @@ def _factors(rng, n, d, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("k", [1, 10, 300, 1100])
-def test_topk_dot_matches_numpy_across_tiles(backend, cp, monkeypatch, dtype, k):
-    module = probe(backend).module
-    monkeypatch.setattr(module, "TILE_ITEMS", 64)  # items per tile: max(64, 4k)
-    monkeypatch.setattr(module, "TILE_BYTES" if backend == "cuda" else "BLOCK_BYTES", 4096 * 64)
+def test_topk_dot_matches_numpy_across_tiles(gpu_backend, cp, monkeypatch, dtype, k):
+    monkeypatch.setattr(_gpu_tiles, "TILE_ITEMS", 64)  # items per tile: max(64, 4k)
+    monkeypatch.setattr(_gpu_tiles, "TILE_BYTES", 4096 * 64)
     rng = np.random.default_rng(k)
     queries, items = _factors(rng, 37, 8, dtype), _factors(rng, 5000, 8, dtype)
     exclude = _exclusion(rng, 37, 5000, 40)
     want = turborec.topk_dot(queries, items, k, exclude=exclude, backend="numpy")
     got = turborec.topk_dot(
-        cp.asarray(queries), cp.asarray(items), k, exclude=exclude, backend=backend
+        cp.asarray(queries), cp.asarray(items), k, exclude=exclude, backend=gpu_backend
     )
     _assert_same(got, want, cp)
 
 
-def test_topk_dot_candidates(backend, cp):
+def test_topk_dot_candidates(gpu_backend, cp):
     rng = np.random.default_rng(3)
     queries, items = _factors(rng, 20, 6, np.float32), _factors(rng, 900, 6, np.float32)
     exclude = _exclusion(rng, 20, 900, 30)
     candidates = rng.choice(900, size=250, replace=False)
     kwargs = dict(exclude=exclude, candidates=candidates)
     want = turborec.topk_dot(queries, items, 15, backend="numpy", **kwargs)
-    got = turborec.topk_dot(cp.asarray(queries), cp.asarray(items), 15, backend=backend, **kwargs)
+    got = turborec.topk_dot(cp.asarray(queries), cp.asarray(items), 15, backend=gpu_backend, **kwargs)
     _assert_same(got, want, cp)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_topk_dot_normalize(backend, cp, dtype):
+def test_topk_dot_normalize(gpu_backend, cp, dtype):
     # Cosines round differently on the GPU (cuBLAS) and in NumPy: compare values with a
     # tolerance and check each returned id by its exact cosine.
     rng = np.random.default_rng(11)
@@ -167,7 +168,7 @@ def test_topk_dot_normalize(backend, cp, dtype):
     queries, items = queries.astype(dtype), items.astype(dtype)
     _, want_values = turborec.topk_dot(queries, items, 12, normalize=True, backend="numpy")
     ids, values = turborec.topk_dot(
-        cp.asarray(queries), cp.asarray(items), 12, normalize=True, backend=backend
+        cp.asarray(queries), cp.asarray(items), 12, normalize=True, backend=gpu_backend
     )
     ids, values = ids.get(), values.get()
     rtol = 1e-5 if dtype == np.float32 else 1e-12
@@ -175,29 +176,30 @@ def test_topk_dot_normalize(backend, cp, dtype):
     np.testing.assert_allclose(np.take_along_axis(exact, ids, axis=1), values, rtol=rtol, atol=rtol)
 
 
-def test_host_inputs_come_back_on_the_host(backend):
+def test_host_inputs_come_back_on_the_host(gpu_backend):
     scores = _scores(np.random.default_rng(5), 8, 40, np.float32)
-    ids, values = turborec.topk(scores, 6, backend=backend)
+    ids, values = turborec.topk(scores, 6, backend=gpu_backend)
     assert isinstance(ids, np.ndarray) and isinstance(values, np.ndarray)
     want = turborec.topk(scores, 6, backend="numpy")
     np.testing.assert_array_equal(ids, want[0])
     np.testing.assert_array_equal(values, want[1])
 
 
-def test_non_default_stream(backend, cp):
+def test_non_default_stream(gpu_backend, cp):
     scores = _scores(np.random.default_rng(9), 50, 3000, np.float32, ties=True)
     want = turborec.topk(scores, 1200, backend="numpy")
     with cp.cuda.Stream(non_blocking=True) as stream:
-        got = turborec.topk(cp.asarray(scores), 1200, backend=backend)
+        got = turborec.topk(cp.asarray(scores), 1200, backend=gpu_backend)
         stream.synchronize()
     _assert_same(got, want, cp)
 
 
 @_skip_unless("cuda")
 def test_auto_picks_cuda_for_cupy_inputs():
-    cupy = probe("cuda").module.xp
+    import cupy
+
     scores = cupy.asarray(_scores(np.random.default_rng(1), 5, 30, np.float64))
-    assert resolve("auto", scores) is probe("cuda").module
+    assert resolve("selection", "auto", (scores,)).name == "cuda"
     ids, values = turborec.topk(scores, 4)
     assert isinstance(ids, cupy.ndarray) and values.dtype == np.float64
     want = turborec.topk(scores.get(), 4, backend="numpy")

@@ -6,6 +6,7 @@ import scipy.sparse as sp
 
 import turborec
 from turborec import _native
+from turborec.selection import dot_plan, row_plan
 
 
 @pytest.fixture(params=["native", "numpy"])
@@ -81,34 +82,41 @@ def _outs(n, k, dtype=np.float32):
     return np.empty((n, k), np.int32), np.empty((n, k), dtype)
 
 
+def _topk(scores, k, ids, values, exclude=(None, None), n_threads=1):
+    """The raw binding with the plan the public function would pass."""
+    plan = row_plan(k)
+    _native.topk(scores, *exclude, k, True, plan.chunk, plan.capacity, n_threads, ids, values)
+
+
 def test_binding_rejects_wrong_dtype_layout_and_readonly_outputs():
     scores = np.zeros((3, 4), np.float32)
     ids, values = _outs(3, 2)
     with pytest.raises(TypeError, match="out_values: expected dtype float32, got float64"):
-        _native.topk(scores, 2, None, None, True, 1, ids, values.astype(np.float64))
+        _topk(scores, 2, ids, values.astype(np.float64))
     with pytest.raises(ValueError, match="scores: expected a C-contiguous array"):
-        _native.topk(np.zeros((4, 3), np.float32).T, 2, None, None, True, 1, ids, values)
+        _topk(np.zeros((4, 3), np.float32).T, 2, ids, values)
     with pytest.raises(TypeError, match="out_ids: expected dtype int32"):
-        _native.topk(scores, 2, None, None, True, 1, ids.astype(np.int64), values)
+        _topk(scores, 2, ids.astype(np.int64), values)
     values.flags.writeable = False
     with pytest.raises(ValueError, match="out_values: array is read-only"):
-        _native.topk(scores, 2, None, None, True, 1, ids, values)
+        _topk(scores, 2, ids, values)
     with pytest.raises(ValueError, match="out_ids/out_values: expected shape"):
-        _native.topk(scores, 2, None, None, True, 1, *_outs(3, 3))
+        _topk(scores, 2, *_outs(3, 3))
     with pytest.raises(ValueError, match="k must be in"):
-        _native.topk(scores, 5, None, None, True, 1, *_outs(3, 5))
+        _topk(scores, 5, *_outs(3, 5))
     with pytest.raises(ValueError, match="n_threads"):
-        _native.topk(scores, 2, None, None, True, 0, *_outs(3, 2))
+        _topk(scores, 2, *_outs(3, 2), n_threads=0)
     with pytest.raises(ValueError, match="exclude.indptr: expected length"):
-        _native.topk(scores, 2, np.zeros(2, np.int32), np.zeros(0, np.int32), True, 1, *_outs(3, 2))
+        _topk(scores, 2, *_outs(3, 2), exclude=(np.zeros(2, np.int32), np.zeros(0, np.int32)))
     unsorted = np.array([0, 2, 2, 2], np.int32), np.array([3, 1], np.int32)
     with pytest.raises(ValueError, match="exclude.indices: must be sorted within each row"):
-        _native.topk(scores, 2, *unsorted, True, 1, *_outs(3, 2))
+        _topk(scores, 2, *_outs(3, 2), exclude=unsorted)
     decreasing = np.array([0, 2, 1, 2], np.int32), np.array([1, 3], np.int32)
     with pytest.raises(ValueError, match="exclude.indptr: must never decrease"):
-        _native.topk(scores, 2, *decreasing, True, 1, *_outs(3, 2))
+        _topk(scores, 2, *_outs(3, 2), exclude=decreasing)
+    plan = dot_plan(3, 2, np.float32)
     with pytest.raises(ValueError, match="items: expected the same number of columns"):
-        _native.topk_dot(scores, np.zeros((5, 3), np.float32), 2, None, None, None, None, 1, *_outs(3, 2))
+        _native.topk_dot(scores, np.zeros((5, 3), np.float32), None, None, None, None, 2, *plan, 1, *_outs(3, 2))
 
 
 def test_binding_accepts_unpickled_arrays():
@@ -117,7 +125,7 @@ def test_binding_accepts_unpickled_arrays():
 
     scores = pickle.loads(pickle.dumps(np.arange(12, dtype=np.float32).reshape(3, 4)))
     ids, values = _outs(3, 2)
-    _native.topk(scores, 2, None, None, True, 1, ids, values)
+    _topk(scores, 2, ids, values)
     np.testing.assert_array_equal(ids, [[3, 2]] * 3)
 
 

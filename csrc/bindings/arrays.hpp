@@ -6,6 +6,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -58,25 +59,40 @@ inline void expect(bool ok, const std::string& message) {
   if (!ok) throw std::invalid_argument(message);
 }
 
+// Ids handed back to Python are int32: a dimension whose ids would not fit is an error.
+inline void expect_int32_ids(py::ssize_t extent, const std::string& name) {
+  expect(extent <= static_cast<py::ssize_t>(std::numeric_limits<id_t>::max()) + 1,
+         name + ": " + std::to_string(extent) + " ids do not fit int32");
+}
+
 // Calls body(CsrView<I>) with I matching the index dtype (int32 or int64) of a CSR matrix given
 // as (indptr, indices), after checking its structure; (None, None) gives an empty view.
+// The check reads nothing out of bounds: a first pass over indptr alone (length n_rows + 1,
+// starts at 0, never decreases, ends within indices), then one over the indices it delimits
+// (sorted within each row; in [0, n_cols) unless n_cols is negative).
 template <class F>
-void with_csr(const py::object& indptr, const py::object& indices, py::ssize_t n_rows, const std::string& name,
-              F&& body) {
+void with_csr(const py::object& indptr, const py::object& indices, py::ssize_t n_rows, py::ssize_t n_cols,
+              const std::string& name, F&& body) {
+  if (indptr.is_none() != indices.is_none()) expect(false, name + ": give indptr and indices, or neither");
   if (indptr.is_none()) return body(CsrView<std::int32_t>{});
   auto p = indptr.cast<py::array>(), i = indices.cast<py::array>();
   auto run = [&](auto tag) {
     using I = decltype(tag);
     const I* ip = input<I>(p, (name + ".indptr").c_str(), 1);
     const I* ii = input<I>(i, (name + ".indices").c_str(), 1);
-    expect(p.shape(0) == n_rows + 1, name + ".indptr: expected length n_rows + 1");
-    expect(static_cast<py::ssize_t>(ip[n_rows]) <= i.shape(0), name + ".indptr: last entry exceeds nnz");
+    expect(p.shape(0) == n_rows + 1, name + ".indptr: expected length n_rows + 1 = " + std::to_string(n_rows + 1) +
+                                         ", got " + std::to_string(p.shape(0)));
     expect(ip[0] == 0, name + ".indptr: must start at 0");
-    for (py::ssize_t r = 0; r < n_rows; ++r) {  // messages built only on failure: this is hot
+    for (py::ssize_t r = 0; r < n_rows; ++r)  // messages built only on failure: this is hot
       if (ip[r] > ip[r + 1]) expect(false, name + ".indptr: must never decrease");
-      for (I e = ip[r] + 1; e < ip[r + 1]; ++e)
-        if (ii[e - 1] > ii[e]) expect(false, name + ".indices: must be sorted within each row");
-    }
+    expect(static_cast<py::ssize_t>(ip[n_rows]) <= i.shape(0), name + ".indptr: last entry exceeds nnz");
+    for (py::ssize_t r = 0; r < n_rows; ++r)
+      for (I e = ip[r]; e < ip[r + 1]; ++e) {
+        if (e > ip[r] && ii[e - 1] > ii[e]) expect(false, name + ".indices: must be sorted within each row");
+        if (ii[e] < 0 || (n_cols >= 0 && static_cast<py::ssize_t>(ii[e]) >= n_cols))
+          expect(false, name + ".indices: " + std::to_string(ii[e]) + " out of range [0, " +
+                            (n_cols >= 0 ? std::to_string(n_cols) : std::string("...")) + ")");
+      }
     return body(CsrView<I>{ip, ii});
   };
   if (has_dtype<std::int64_t>(p)) return run(std::int64_t{});

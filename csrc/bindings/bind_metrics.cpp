@@ -21,7 +21,7 @@ void ranking_metrics_any(const py::array& recs, const py::array& rel_indptr, con
     neg = input<std::int64_t>(a, "n_negatives", 1);
     expect(a.shape(0) == n, "n_negatives: expected one entry per user");
   }
-  with_csr(rel_indptr, rel_indices, n, "relevant", [&](auto relevant) {
+  with_csr(rel_indptr, rel_indices, n, -1, "relevant", [&](auto relevant) {
     py::gil_scoped_release release;
     ranking_metrics(r, n, width, relevant, neg, cuts, cutoffs.shape(0), n_threads, o);
   });
@@ -30,7 +30,9 @@ void ranking_metrics_any(const py::array& recs, const py::array& rel_indptr, con
 }  // namespace
 
 void bind_metrics(py::module_& m) {
-  m.attr("METRICS") = py::make_tuple("precision", "recall", "ndcg", "map", "mrr", "hit_rate", "auc");
+  py::tuple names(static_cast<py::size_t>(kNumMetrics));
+  for (int i = 0; i < kNumMetrics; ++i) names[i] = kMetricNames[i];
+  m.attr("METRICS") = names;
   m.def("ranking_metrics", &ranking_metrics_any, py::arg("recs").noconvert(), py::arg("relevant_indptr").noconvert(),
         py::arg("relevant_indices").noconvert(), py::arg("n_negatives"), py::arg("cutoffs").noconvert(),
         py::arg("n_threads"), py::arg("out").noconvert());

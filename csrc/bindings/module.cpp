@@ -1,10 +1,12 @@
-// turborec._native: the C++/OpenMP kernels. One bind_<area>() per kernel header.
+// turborec._native: the C++/OpenMP kernels. One bind_<family>() per kernel header, and the
+// BLAS/LAPACK registry every family shares.
 #include <turborec/common.hpp>
 #include <turborec/simd.hpp>
 
 #include "arrays.hpp"
 
 namespace turborec::bind {
+void bind_blas(py::module_& m);
 void bind_topk(py::module_& m);
 void bind_metrics(py::module_& m);
 }
@@ -53,6 +55,7 @@ PYBIND11_MODULE(_native, m) {
   m.def("max_threads", &turborec::max_threads, "omp_get_max_threads(), or 1 without OpenMP.");
   m.def("_next_greater_f32", &next_greater_at<float>, "Test hook: first index >= start above threshold.");
   m.def("_next_greater_f64", &next_greater_at<double>, "Test hook: first index >= start above threshold.");
+  turborec::bind::bind_blas(m);  // first: registers scipy's BLAS/LAPACK for every family
   turborec::bind::bind_topk(m);
   turborec::bind::bind_metrics(m);
 }

@@ -7,10 +7,11 @@ See ``turborec.show_config()`` for what this installation can run.
 from ._config import config_context, get_config
 from ._show import show_config
 from ._threads import resolve_n_threads
-from .backends import BackendUnavailableError, PerformanceWarning, available
+from .backends import available
+from .exceptions import BackendUnavailableError, PerformanceWarning
+from .selection import topk, topk_dot
 from .evaluation import cross_validate, evaluate
 from .models import MostPopular, Random
-from .topk import topk, topk_dot
 from . import datasets, exceptions, metrics, models, split  # noqa: E402  (submodules as attributes)
 
 __version__ = "0.1.0"

@@ -1,13 +1,16 @@
 """Validate and coerce user input once, visibly, before any backend sees it.
 
-Every error names the argument, what it got and what was expected.
+Every error names the argument, what it got and what was expected. Arrays stay on the device
+they came on (NumPy on the host, CuPy on a GPU); ``_dispatch`` moves them when a backend needs.
 """
 
 import operator
 
 import numpy as np
+import scipy.sparse as sp
 
 FLOAT_DTYPES = (np.float32, np.float64)
+INT32_MAX = int(np.iinfo(np.int32).max)
 
 
 def as_int(value, name, expected):
@@ -29,52 +32,127 @@ def check_k(k, name="k"):
     return k
 
 
+def as_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+def check_id_range(n, name, what="columns"):
+    """Ids handed back are int32: a dimension whose ids would not fit is an error, not a wrap."""
+    if n > INT32_MAX + 1:
+        raise ValueError(f"{name}: {n} {what} do not fit the int32 ids turborec returns (at most {INT32_MAX + 1})")
+
+
 def is_gpu_array(x):
     return hasattr(x, "__cuda_array_interface__")
 
 
-def as_float_matrix(x, name, xp):
-    """A C-contiguous 2-D float32/float64 array of module ``xp`` (copied only if needed)."""
+def array_module(x):
+    """``cupy`` for a GPU array, else ``numpy``."""
+    if is_gpu_array(x):
+        import cupy
+
+        return cupy
+    return np
+
+
+def as_float_matrix(x, name, xp=None, *, finite=False):
+    """A C-contiguous 2-D float32/float64 array, on the device it came on (or on ``xp``), copied
+    only if needed; ``finite``: NaN and inf are a ValueError."""
     if isinstance(x, (list, tuple)):
         x = np.asarray(x)
+    if sp.issparse(x) or (hasattr(x, "tocsr") and not is_gpu_array(x)):
+        raise TypeError(f"{name}: expected a dense 2-D array (numpy or cupy), got a sparse {type(x).__name__}; "
+                        "densify it with .toarray()")
     if not hasattr(x, "dtype") or not hasattr(x, "ndim"):
         raise TypeError(f"{name}: expected a 2-D array, got {type(x).__name__}")
     if x.ndim != 2:
         raise ValueError(f"{name}: expected a 2-D array, got shape {tuple(x.shape)}")
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name}: expected dtype float32 or float64, got {x.dtype}")
-    return xp.ascontiguousarray(xp.asarray(x))
+    xp = xp or array_module(x)
+    x = xp.ascontiguousarray(xp.asarray(x))
+    if finite and not bool(xp.isfinite(x).all()):
+        raise ValueError(f"{name}: contains NaN or inf")
+    return x
 
 
-def as_exclude(exclude, shape, xp):
-    """``None`` or ``(indptr, indices)`` of a CSR matrix of ``shape``, checked, on ``xp``.
+# ---- the one CSR check ----
 
-    Any scipy (or cupyx) sparse matrix is accepted and converted to CSR; column ids must be in
-    range; duplicates do not matter. Unsorted rows are sorted in a copy (kernels rely on it).
+
+def as_csr(matrix, name, shape=None, *, canonical=False):
+    """A checked ``scipy.sparse.csr_matrix`` with sorted column indices, never the caller's
+    object modified.
+
+    The structure is checked with NumPy alone BEFORE any scipy method runs on the matrix (scipy's
+    own routines read out of bounds on a malformed indptr): indptr of length ``n_rows + 1``,
+    starting at 0, never decreasing, ending within the indices (and data); indices in
+    ``[0, n_cols)``. COO coordinates and CSC structure are checked likewise before conversion.
+    ``canonical`` also merges duplicates and drops stored zeros (then a stored entry is exactly
+    one interaction). GPU (cupyx) sparse matrices are checked on a host copy.
     """
-    if exclude is None:
-        return None
-    if not hasattr(exclude, "tocsr"):
-        raise TypeError(f"exclude: expected a scipy.sparse matrix, got {type(exclude).__name__}")
-    exclude = exclude.tocsr()
-    if not exclude.has_sorted_indices:
-        exclude = exclude.sorted_indices()
-    if tuple(exclude.shape) != tuple(shape):
-        raise ValueError(f"exclude: expected shape {tuple(shape)}, got {tuple(exclude.shape)}")
-    indptr, indices = exclude.indptr, exclude.indices
-    if len(indptr) != shape[0] + 1:
-        raise ValueError(f"exclude: malformed CSR, indptr has {len(indptr)} entries for {shape[0]} rows")
+    if hasattr(matrix, "get") and hasattr(matrix, "tocsr") and not sp.issparse(matrix):
+        matrix = matrix.get()  # cupyx.scipy.sparse
+    if not sp.issparse(matrix):
+        raise TypeError(f"{name}: expected a scipy.sparse matrix, got {type(matrix).__name__}")
+    if shape is not None and tuple(matrix.shape) != tuple(shape):
+        raise ValueError(f"{name}: expected shape {tuple(shape)}, got {tuple(matrix.shape)}")
+    n_rows, n_cols = matrix.shape
+    if matrix.format == "csr":
+        _check_compressed(matrix, n_rows, n_cols, name, "row", "column")
+    elif matrix.format == "csc":
+        _check_compressed(matrix, n_cols, n_rows, name, "column", "row")
+        matrix = matrix.tocsr()
+    else:
+        if matrix.format == "coo":
+            for coords, extent, what in ((matrix.row, n_rows, "row"), (matrix.col, n_cols, "column")):
+                _check_range(np.asarray(coords), extent, name, what)
+        matrix = matrix.tocsr()
+        _check_compressed(matrix, n_rows, n_cols, name, "row", "column")
+    if canonical:
+        matrix = matrix.copy()
+        matrix.sum_duplicates()  # sorts too
+        matrix.eliminate_zeros()
+    elif not matrix.has_sorted_indices:
+        matrix = matrix.sorted_indices()
+    return matrix
+
+
+def _check_compressed(matrix, n_major, n_minor, name, major, minor):
+    fmt = matrix.format.upper()
+    indptr, indices = np.asarray(matrix.indptr), np.asarray(matrix.indices)
+    for label, a in (("indptr", indptr), ("indices", indices)):
+        if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer):
+            raise TypeError(f"{name}: malformed {fmt}, {label} must be a 1-D integer array, "
+                            f"got {a.dtype} of shape {a.shape}")
+    if len(indptr) != n_major + 1:
+        raise ValueError(f"{name}: malformed {fmt}, indptr has {len(indptr)} entries for {n_major} {major}s")
+    if indptr[0] != 0 or (n_major and bool((indptr[1:] < indptr[:-1]).any())):
+        raise ValueError(f"{name}: malformed {fmt} indptr (must start at 0 and never decrease)")
     nnz = int(indptr[-1])
-    if int(indptr[0]) != 0 or nnz > len(indices) or bool((indptr[1:] < indptr[:-1]).any()):
-        raise ValueError("exclude: malformed CSR indptr (must start at 0 and never decrease)")
-    indices = indices[:nnz]
-    if nnz and (int(indices.min()) < 0 or int(indices.max()) >= shape[1]):
-        bad = int(indices.min()) if int(indices.min()) < 0 else int(indices.max())
-        raise IndexError(f"exclude: column index {bad} out of range [0, {shape[1]})")
-    wide = indptr.dtype == np.int64 or indices.dtype == np.int64
+    stored = min(len(indices), len(np.asarray(matrix.data)))
+    if nnz > stored:
+        raise ValueError(f"{name}: malformed {fmt}, indptr ends at {nnz} but only {stored} entries are stored")
+    _check_range(indices[:nnz], n_minor, name, minor)
+
+
+def _check_range(ids, extent, name, what):
+    if ids.size and not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(f"{name}: {what} indices must be integers, got {ids.dtype}")
+    if ids.size:
+        low, high = int(ids.min()), int(ids.max())
+        if low < 0 or high >= extent:
+            raise IndexError(f"{name}: {what} index {low if low < 0 else high} out of range [0, {extent})")
+
+
+def csr_arrays(matrix):
+    """``(indptr, indices)`` of a checked CSR as C-contiguous int32, or int64 when needed."""
+    wide = matrix.indptr.dtype == np.int64 or matrix.indices.dtype == np.int64
     dtype = np.int64 if wide else np.int32
-    return (xp.ascontiguousarray(xp.asarray(indptr, dtype=dtype)),
-            xp.ascontiguousarray(xp.asarray(indices, dtype=dtype)))
+    nnz = int(matrix.indptr[-1])
+    return (np.ascontiguousarray(matrix.indptr, dtype=dtype),
+            np.ascontiguousarray(matrix.indices[:nnz], dtype=dtype))
 
 
 def as_candidates(candidates, n_items, name="candidates"):

@@ -21,7 +21,11 @@
 
 namespace turborec {
 
+// Column order of the output. turborec/metrics/__init__.py's RANKING_METRICS lists the same
+// names; metrics/_native.py refuses to load when the two disagree.
 enum Metric : int { kPrecision, kRecall, kNdcg, kMap, kMrr, kHitRate, kAuc, kNumMetrics };
+inline constexpr const char* kMetricNames[kNumMetrics] = {"precision", "recall", "ndcg", "map",
+                                                          "mrr",       "hit_rate", "auc"};
 
 // Per-user metrics of ranked lists.
 // @param recs         n * width item ids, best first; negative ids mark empty slots (no item)

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "blas.hpp"
@@ -26,19 +27,15 @@ inline bool ranks_before(const Candidate<T>& a, const Candidate<T>& b) {
   return a.key > b.key || (a.key == b.key && a.id < b.id);
 }
 
-// Scratch room per row: candidates are appended until the buffer is full, then the best k are
-// kept (nth_element, linear time) and the k-th key becomes the admission threshold.
-inline index_t topk_capacity(index_t k) { return k + std::max<index_t>(k, 16); }
-
-// The running top-k of one row. Candidates must arrive in increasing id order: a newcomer
-// whose key only ties the current k-th best then loses the tie-break, so admitting strictly
-// greater keys (`key > threshold`) is exact.
+// The running top-k of one row. Candidates are appended to a buffer until it is full, then the
+// best k are kept (nth_element, linear time) and the k-th key becomes the admission threshold.
+// Candidates must arrive in increasing id order: a newcomer whose key only ties the current
+// k-th best then loses the tie-break, so admitting strictly greater keys is exact.
 template <class T>
 class RowTopK {
  public:
-  // @param buffer  topk_capacity(k) entries, scratch owned by the caller
-  RowTopK(Candidate<T>* buffer, index_t k)
-      : buf_(buffer), k_(k), capacity_(topk_capacity(k)) {}
+  // @param buffer    capacity entries (capacity > k), scratch owned by the caller
+  RowTopK(Candidate<T>* buffer, index_t k, index_t capacity) : buf_(buffer), k_(k), capacity_(capacity) {}
 
   T threshold() const { return threshold_; }
 
@@ -92,39 +89,48 @@ inline void mask_excluded(CsrView<I> exclude, index_t row, index_t c0, index_t l
     keys[static_cast<index_t>(*e) - c0] = -std::numeric_limits<T>::infinity();
 }
 
-// Row-wise top-k of a dense matrix.
-// @param scores   n * m, row-major
-// @param k        1 <= k <= m (the caller clips k to m)
-// @param exclude  n rows, column indices in [0, m), sorted within each row; may be empty
-// @param ids      n * k, written
-// @param values   n * k, written
+// Ids are int32: the columns of a matrix must fit.
+inline void check_ids_fit(index_t m, const char* what) {
+  TR_CHECK(m <= static_cast<index_t>(std::numeric_limits<id_t>::max()) + 1,
+           std::string(what) + ": more columns than int32 ids can name");
+}
+
+// Row-wise top-k of a dense matrix. The blocking plan (chunk, capacity) comes from the caller
+// (turborec/selection/__init__.py owns it, so the numba mirror runs the same one).
+// @param scores    n * m, row-major
+// @param k         1 <= k <= m (the caller clips k to m)
+// @param exclude   n rows, column indices in [0, m), sorted within each row; may be empty
+// @param chunk     columns staged at a time when keys must be negated or masked (>= 1)
+// @param capacity  candidates buffered per row (> k)
+// @param ids       n * k, written
+// @param values    n * k, written
 template <class T, class I>
-void topk_rows(const T* __restrict scores, index_t n, index_t m, index_t k, CsrView<I> exclude,
-               bool largest, int n_threads, id_t* __restrict ids, T* __restrict values) {
+void topk_rows(const T* __restrict scores, index_t n, index_t m, index_t k, CsrView<I> exclude, bool largest,
+               index_t chunk, index_t capacity, int n_threads, id_t* __restrict ids, T* __restrict values) {
   TR_CHECK(k >= 1 && k <= m, "topk_rows: k must be in [1, m]");
-  constexpr index_t kChunk = 4096;  // columns staged at a time when keys must be rewritten
+  TR_CHECK(chunk >= 1 && capacity > k, "topk_rows: need chunk >= 1 and capacity > k");
+  check_ids_fit(m, "topk_rows");
   const T sign = largest ? T(1) : T(-1);
-  const index_t capacity = topk_capacity(k);
   ExceptionCapture errors;
 #pragma omp parallel num_threads(n_threads) default(none) \
-    shared(scores, n, m, k, exclude, largest, ids, values, sign, capacity, errors, kChunk)
+    shared(scores, n, m, k, exclude, largest, ids, values, sign, capacity, errors, chunk)
   {
     std::vector<Candidate<T>> buffer;
     std::vector<T> staged;
     errors.run([&] {
       buffer.resize(capacity);
-      staged.resize(std::min(m, kChunk));
+      staged.resize(std::min(m, chunk));
     });
 #pragma omp for schedule(dynamic, 16)
     for (index_t r = 0; r < n; ++r) {
       if (errors.failed()) continue;
       errors.run([&] {
-        RowTopK<T> top(buffer.data(), k);
+        RowTopK<T> top(buffer.data(), k, capacity);
         const T* row = scores + r * m;
         // Scan the caller's row in place unless keys need negating or masking.
         const bool stage = !largest || exclude.row_end(r) > exclude.row_begin(r);
-        for (index_t c0 = 0; c0 < m; c0 += kChunk) {
-          const index_t len = std::min(kChunk, m - c0);
+        for (index_t c0 = 0; c0 < m; c0 += chunk) {
+          const index_t len = std::min(chunk, m - c0);
           const T* keys = row + c0;
           if (stage) {
             for (index_t j = 0; j < len; ++j) staged[j] = sign * row[c0 + j];
@@ -140,53 +146,47 @@ void topk_rows(const T* __restrict scores, index_t n, index_t m, index_t k, CsrV
   errors.rethrow();
 }
 
-// Query rows per block: many, so BLAS packs each block of items rarely (measured best on
-// 64-factor float32 at 512 x 1024-item tiles); at least 16 blocks when n allows, so small
-// batches still use every thread; at most 8 MiB of candidate buffers. Depends on n and k
-// only, never on the thread count.
-inline index_t topk_dot_block_rows(index_t n, index_t k, std::size_t entry_bytes) {
-  const index_t budget = index_t(8) << 20;
-  const index_t by_memory = budget / (topk_capacity(k) * static_cast<index_t>(entry_bytes));
-  const index_t by_parallelism = std::max<index_t>(16, ((n + 15) / 16 + 15) / 16 * 16);
-  return std::clamp<index_t>(std::min(by_memory, by_parallelism), 1, 512);
-}
-
 // Top-k of queries x items^T without materialising it: each thread takes a block of query
 // rows, computes the scores for one block of items at a time with BLAS (one thread per call),
 // and merges every tile row into that row's running top-k. Memory beyond inputs and outputs:
-// one tile (block_rows x 1024 scores) and block_rows candidate buffers per thread.
-// Blocks are fixed sizes independent of n_threads, so results do not depend on it.
-// Cosine scores: pass query_scale[i] = 1/|q_i| and item_scale[j] = 1/|x_j| (0 for zero vectors).
+// one tile (block_rows x block_items scores) and block_rows candidate buffers per thread.
+// The plan (block sizes, capacity) comes from the caller and never depends on n_threads, so
+// neither do the results.
+// Cosine scores: pass query_scale[i] = 1/|q_i| and item_scale[j] = 1/|x_j| (0 for zero vectors);
+// each score is multiplied by query_scale[i] * item_scale[j] after the product.
 // @param queries      n * d, row-major
 // @param items        m * d, row-major
 // @param k            1 <= k <= m
 // @param exclude      n rows, item ids in [0, m), sorted within each row; may be empty
 // @param query_scale  n, or null
 // @param item_scale   m, or null (both null or both set)
+// @param block_rows   query rows per block (>= 1)
+// @param block_items  items per tile (>= 1)
+// @param capacity     candidates buffered per row (> k)
 // @param ids          n * k, written
 // @param values       n * k, written
 template <class T, class I>
-void topk_dot(GemmFn<T> gemm, const T* __restrict queries, index_t n, const T* __restrict items,
-              index_t m, index_t d, index_t k, CsrView<I> exclude, const T* query_scale,
-              const T* item_scale, int n_threads, id_t* __restrict ids, T* __restrict values) {
+void topk_dot(const T* __restrict queries, index_t n, const T* __restrict items, index_t m, index_t d, index_t k,
+              CsrView<I> exclude, const T* query_scale, const T* item_scale, index_t block_rows,
+              index_t block_items, index_t capacity, int n_threads, id_t* __restrict ids, T* __restrict values) {
   TR_CHECK(k >= 1 && k <= m, "topk_dot: k must be in [1, m]");
-  TR_CHECK(gemm != nullptr, "topk_dot: no BLAS gemm registered");
+  TR_CHECK(block_rows >= 1 && block_items >= 1 && capacity > k,
+           "topk_dot: need block_rows >= 1, block_items >= 1 and capacity > k");
   TR_CHECK((query_scale == nullptr) == (item_scale == nullptr),
            "topk_dot: query_scale and item_scale must be given together");
-  constexpr index_t kBlockItems = 1024;
-  const index_t block_rows = topk_dot_block_rows(n, k, sizeof(Candidate<T>));
-  const index_t capacity = topk_capacity(k);
+  check_ids_fit(m, "topk_dot");
+  if (d > 0) blas<T>();  // fails here, on the calling thread, when no BLAS is registered
   const index_t n_blocks = (n + block_rows - 1) / block_rows;
   ExceptionCapture errors;
 #pragma omp parallel num_threads(n_threads) default(none)                                \
-    shared(gemm, queries, n, items, m, d, k, exclude, query_scale, item_scale, ids, values, \
-               block_rows, capacity, n_blocks, errors, kBlockItems)
+    shared(queries, n, items, m, d, k, exclude, query_scale, item_scale, ids, values, block_rows, \
+               block_items, capacity, n_blocks, errors)
   {
     std::vector<T> tile;
     std::vector<Candidate<T>> buffers;
     std::vector<RowTopK<T>> tops;
     errors.run([&] {
-      tile.resize(block_rows * std::min(m, kBlockItems));
+      tile.resize(block_rows * std::min(m, block_items));
       buffers.resize(block_rows * capacity);
       tops.reserve(block_rows);
     });
@@ -196,11 +196,11 @@ void topk_dot(GemmFn<T> gemm, const T* __restrict queries, index_t n, const T* _
       errors.run([&] {
         const index_t r0 = b * block_rows, rows = std::min(block_rows, n - r0);
         tops.clear();
-        for (index_t r = 0; r < rows; ++r) tops.emplace_back(buffers.data() + r * capacity, k);
-        for (index_t c0 = 0; c0 < m; c0 += kBlockItems) {
-          const index_t cols = std::min(kBlockItems, m - c0);
+        for (index_t r = 0; r < rows; ++r) tops.emplace_back(buffers.data() + r * capacity, k, capacity);
+        for (index_t c0 = 0; c0 < m; c0 += block_items) {
+          const index_t cols = std::min(block_items, m - c0);
           if (d > 0)
-            gemm_abt(gemm, queries + r0 * d, rows, items + c0 * d, cols, d, tile.data());
+            gemm_abt(queries + r0 * d, rows, items + c0 * d, cols, d, tile.data());
           else
             std::fill(tile.begin(), tile.end(), T(0));
           for (index_t r = 0; r < rows; ++r) {

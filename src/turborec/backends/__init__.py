@@ -1,14 +1,18 @@
-"""Backend registry: which implementations exist, which can run here, and which one a call uses.
+"""Backend registry: which backends exist, which can run here, which families each implements,
+and which one a call uses. Nothing else lives here: each kernel family keeps its backends'
+implementations in its own folder (``turborec/<family>/_<backend>.py``).
 
 Selection, first match wins: an explicit ``backend=`` argument; ``turborec.config_context(
 backend=...)``; the ``TURBOREC_BACKEND`` environment variable; else ``"auto"``. An explicit
-request for a backend that cannot run raises :class:`BackendUnavailableError` with the reason
-found by its probe; nothing falls back silently. ``"auto"`` follows the data: arrays on a GPU
-(``__cuda_array_interface__``) go to ``cuda``, else ``cupy``; host arrays go to ``native``, else
-``numba``, else ``numpy``, with one :class:`PerformanceWarning` when auto lands below ``native``.
-Auto never moves host data to a GPU.
+request for a backend that cannot run, or that does not implement the family, raises
+:class:`BackendUnavailableError` saying why; nothing falls back silently. ``"auto"`` follows the
+data: arrays on a GPU (``__cuda_array_interface__``) go to ``cuda``, else ``cupy``; host arrays
+go to ``native``, else ``numba``, else ``numpy``, skipping backends that lack the family, with
+one :class:`PerformanceWarning` when auto lands below ``native``. Auto never moves host data to
+a GPU.
 
-Each backend is probed once, lazily, on first use.
+Each backend is probed once, lazily, on first use: the probe says whether its runtime can run
+here (the module imports, a device is present) and, when not, why and how to get it.
 """
 
 import functools
@@ -16,47 +20,100 @@ import importlib
 import os
 import warnings
 
+import numpy as np
+
 from .._config import get_config
 from ..exceptions import BackendUnavailableError, PerformanceWarning
 
 BACKENDS = ("native", "cuda", "numba", "cupy", "numpy")
 GPU_BACKENDS = ("cuda", "cupy")
-_MODULES = {"native": "native", "cuda": "cuda", "numba": "numba_", "cupy": "cupy_", "numpy": "numpy_ref"}
+HOST_BACKENDS = ("native", "numba", "numpy")  # also auto's order for host arrays
 
+# The kernel families and the backends each implements: turborec/<family>/_<backend>.py.
+FAMILIES = {
+    "selection": ("native", "cuda", "numba", "cupy", "numpy"),
+    "metrics": ("native", "numba", "numpy"),
+}
 
+_CUPY_HINT = "pip install 'turborec[cupy]' (CuPy for CUDA 13; cupy-cuda12x for CUDA 12)"
 
 
 class Probe:
-    """Outcome of probing one backend: ``available``, a human ``reason``, and the module."""
+    """Outcome of probing one backend: ``available`` and a human ``reason``."""
 
-    def __init__(self, name, module, reason):
-        self.name, self.module, self.reason = name, module, reason
-
-    @property
-    def available(self):
-        return self.module is not None
+    def __init__(self, name, available, reason):
+        self.name, self.available, self.reason = name, available, reason
 
     def __repr__(self):
         return f"Probe({self.name!r}, available={self.available}, reason={self.reason!r})"
 
 
+def _probe_native():
+    from .. import _native  # noqa: F401 - registers scipy's BLAS on import
+
+    return None, "C++/OpenMP kernels (turborec._native)"
+
+
+def _probe_numba():
+    try:
+        import numba
+    except ImportError as exc:
+        return f"numba is not installed ({exc}); pip install 'turborec[numba]'", None
+    return None, f"Numba {numba.__version__} JIT kernels (CPU)"
+
+
+def _cupy_device():
+    """None when CuPy imports and sees a device, else why not."""
+    try:
+        import cupy
+    except ImportError as exc:
+        return f"CuPy is not installed ({exc}); {_CUPY_HINT}"
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # noqa: BLE001 - CUDARuntimeError without a driver, and kin
+        return f"no usable CUDA device: {exc}"
+    return None if count > 0 else "no CUDA device found"
+
+
+def _probe_cuda():
+    try:
+        from .. import _cuda
+    except ImportError as exc:  # built without nvcc, or TURBOREC_CUDA=0
+        return (f"turborec._cuda is not built ({exc}); reinstall with nvcc on PATH or CUDA_HOME set "
+                "(TURBOREC_CUDA=1 makes a failed CUDA build an error)"), None
+    if _cuda.device_count() == 0:
+        return f"no usable CUDA device: {_cuda.device_error()}", None
+    return _cupy_device(), "CUDA kernels on CuPy arrays (turborec._cuda)"
+
+
+def _probe_cupy():
+    return _cupy_device(), "CuPy array operations (GPU fallback, no custom kernels)"
+
+
+def _probe_numpy():
+    return None, "NumPy reference (slow; the test oracle)"
+
+
+_PROBES = {"native": _probe_native, "cuda": _probe_cuda, "numba": _probe_numba, "cupy": _probe_cupy,
+           "numpy": _probe_numpy}
+
+
 @functools.cache
 def probe(name):
-    """Probe backend ``name`` once: import its adapter and ask it whether it can run."""
+    """Probe backend ``name`` once: can its runtime run here, and if not, why not."""
     name = check_backend_name(name, allow_auto=False)
     try:
-        module = importlib.import_module(f"{__name__}.{_MODULES[name]}")
+        problem, description = _PROBES[name]()
     except ImportError as exc:
-        return Probe(name, None, f"import failed: {exc}")
-    reason = module.probe()  # None when usable, else why not
-    if reason is not None:
-        return Probe(name, None, reason)
-    return Probe(name, module, getattr(module, "description", "available"))
+        problem, description = f"import failed: {exc}", None
+    return Probe(name, problem is None, description if problem is None else problem)
 
 
-def available():
-    """Names of the backends that can run on this machine, in preference order."""
-    return tuple(name for name in BACKENDS if probe(name).available)
+def available(family=None):
+    """Names of the backends that can run on this machine (and implement ``family``, when
+    given), in preference order."""
+    names = BACKENDS if family is None else FAMILIES[check_family(family)]
+    return tuple(name for name in names if probe(name).available)
 
 
 def check_backend_name(name, allow_auto=True):
@@ -68,6 +125,12 @@ def check_backend_name(name, allow_auto=True):
     return name
 
 
+def check_family(family):
+    if family not in FAMILIES:
+        raise ValueError(f"family: expected one of {', '.join(FAMILIES)}; got {family!r}")
+    return family
+
+
 def requested_backend(backend=None):
     """The backend name in force for a call: argument > config_context > env > "auto"."""
     if backend is None:
@@ -77,49 +140,66 @@ def requested_backend(backend=None):
     return check_backend_name(backend)
 
 
+class Backend:
+    """The backend chosen for one call of a family: its name, array module (``xp``), whether it
+    runs on a GPU, and the family's implementation module for it (``impl``)."""
+
+    def __init__(self, name, family):
+        self.name, self.family = name, family
+        self.on_gpu = name in GPU_BACKENDS
+        self.xp = importlib.import_module("cupy") if self.on_gpu else np
+        self.impl = importlib.import_module(f"turborec.{family}._{name}")
+
+    def __repr__(self):
+        return f"Backend({self.name!r}, family={self.family!r})"
+
+
+@functools.cache
+def _backend(name, family):
+    return Backend(name, family)
+
+
+def _why_not(name, family):
+    """None when ``name`` can run ``family`` here, else the reason."""
+    if name not in FAMILIES[family]:
+        return f"backend {name!r} does not implement the {family!r} kernels (it has: {', '.join(FAMILIES[family])})"
+    found = probe(name)
+    return None if found.available else f"backend {name!r} is unavailable: {found.reason}"
+
+
 _warned_slow = False
 
 
-def resolve(backend=None, *arrays, kernel=None):
-    """The backend module that runs a call on ``arrays``.
-
-    ``kernel`` names the adapter function the call needs; backends without it are skipped by
-    auto and refused when asked for explicitly.
+def resolve(family, backend=None, arrays=()):
+    """The :class:`Backend` that runs a call of ``family`` on ``arrays``.
 
     Raises
     ------
     BackendUnavailableError
-        The requested backend (or, for GPU arrays under auto, every GPU backend) cannot run.
+        The requested backend cannot run or lacks the family (or, under auto, no backend for
+        the arrays' device can).
     TypeError
         A host backend was asked to run on GPU arrays.
     """
     global _warned_slow
+    check_family(family)
     name = requested_backend(backend)
     on_gpu = any(hasattr(a, "__cuda_array_interface__") for a in arrays)
     if name != "auto":
-        found = probe(name)
-        if not found.available:
-            raise BackendUnavailableError(f"backend {name!r} is unavailable: {found.reason}")
-        if kernel is not None and not hasattr(found.module, kernel):
-            raise BackendUnavailableError(f"backend {name!r} does not implement {kernel}")
+        reason = _why_not(name, family)
+        if reason is not None:
+            raise BackendUnavailableError(reason)
         if on_gpu and name not in GPU_BACKENDS:
-            raise TypeError(
-                f"backend {name!r} runs on host arrays but got a GPU array; "
-                "copy it to the host (.get()) or use backend='cuda' or 'cupy'"
-            )
-        return found.module
-    order = GPU_BACKENDS if on_gpu else ("native", "numba", "numpy")
+            raise TypeError(f"backend {name!r} runs on host arrays but got a GPU array; copy it to the host "
+                            "(.get()) or use backend='cuda' or 'cupy'")
+        return _backend(name, family)
+    order = GPU_BACKENDS if on_gpu else HOST_BACKENDS
     for candidate in order:
-        found = probe(candidate)
-        if found.available and (kernel is None or hasattr(found.module, kernel)):
+        if _why_not(candidate, family) is None:
             if not on_gpu and candidate != "native" and not _warned_slow:
                 _warned_slow = True
-                warnings.warn(
-                    f"turborec: backend 'native' is unavailable ({probe('native').reason}); "
-                    f"using the slower {candidate!r} backend",
-                    PerformanceWarning,
-                    stacklevel=3,
-                )
-            return found.module
-    reasons = "; ".join(f"{c}: {probe(c).reason if not probe(c).available else 'no ' + kernel}" for c in order)
-    raise BackendUnavailableError(f"no backend can run on these arrays ({reasons})")
+                warnings.warn(f"turborec: {_why_not('native', family)}; using the slower {candidate!r} backend",
+                              PerformanceWarning, stacklevel=4)
+            return _backend(candidate, family)
+    reasons = "; ".join(f"{c}: {_why_not(c, family)}" for c in order)
+    raise BackendUnavailableError(f"no backend can run the {family!r} kernels on these arrays ({reasons})")

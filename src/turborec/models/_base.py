@@ -34,7 +34,7 @@ def as_user_items(user_items, name="user_items"):
 
 def resolve_backend_and_threads(backend, n_threads):
     """The backend name and thread count a model runs with (its ``backend_``, ``n_threads_``)."""
-    return resolve(backend, np.empty(0)).name, resolve_n_threads(n_threads)
+    return resolve("selection", backend).name, resolve_n_threads(n_threads)
 
 
 class RecommenderBase:

@@ -4,7 +4,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import _validation as v
-from .. import topk as _topk
+from .. import selection as _topk
 from ..metrics import as_relevance
 from ._base import RecommenderBase, as_user_items, resolve_backend_and_threads
 

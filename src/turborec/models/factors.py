@@ -3,7 +3,7 @@
 import numpy as np
 
 from .. import _validation as v
-from .. import topk as _topk
+from .. import selection as _topk
 from ._base import RecommenderBase, resolve_backend_and_threads
 
 

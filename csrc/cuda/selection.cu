@@ -1,4 +1,4 @@
-// Row-wise top-k selection on the GPU; the host entry points are declared in topk.cuh.
+// Row-wise top-k selection on the GPU; the host entry points are declared in selection.cuh.
 //
 // select_topk_kernel: one block per (row, column tile). The block keeps the best entries seen
 // so far in shared memory (the "top" half, sorted best first) and an admission threshold, the
@@ -18,7 +18,7 @@
 // best min(k, tile width) entries sorted (a "run", padded), and merge_runs_kernel merges runs
 // pairwise (merge path: output i of a merged pair binary-searches how many of its first i come
 // from the first run) until one run of k is left. The same merge joins running top-k lists in
-// the cuda backend's topk_dot.
+// the cuda backend's topk_dot (selection/_gpu_tiles.py).
 //
 // Ties: every comparison is on (key, id) with the lower id first, a strict total order over
 // distinct ids, so results do not depend on the order in which blocks or threads ran.
@@ -29,7 +29,7 @@
 #include <utility>
 
 #include "cuda_check.cuh"
-#include "topk.cuh"
+#include "selection.cuh"
 
 namespace turborec::cuda {
 namespace {

@@ -1,4 +1,4 @@
-// Host entry points of topk.cu: row-wise top-k selection on the GPU.
+// Host entry points of selection.cu: row-wise top-k selection on the GPU.
 //
 // Plain C++ declarations (no CUDA syntax), so module.cpp, built by the host compiler, can call
 // them. Every pointer is a device pointer; every launch goes on `stream` and nothing here
@@ -68,7 +68,7 @@ void merge_topk(const id_t* a_ids, const T* a_values, index_t a_len, const id_t*
                 const T* b_values, index_t b_len, index_t n, index_t out_len, bool largest,
                 id_t* out_ids, T* out_values, cudaStream_t stream);
 
-// The nvcc version that compiled topk.cu ("13.0.88").
+// The nvcc version that compiled selection.cu ("13.0.88").
 std::string nvcc_version();
 
 extern template void topk_rows<float, std::int32_t>(const float*, index_t, index_t, index_t,

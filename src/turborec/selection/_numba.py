@@ -1,39 +1,22 @@
-"""Numba backend: the algorithm of ``csrc/include/turborec/topk.hpp``, JIT-compiled for the CPU.
+"""Numba selection kernels: the algorithm of ``csrc/include/turborec/topk.hpp``, JIT-compiled for
+the CPU, on the same blocking plan (``RowPlan`` / ``DotPlan`` from ``__init__.py``), so the two
+make the same BLAS calls and agree bit for bit. The contract is in ``_numpy.py``.
 
-See numpy_ref.py for the shared contract. Each row keeps a running top-k in a buffer of
-``k + max(k, 16)`` candidates: entries are scanned in increasing id order and admitted only
-when their key is strictly greater than the current k-th best (a tie loses to the lower id
-already held), and a full buffer is cut back to its best k by partial selection
-(quickselect, linear time). The survivors are sorted by (key descending, id ascending) at
-the end. Smallest-k runs on negated keys. NaN and -inf keys never pass the strict test, so
-they are never selected.
+Each row keeps a running top-k in a buffer of ``plan.capacity`` candidates: entries are scanned
+in increasing id order and admitted only when their key is strictly greater than the current
+k-th best (a tie loses to the lower id already held), and a full buffer is cut back to its best
+k by partial selection (quickselect, linear time). The survivors are sorted by (key descending,
+id ascending) at the end. Smallest-k runs on negated keys. NaN and -inf keys never pass the
+strict test, so they are never selected.
 
 Kernels are compiled lazily, once per dtype (float32, float64), and cached on disk.
 """
 
-import contextlib
-import threading
-
-import numba
 import numpy as np
 from numba import njit, prange
 
+from .._jit import csr_int64, launch
 from .._threads import blas_single_thread
-from ._common import empty_topk, inverse_norms
-
-name = "numba"
-description = f"Numba {numba.__version__} JIT kernels (CPU)"
-xp = np
-on_gpu = False
-
-_CHUNK = 4096  # columns of a topk row staged at a time when keys must be negated or masked
-_BLOCK_ITEMS = 1024  # items per topk_dot tile
-_MAX_BLOCK_ROWS = 512  # query rows per topk_dot tile (at most)
-_BLOCK_BUDGET = 8 << 20  # bytes of candidate buffers per topk_dot block
-
-
-def probe():
-    return None
 
 
 # ---- the running top-k of one row: keys (bk) and ids (bi) of at most capacity candidates ----
@@ -159,10 +142,9 @@ def _mask(indptr, indices, row, c0, keys):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _topk_rows(scores, k, indptr, indices, largest, ids, values):
+def _topk_rows(scores, k, indptr, indices, largest, chunk, capacity, ids, values):
     n, m = scores.shape
-    capacity = k + max(k, 16)
-    chunk = min(m, _CHUNK)
+    chunk = min(m, chunk)
     for r in prange(n):
         bk = np.empty(capacity, scores.dtype)
         bi = np.empty(capacity, np.int32)
@@ -188,23 +170,22 @@ def _topk_rows(scores, k, indptr, indices, largest, ids, values):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _topk_dot_blocks(queries, items, k, indptr, indices, normalize, query_scale, item_scale,
-                     block_rows, ids, values):
+def _topk_dot_blocks(queries, items, indptr, indices, normalize, query_scale, item_scale, k, block_rows,
+                     block_items, capacity, ids, values):
     n, d = queries.shape
     m = items.shape[0]
-    capacity = k + max(k, 16)
     n_blocks = (n + block_rows - 1) // block_rows
     for b in prange(n_blocks):
         r0 = b * block_rows
         rows = min(block_rows, n - r0)
         q = queries[r0 : r0 + rows]
-        tile_buffer = np.empty(rows * min(m, _BLOCK_ITEMS), queries.dtype)
+        tile_buffer = np.empty(rows * min(m, block_items), queries.dtype)
         bk = np.empty((rows, capacity), queries.dtype)
         bi = np.empty((rows, capacity), np.int32)
         sizes = np.zeros(rows, np.int64)
         thresholds = np.full(rows, -np.inf)
-        for c0 in range(0, m, _BLOCK_ITEMS):
-            cols = min(_BLOCK_ITEMS, m - c0)
+        for c0 in range(0, m, block_items):
+            cols = min(block_items, m - c0)
             tile = tile_buffer[: rows * cols].reshape(rows, cols)
             if d > 0:
                 # BLAS, one thread per call: gemm as in topk.hpp (bitwise the same), except that
@@ -225,129 +206,15 @@ def _topk_dot_blocks(queries, items, k, indptr, indices, normalize, query_scale,
             _write(bk[r], bi[r], sizes[r], k, True, ids[r0 + r], values[r0 + r])
 
 
-# ---- adapters ----
-
-# The workqueue threading layer aborts the process when two threads launch parallel kernels at
-# once; tbb and omp do not. Until the first launch reveals the layer, launches are serialized.
-_launch_lock = threading.Lock()
-_layer_is_threadsafe = False
+def topk(scores, exclude, k, largest, plan, n_threads, ids, values):
+    launch(_topk_rows, n_threads, scores, k, *csr_int64(exclude, len(scores)), largest, plan.chunk, plan.capacity,
+           ids, values)
 
 
-def _launch(kernel, n_threads, *args):
-    global _layer_is_threadsafe
-    previous = numba.get_num_threads()
-    numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
-    try:
-        if _layer_is_threadsafe:
-            kernel(*args)
-        else:
-            with _launch_lock:
-                kernel(*args)
-                _layer_is_threadsafe = numba.threading_layer() in ("tbb", "omp")
-    finally:
-        numba.set_num_threads(previous)
-
-
-def _exclude_arrays(exclude, n):
-    """A CSR ``(indptr, indices)`` as int64 (one compiled variant), empty rows when ``None``."""
-    if exclude is None:
-        return np.zeros(n + 1, np.int64), np.zeros(0, np.int64)
-    indptr, indices = exclude
-    return indptr.astype(np.int64, copy=False), indices.astype(np.int64, copy=False)
-
-
-def topk(scores, k, exclude, largest, n_threads):
-    n = scores.shape[0]
-    ids, values = empty_topk(n, k, scores.dtype)
-    _launch(_topk_rows, n_threads, scores, k, *_exclude_arrays(exclude, n), largest, ids, values)
-    return ids, values
-
-
-def _block_rows(n, k, dtype):
-    """Query rows per block: fixed by n, k and dtype, never by n_threads, so results are not.
-
-    Same sizes as ``topk_dot_block_rows`` in topk.hpp (an entry is a padded ``Candidate<T>``
-    there: twice the key size), so both backends make the same BLAS calls and agree bit for bit.
-    """
-    entry = 2 * np.dtype(dtype).itemsize
-    by_memory = _BLOCK_BUDGET // ((k + max(k, 16)) * entry)
-    by_parallelism = max(16, ((n + 15) // 16 + 15) // 16 * 16)
-    return int(min(max(min(by_memory, by_parallelism), 1), _MAX_BLOCK_ROWS))
-
-
-def topk_dot(queries, items, k, exclude, normalize, n_threads):
-    n = queries.shape[0]
-    ids, values = empty_topk(n, k, queries.dtype)
-    if normalize:
-        scales = inverse_norms(queries, np), inverse_norms(items, np)
-    else:
-        scales = np.empty(0, queries.dtype), np.empty(0, queries.dtype)
+def topk_dot(queries, items, exclude, query_scale, item_scale, k, plan, n_threads, ids, values):
+    normalize = query_scale is not None
+    if not normalize:
+        query_scale = item_scale = np.empty(0, queries.dtype)
     with blas_single_thread():
-        _launch(_topk_dot_blocks, n_threads, queries, items, k, *_exclude_arrays(exclude, n),
-                normalize, *scales, _block_rows(n, k, queries.dtype), ids, values)
-    return ids, values
-
-
-# ---- ranking metrics (definitions: csrc/include/turborec/metrics.hpp) ----
-
-_N_METRICS = 7  # precision, recall, ndcg, map, mrr, hit_rate, auc
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def _ranking_metrics_kernel(recs, indptr, indices, n_negatives, has_negatives, cutoffs, out):
-    n, width = recs.shape
-    gain = np.zeros(width + 1)
-    idcg = np.zeros(width + 1)
-    for r in range(1, width + 1):
-        gain[r] = 1.0 / np.log2(r + 1.0)
-        idcg[r] = idcg[r - 1] + gain[r]
-    for u in prange(n):
-        lo, hi = indptr[u], indptr[u + 1]
-        n_relevant = hi - lo
-        if n_relevant == 0:
-            out[u, :, :] = np.nan
-            continue
-        truth = indices[lo:hi]
-        positives = float(n_relevant)
-        negatives = float(n_negatives[u]) if has_negatives else np.nan
-        hits = dcg = ap = first_hit = misses = ordered_pairs = 0.0
-        c = 0
-        for r in range(1, width + 1):
-            if c == len(cutoffs):
-                break
-            item = recs[u, r - 1]
-            if item >= 0:
-                at = np.searchsorted(truth, item)
-                if at < n_relevant and truth[at] == item:
-                    hits += 1.0
-                    dcg += gain[r]
-                    ap += hits / r
-                    if first_hit == 0.0:
-                        first_hit = float(r)
-                else:
-                    misses += 1.0
-                    ordered_pairs += hits
-            if r != cutoffs[c]:
-                continue
-            ideal = min(n_relevant, r)
-            out[u, c, 0] = hits / r
-            out[u, c, 1] = hits / positives
-            out[u, c, 2] = dcg / idcg[ideal]
-            out[u, c, 3] = ap / ideal
-            out[u, c, 4] = 1.0 / first_hit if first_hit > 0.0 else 0.0
-            out[u, c, 5] = 1.0 if hits > 0.0 else 0.0
-            unlisted = negatives - misses
-            if negatives > 0.0:
-                out[u, c, 6] = (ordered_pairs + unlisted * (hits + 0.5 * (positives - hits))) / (positives * negatives)
-            else:
-                out[u, c, 6] = np.nan
-            c += 1
-
-
-def ranking_metrics(recs, relevant, n_negatives, cutoffs, n_threads):
-    out = np.empty((recs.shape[0], len(cutoffs), _N_METRICS), dtype=np.float64)
-    has_negatives = n_negatives is not None
-    negatives = n_negatives if has_negatives else np.zeros(1, np.int64)
-    _launch(_ranking_metrics_kernel, n_threads, recs, *_exclude_arrays(relevant, len(recs)), negatives,
-            has_negatives, cutoffs, out)
-    return out
+        launch(_topk_dot_blocks, n_threads, queries, items, *csr_int64(exclude, len(queries)), normalize,
+               query_scale, item_scale, k, *plan, ids, values)

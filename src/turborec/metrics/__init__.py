@@ -17,13 +17,16 @@ auc@k            probability that a random relevant item ranks above a random ne
 
 Each is averaged over the users with at least one relevant item (auc: and one negative).
 docs/metrics.md lists where implicit, RecBole and Microsoft Recommenders define them otherwise.
+
+The ranking-metrics kernel is a family: ``_numpy.py`` (the reference), ``_native.py``
+(``csrc/include/turborec/metrics.hpp``) and ``_numba.py``, all writing per-user values in the
+column order of ``RANKING_METRICS``, the one list of metric names.
 """
 
 import numpy as np
 
-from . import _validation as v
-from ._threads import resolve_n_threads
-from .backends import resolve
+from .. import _validation as v
+from .._dispatch import dispatch
 
 __all__ = ["RANKING_METRICS", "catalog_coverage", "intra_list_diversity", "mae", "novelty", "ranking_metrics", "rmse"]
 
@@ -68,14 +71,7 @@ def as_recommendations(recommended, n_users=None, n_items=None):
 
 def as_relevance(relevant, name="relevant"):
     """A canonical CSR copy (sorted, duplicate-free, no stored zeros) of a scipy sparse matrix."""
-    if not hasattr(relevant, "tocsr"):
-        raise TypeError(f"{name}: expected a scipy.sparse matrix, got {type(relevant).__name__}")
-    relevant = relevant.tocsr(copy=True)
-    if len(relevant.indptr) != relevant.shape[0] + 1:
-        raise ValueError(f"{name}: malformed CSR, indptr has {len(relevant.indptr)} entries for {relevant.shape[0]} rows")
-    relevant.sum_duplicates()
-    relevant.eliminate_zeros()
-    return relevant
+    return v.as_csr(relevant, name, canonical=True)
 
 
 def ranking_metrics(recommended, relevant, k=10, *, metrics=None, n_negatives=None, per_user=False, backend=None,
@@ -122,10 +118,10 @@ def ranking_metrics(recommended, relevant, k=10, *, metrics=None, n_negatives=No
     n_negatives = np.asarray(n_negatives)
     if n_negatives.shape != (n_users,) or not np.issubdtype(n_negatives.dtype, np.integer):
         raise ValueError(f"n_negatives: expected {n_users} integers, got shape {n_negatives.shape}")
-    module = resolve(backend, kernel="ranking_metrics")
-    values = module.ranking_metrics(recs, (relevant.indptr, relevant.indices),
-                                    np.ascontiguousarray(n_negatives, dtype=np.int64), cutoffs,
-                                    resolve_n_threads(n_threads))
+    values = dispatch("metrics", "ranking_metrics",
+                      inputs=(recs, v.csr_arrays(relevant), np.ascontiguousarray(n_negatives, dtype=np.int64), cutoffs),
+                      outputs=[((n_users, len(cutoffs), len(RANKING_METRICS)), np.float64)], backend=backend,
+                      n_threads=n_threads)
     # Each listed id that is not relevant is a negative, so there must be at least that many.
     hits = np.rint(values[:, -1, RANKING_METRICS.index("precision")] * cutoffs[-1])
     listed_misses = (recs[:, : cutoffs[-1]] >= 0).sum(1) - hits

@@ -1,0 +1,189 @@
+"""Row-wise top-k selection, alone (:func:`topk`) or fused with dot-product scoring
+(:func:`topk_dot`), on every backend.
+
+The facts every backend shares live here, once: the blocking plan of the host kernels (native
+and numba make the same BLAS calls on the same tiles, so they agree bit for bit), cosine
+normalisation (the inverse norms are computed here and every backend multiplies each score by
+``query_scale * item_scale`` after the product, so all five round alike), and the output shapes.
+Implementations: ``_numpy.py`` (the reference), ``_native.py``, ``_numba.py``, ``_cuda.py`` and
+``_cupy.py`` (both GPU backends share the tile-and-merge loop of ``_gpu_tiles.py``).
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import _validation as v
+from .._dispatch import dispatch
+
+__all__ = ["topk", "topk_dot"]
+
+
+class RowPlan(NamedTuple):
+    """How host backends scan a dense row: ``chunk`` columns staged at a time when keys must be
+    negated or masked, a candidate buffer of ``capacity`` entries per row."""
+
+    chunk: int
+    capacity: int
+
+
+class DotPlan(NamedTuple):
+    """How host backends tile ``topk_dot``: ``block_rows`` queries x ``block_items`` items per
+    BLAS call, a candidate buffer of ``capacity`` entries per query row."""
+
+    block_rows: int
+    block_items: int
+    capacity: int
+
+
+ROW_CHUNK = 4096
+DOT_BLOCK_ITEMS = 1024  # measured best on 64-factor float32 with 512-row blocks
+DOT_MAX_BLOCK_ROWS = 512
+DOT_BUFFER_BYTES = 8 << 20  # candidate buffers per block
+
+
+def topk_capacity(k):
+    """Candidates a row buffers before cutting back to its best k (then the k-th key becomes the
+    admission threshold): room for k more, at least 16, keeps the cuts rare."""
+    return k + max(k, 16)
+
+
+def row_plan(k):
+    return RowPlan(ROW_CHUNK, topk_capacity(k))
+
+
+def dot_plan(n, k, dtype):
+    """Query rows per block: many, so BLAS packs each block of items rarely; at least 16 blocks
+    when n allows, so small batches still use every thread; at most ``DOT_BUFFER_BYTES`` of
+    candidates (a candidate is a key and an int32 id, padded to twice the key size). Depends on
+    n, k and the dtype, never on the thread count, so results do not either."""
+    capacity = topk_capacity(k)
+    by_memory = DOT_BUFFER_BYTES // (capacity * 2 * np.dtype(dtype).itemsize)
+    by_parallelism = max(16, ((n + 15) // 16 + 15) // 16 * 16)
+    block_rows = int(min(max(min(by_memory, by_parallelism), 1), DOT_MAX_BLOCK_ROWS))
+    return DotPlan(block_rows, DOT_BLOCK_ITEMS, capacity)
+
+
+def inverse_norms(x):
+    """1 / ||row|| for each row of ``x`` (0 for all-zero rows, whose cosine is then 0), on x's
+    device, in x's dtype. Squares are summed in float64, so float32 vectors with norms up to
+    float32's range do not overflow."""
+    xp = v.array_module(x)
+    wide = x.astype(xp.float64)
+    norms = xp.sqrt(xp.einsum("ij,ij->i", wide, wide))
+    out = xp.zeros_like(norms)
+    nonzero = norms > 0
+    out[nonzero] = 1 / norms[nonzero]
+    return out.astype(x.dtype)
+
+
+def _exclusion(exclude, shape):
+    """A checked exclusion CSR as ``(indptr, indices)`` (sorted within rows), or None."""
+    if exclude is None:
+        return None
+    return v.csr_arrays(v.as_csr(exclude, "exclude", shape))
+
+
+def topk(scores, k, *, exclude=None, largest=True, backend=None, n_threads=None):
+    """Row-wise top-k of a dense score matrix.
+
+    Parameters
+    ----------
+    scores : array of shape (n, m), float32 or float64
+        NumPy (host) or CuPy (GPU) array; results come back on the same device.
+    k : int
+        Entries to keep per row (``k > m`` keeps all ``m``).
+    exclude : scipy.sparse matrix of shape (n, m), optional
+        Entries stored in row ``r`` are never returned for row ``r`` (values ignored).
+    largest : bool, default True
+        Keep the largest scores (``False``: the smallest).
+    backend : str, optional
+        See :mod:`turborec.backends` for the selection rules.
+    n_threads : int, optional
+        See :func:`turborec.resolve_n_threads`.
+
+    Returns
+    -------
+    ids : int32 array of shape (n, min(k, m))
+        Column ids, best first, ties broken by the lower id.
+    values : array of shape (n, min(k, m)), dtype of ``scores``
+        The scores of ``ids``.
+
+    Notes
+    -----
+    NaN scores are never returned, nor are scores equal to the padding value (-inf when
+    ``largest``, +inf otherwise): like excluded entries, they are not eligible. A row with
+    fewer than ``k`` eligible entries is padded with id -1 and the padding value.
+    """
+    k = v.check_k(k)
+    scores = v.as_float_matrix(scores, "scores")
+    n, m = scores.shape
+    v.check_id_range(m, "scores")
+    exclude = _exclusion(exclude, (n, m))
+    largest = v.as_bool(largest, "largest")
+    k = min(k, m)
+    return dispatch("selection", "topk", inputs=(scores, exclude), params=(k, largest, row_plan(k)),
+                    outputs=[((n, k), np.int32), ((n, k), scores.dtype)], backend=backend, n_threads=n_threads)
+
+
+def topk_dot(queries, items, k, *, exclude=None, candidates=None, normalize=False, backend=None,
+             n_threads=None):
+    """Top-k items per query by dot product (or cosine), without the full score matrix.
+
+    Same result as ``topk(queries @ items.T, k, exclude=exclude)``, but scores are computed
+    tile by tile with BLAS and merged into a running top-k per row, so memory beyond inputs
+    and outputs is bounded by the tile size, not by ``n_queries * n_items``.
+
+    Parameters
+    ----------
+    queries : array of shape (n_queries, d), float32 or float64
+        Finite values (NaN or inf is a ValueError).
+    items : array of shape (n_items, d), same dtype as ``queries``
+        Finite values.
+    k : int
+        Items to return per query.
+    exclude : scipy.sparse matrix of shape (n_queries, n_items), optional
+        Items never returned for a query (e.g. those the user already liked).
+    candidates : 1-D int array, optional
+        Score only these item ids (a set: order and repeats are ignored). Returned ids are
+        still item ids.
+    normalize : bool, default False
+        Score by cosine similarity; an all-zero vector has cosine 0 with everything.
+    backend, n_threads
+        As in :func:`topk`.
+
+    Returns
+    -------
+    ids : int32 array of shape (n_queries, min(k, n_eligible))
+        ``n_eligible`` is ``n_items``, or the number of candidates.
+    values : array of the same shape, dtype of ``queries``
+    """
+    k = v.check_k(k)
+    queries = v.as_float_matrix(queries, "queries", finite=True)
+    items = v.as_float_matrix(items, "items", finite=True)
+    if queries.shape[1] != items.shape[1]:
+        raise ValueError(f"items: expected {queries.shape[1]} columns like queries, got shape {tuple(items.shape)}")
+    if queries.dtype != items.dtype:
+        raise TypeError(f"items: expected dtype {queries.dtype} like queries, got {items.dtype}")
+    if v.is_gpu_array(queries) != v.is_gpu_array(items):
+        raise TypeError("items: expected an array on the same device as queries (both NumPy or both CuPy)")
+    n, m = queries.shape[0], items.shape[0]
+    v.check_id_range(m, "items", "rows")
+    normalize = v.as_bool(normalize, "normalize")
+    exclude = _exclusion(exclude, (n, m))
+    if candidates is not None:
+        candidates = v.as_candidates(candidates, m)
+        items = items[v.array_module(items).asarray(candidates)]
+        if exclude is not None:
+            exclude = v.restrict_columns(*exclude, candidates, m)
+        m = len(candidates)
+    scales = (inverse_norms(queries), inverse_norms(items)) if normalize else (None, None)
+    k = min(k, m)
+    ids, values = dispatch("selection", "topk_dot", inputs=(queries, items, exclude, *scales),
+                           params=(k, dot_plan(n, k, queries.dtype)),
+                           outputs=[((n, k), np.int32), ((n, k), queries.dtype)], backend=backend,
+                           n_threads=n_threads)
+    if candidates is not None:
+        xp = v.array_module(ids)
+        ids = xp.where(ids >= 0, xp.asarray(candidates, dtype=np.int32)[ids], -1).astype(np.int32)
+    return ids, values
