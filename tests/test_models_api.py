@@ -6,6 +6,7 @@ One set of assertions runs on every model, as implicit's recommender_base_test d
 
 import copy
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -189,3 +190,10 @@ def test_progress_draws_a_bar_only_when_asked(capsys):
     assert capsys.readouterr().err == ""
     with pytest.raises(TypeError, match="show_progress: expected a bool"):
         progress(range(3), None, "counting")
+
+
+def test_tqdm_is_a_runtime_dependency():
+    """Progress bars are drawn by default, so tqdm is installed with turborec, not by an extra."""
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    assert any(dep.split(">")[0].split("=")[0].strip() == "tqdm" for dep in project["dependencies"])
