@@ -70,6 +70,10 @@ def test_evaluate_takes_a_model_fitted_on_interactions(data):
     train, test = data.subset(np.arange(6)), data.subset(np.arange(6, 9))
     result = turborec.evaluate(MostPopular().fit(train), train, test, k=2, metrics=["hit_rate"])
     assert set(result) == {"hit_rate@2"} and 0 <= result["hit_rate@2"] <= 1
+    # k beyond the catalogue: recommend returns n_items columns and evaluate pads the rest.
+    wide = turborec.evaluate(MostPopular().fit(train), train, test, k=50, metrics=["hit_rate"])
+    # Every unseen item is listed, so each test item is hit, except user 0's item 1, also in train.
+    assert wide["hit_rate@50"] == pytest.approx(2 / 3)
 
 
 @pytest.mark.parametrize("filter_liked", [True, False])
@@ -197,3 +201,36 @@ def test_tqdm_is_a_runtime_dependency():
     tomllib = pytest.importorskip("tomllib")
     project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
     assert any(dep.split(">")[0].split("=")[0].strip() == "tqdm" for dep in project["dependencies"])
+
+
+def test_width_matches_implicit_where_implicit_is_well_defined():
+    """What implicit 0.7 does with N > n_items, and where recommend follows it.
+
+    implicit's matrix-factorisation ``recommend`` clips N to ``len(items)`` when ``items`` is
+    given, and so do we. Without ``items`` it returns N columns whose tail past ``n_items`` is
+    id 0 with score 0 (an unwritten buffer that reads as item 0); we return ``min(N, n_items)``
+    columns, like ``topk_dot``, and agree with implicit on every real entry.
+    """
+    from threadpoolctl import threadpool_limits
+
+    als = pytest.importorskip("implicit.cpu.als")
+    users, items = _factors(seed=4)
+    with threadpool_limits(1, "blas"):  # implicit warns at construction when BLAS is threaded
+        theirs = als.AlternatingLeastSquares(factors=3)
+    theirs.user_factors, theirs.item_factors = users, items
+    ours = FactorModel(users, items)
+    liked = sp.csr_matrix(np.eye(N_USERS, N_ITEMS, dtype=np.float32))
+    everyone = np.arange(N_USERS)
+
+    their_ids, their_scores = theirs.recommend(everyone, liked, N=N_ITEMS + 3)
+    our_ids, our_scores = ours.recommend(everyone, liked, N=N_ITEMS + 3)
+    assert their_ids.shape == (N_USERS, N_ITEMS + 3) and our_ids.shape == (N_USERS, N_ITEMS)
+    assert (their_ids[:, N_ITEMS:] == 0).all() and (their_scores[:, N_ITEMS:] == 0).all()
+    real = their_scores[:, :N_ITEMS] > SINK_SCORE  # implicit keeps filtered ids, sunk to -FLT_MAX
+    np.testing.assert_array_equal(our_ids[real], their_ids[:, :N_ITEMS][real])
+    assert (our_ids[~real] == -1).all()
+
+    subset = [1, 2, 4]
+    their_ids, _ = theirs.recommend(everyone, liked, N=N_ITEMS + 3, items=subset)
+    our_ids, _ = ours.recommend(everyone, liked, N=N_ITEMS + 3, items=subset)
+    assert their_ids.shape == our_ids.shape == (N_USERS, len(subset))
