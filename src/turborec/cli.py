@@ -107,7 +107,7 @@ def docs_url():
     return DOCS_URL
 
 
-def _docs(args):
+def _docs():
     url = docs_url()
     print(f"turborec {__version__} documentation: {url}")
     print(f"API reference (every public name, one line each): {url}/api.md")
@@ -127,7 +127,6 @@ def _int_at_least(minimum, also=None):
             raise argparse.ArgumentTypeError(f"expected an int >= {minimum}{extra}, got {value}")
         return value
 
-    parse.__name__ = "int"  # argparse names the type in its messages
     return parse
 
 
@@ -185,7 +184,7 @@ def main(argv=None):
         turborec.show_config()
         return 0
     if args.command == "docs":
-        return _docs(args)
+        return _docs()
     return _demo(args)
 
 
