@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 import turborec
 from turborec.datasets import Interactions
-from turborec.models import FactorModel, MostPopular, Random, RecommenderBase
+from turborec.models import FactorModel, MostPopular, ParameterWarning, Random, RecommenderBase
 from turborec.models._base import SINK_SCORE, progress
 
 N_USERS, N_ITEMS = 4, 6
@@ -234,3 +234,12 @@ def test_width_matches_implicit_where_implicit_is_well_defined():
     their_ids, _ = theirs.recommend(everyone, liked, N=N_ITEMS + 3, items=subset)
     our_ids, _ = ours.recommend(everyone, liked, N=N_ITEMS + 3, items=subset)
     assert their_ids.shape == our_ids.shape == (N_USERS, len(subset))
+
+
+def test_conversion_warnings_point_at_the_callers_line(make, data):
+    matrix = data.to_csr(values="ones")
+    with pytest.warns(ParameterWarning, match="user_items: got a COO matrix") as fit_record:
+        model = make().fit(matrix.tocoo())
+    with pytest.warns(ParameterWarning, match="user_items: got a COO matrix") as recommend_record:
+        model.recommend(np.arange(N_USERS), matrix.tocoo())
+    assert fit_record[0].filename == recommend_record[0].filename == __file__

@@ -27,7 +27,7 @@ from ..exceptions import ParameterWarning
 SINK_SCORE = float(np.finfo(np.float32).min)
 
 
-def as_user_items(user_items, name="user_items"):
+def as_user_items(user_items, name="user_items", stacklevel=3):
     """A users x items CSR matrix from a scipy sparse matrix or an Interactions table.
 
     Parameters
@@ -38,6 +38,8 @@ def as_user_items(user_items, name="user_items"):
         (``to_csr(values="ones")``: one per interaction, repeats counted).
     name : str
         The argument's name in error messages.
+    stacklevel : int
+        Of the ParameterWarning: 3 points at the caller of the function that calls this one.
 
     Returns
     -------
@@ -50,7 +52,7 @@ def as_user_items(user_items, name="user_items"):
                         f"turborec.datasets.Interactions, got {type(user_items).__name__}")
     if user_items.format != "csr":
         warnings.warn(f"{name}: got a {user_items.format.upper()} matrix; converting to CSR (pass CSR to avoid the copy)",
-                      ParameterWarning, stacklevel=3)
+                      ParameterWarning, stacklevel=stacklevel)
         user_items = user_items.tocsr()
     return user_items
 
@@ -257,7 +259,7 @@ class RecommenderBase:
                 raise ValueError(f"user_items: expected Interactions of shape ({self.n_users_}, {self.n_items_}) "
                                  f"(the model's users x items), got {user_items.shape}")
             return as_user_items(user_items)[users]
-        user_items = as_user_items(user_items)
+        user_items = as_user_items(user_items, stacklevel=4)  # recommend -> _liked -> here
         if user_items.shape != (len(users), self.n_items_):
             raise ValueError(f"user_items: expected shape ({len(users)}, {self.n_items_}) (the rows of userid), "
                              f"got {user_items.shape}")
