@@ -1,14 +1,26 @@
 """The `turborec` command and the built-in synthetic data it runs on."""
 
-import numpy as np
+import argparse
+import re
+import subprocess
+import sys
+from pathlib import Path
 
-from turborec.cli import main
+import numpy as np
+import pytest
+
+import turborec
+from turborec import cli
+from turborec.cli import build_parser, docs_url, main
 from turborec.datasets import synthetic_factors
+
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+SMALL = ["--users", "300", "--items", "500", "--factors", "8", "--reference-users", "50",
+         "--eval-users", "400", "--eval-items", "300"]
 
 
 def test_demo_runs_every_backend_and_agrees(capsys):
-    assert main(["demo", "--users", "300", "--items", "500", "--factors", "8", "--reference-users", "50",
-                 "--eval-users", "400", "--eval-items", "300"]) == 0
+    assert main(["demo", *SMALL]) == 0
     out = capsys.readouterr().out
     assert "native" in out and "numpy" in out and "DIFFER" not in out
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(("Random", "MostPopular"))}
@@ -28,3 +40,87 @@ def test_synthetic_factors_are_seeded_and_skewed():
     assert seen.shape == (200, 1000) and seen.has_canonical_format and (seen.data == 1).all()
     counts = np.sort(np.asarray(seen.sum(0)).ravel())[::-1]
     assert counts[:10].sum() > 10 * counts[500:510].sum()  # popular items are seen far more often
+
+
+def _documentation_url_in_pyproject():
+    match = re.search(r'^Documentation\s*=\s*"([^"]+)"', PYPROJECT.read_text(), re.MULTILINE)
+    assert match, "pyproject.toml: no Documentation URL under [project.urls]"
+    return match.group(1).rstrip("/")
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"turborec {turborec.__version__}"
+
+
+@pytest.mark.parametrize("option, value, expected", [
+    ("--threads", "0", "--threads: expected an int >= 1 or -1, got 0"),
+    ("--threads", "-2", "--threads: expected an int >= 1 or -1, got -2"),
+    ("--users", "0", "--users: expected an int >= 1, got 0"),
+    ("--items", "-5", "--items: expected an int >= 1, got -5"),
+    ("--factors", "0", "--factors: expected an int >= 1, got 0"),
+    ("--k", "-1", "--k: expected an int >= 1, got -1"),
+    ("--k", "ten", "--k: expected an int, got 'ten'"),
+    ("--seen", "-1", "--seen: expected an int >= 0, got -1"),
+    ("--reference-users", "0", "--reference-users: expected an int >= 1, got 0"),
+    ("--eval-users", "0", "--eval-users: expected an int >= 1, got 0"),
+    ("--eval-items", "1", "--eval-items: expected an int >= 2, got 1"),
+    ("--seed", "-3", "--seed: expected an int >= 0, got -3"),
+])
+def test_bad_demo_options_are_usage_errors(capsys, option, value, expected):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", option, value])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: turborec demo")
+    assert expected in err and "Traceback" not in err
+
+
+def test_threads_accepts_minus_one_for_all_cores():
+    assert build_parser().parse_args(["demo", "--threads", "-1"]).threads == -1
+    assert build_parser().parse_args(["demo"]).threads is None
+
+
+def test_every_option_has_help_and_its_default_shown():
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command").choices
+    for name, sub in [("turborec", parser), *subparsers.items()]:
+        assert sub.formatter_class is argparse.ArgumentDefaultsHelpFormatter, name
+        text = sub.format_help()
+        for action in sub._actions:
+            if action.option_strings and action.dest not in ("help", "version"):
+                assert action.help, f"{name} {action.option_strings[0]}: no help text"
+                assert f"(default: {action.default})" in " ".join(text.split()), f"{name} {action.option_strings[0]}"
+    assert "(default: 20000)" in subparsers["demo"].format_help()
+
+
+def test_the_docs_pointer_is_the_project_url(capsys):
+    url = _documentation_url_in_pyproject()
+    assert docs_url() == url and cli.DOCS_URL == url  # the fallback for a never-installed tree agrees
+    assert main(["docs"]) == 0
+    out = capsys.readouterr().out
+    assert url in out and f"{url}/api.md" in out
+    assert url.startswith("https://")
+
+
+def test_demo_points_to_the_docs_by_url_not_by_a_repository_path(capsys):
+    """Issue 7: the demo ended with "docs/metrics.md", which an installed package does not have."""
+    assert main(["demo", *SMALL]) == 0
+    last = capsys.readouterr().out.strip().splitlines()
+    pointer = [line for line in last if "metrics.md" in line]
+    assert pointer == [f"Metric definitions: {docs_url()}/metrics.md"]
+
+
+def test_demo_evaluates_even_tiny_data(capsys):
+    """The evaluation step always has test interactions (at least two per user), so no traceback."""
+    assert main(["demo", "--users", "20", "--items", "30", "--factors", "4", "--reference-users", "5",
+                 "--eval-users", "3", "--eval-items", "2"]) == 0
+    assert "MostPopular" in capsys.readouterr().out
+
+
+def test_command_line_entry_point_runs():
+    done = subprocess.run([sys.executable, "-m", "turborec.cli", "demo", "--k", "0"], capture_output=True, text=True)
+    assert done.returncode == 2 and "--k: expected an int >= 1, got 0" in done.stderr
+    assert "Traceback" not in done.stderr

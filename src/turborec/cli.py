@@ -1,10 +1,17 @@
-"""The ``turborec`` command: ``turborec demo`` and ``turborec info``."""
+"""The ``turborec`` command: ``turborec demo``, ``turborec info`` and ``turborec docs``."""
 
 import argparse
 import sys
 import time
+from importlib import metadata
 
 import numpy as np
+
+from . import __version__
+
+# Where the documentation lives; the installed package's metadata (pyproject's
+# [project.urls] Documentation) wins, this is for a source tree that was never installed.
+DOCS_URL = "https://github.com/turborec/turborec/tree/main/docs"
 
 
 def _demo(args):
@@ -54,7 +61,11 @@ def _evaluation_demo(args):
     from turborec.datasets import synthetic_implicit
     from turborec.models import FactorModel, MostPopular, Random
 
-    data, truth = synthetic_implicit(args.eval_users, args.eval_items, density=0.02, seed=args.seed,
+    # 2% of the cells, but at least two interactions per user (as the cells allow), so the
+    # per-user split always holds some test interactions.
+    cells = args.eval_users * args.eval_items
+    n_interactions = min(max(round(0.02 * cells), 2 * args.eval_users), cells)
+    data, truth = synthetic_implicit(args.eval_users, args.eval_items, n_interactions=n_interactions, seed=args.seed,
                                      return_truth=True)
     train, test = turborec.split.user_random_split(data, test_fraction=0.2, seed=args.seed)
     print(f"\nEvaluation: {len(data):,} interactions of {data.n_users:,} users x {data.n_items:,} items "
@@ -74,30 +85,106 @@ def _evaluation_demo(args):
                                    metrics=["precision", "recall", "ndcg", "map", "auc", "coverage"])
         seconds = time.perf_counter() - start
         print(f"{name:<22}" + "".join(f"{result[c]:>13.4f}" for c in columns) + f"{seconds:>9.2f}")
-    print("\nMetrics: docs/metrics.md. A trained model belongs between MostPopular and the oracle.")
+    print(f"\nMetric definitions: {docs_url()}/metrics.md\n"
+          "A trained model belongs between MostPopular and the oracle.")
+
+
+def docs_url():
+    """The documentation's URL: the installed package's ``Documentation`` project URL.
+
+    Returns
+    -------
+    str
+    """
+    try:
+        urls = metadata.metadata("turborec").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        urls = []
+    for entry in urls:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() == "documentation":
+            return url.strip().rstrip("/")
+    return DOCS_URL
+
+
+def _docs():
+    url = docs_url()
+    print(f"turborec {__version__} documentation: {url}")
+    print(f"API reference (every public name, one line each): {url}/api.md")
+    return 0
+
+
+def _int_at_least(minimum, also=None):
+    """An argparse type: an int >= ``minimum`` (or exactly ``also``), else a usage error."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an int, got {text!r}") from None
+        if value < minimum and value != also:
+            extra = f" or {also}" if also is not None else ""
+            raise argparse.ArgumentTypeError(f"expected an int >= {minimum}{extra}, got {value}")
+        return value
+
+    return parse
+
+
+def build_parser():
+    """The ``turborec`` argument parser.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    formatter = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(prog="turborec", description="Fast recommender-system kernels.",
+                                     formatter_class=formatter)
+    parser.add_argument("--version", action="version", version=f"turborec {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", formatter_class=formatter,
+                          help="top-k recommendations on built-in synthetic data, every available backend",
+                          description="Time top-k recommendations on every available backend, check that they "
+                                      "agree, then evaluate the baselines on built-in implicit feedback.")
+    positive = _int_at_least(1)
+    demo.add_argument("--users", type=positive, default=20_000, help="users to recommend for")
+    demo.add_argument("--items", type=positive, default=20_000, help="items in the catalogue")
+    demo.add_argument("--factors", type=positive, default=64, help="factors per user and item")
+    demo.add_argument("--seen", type=_int_at_least(0), default=50, help="items each user has seen (excluded)")
+    demo.add_argument("--k", type=positive, default=10, help="items recommended per user")
+    demo.add_argument("--threads", type=_int_at_least(1, also=-1), default=None,
+                      help="threads (-1: all cores; omitted: OpenMP's maximum)")
+    demo.add_argument("--reference-users", type=positive, default=500, help="users timed on the slow numpy backend")
+    demo.add_argument("--eval-users", type=positive, default=5_000, help="users in the evaluation step")
+    demo.add_argument("--eval-items", type=_int_at_least(2), default=2_000, help="items in the evaluation step")
+    demo.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the synthetic data")
+    sub.add_parser("info", formatter_class=formatter,
+                   help="versions, build facts, backends and threads (same as turborec.show_config())")
+    sub.add_parser("docs", formatter_class=formatter, help="print where the documentation is")
+    return parser
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="turborec", description="Fast recommender-system kernels.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="top-k recommendations on built-in synthetic data, every available backend")
-    demo.add_argument("--users", type=int, default=20_000)
-    demo.add_argument("--items", type=int, default=20_000)
-    demo.add_argument("--factors", type=int, default=64)
-    demo.add_argument("--seen", type=int, default=50, help="items each user has seen (excluded)")
-    demo.add_argument("--k", type=int, default=10)
-    demo.add_argument("--threads", type=int, default=None, help="default: OpenMP's maximum")
-    demo.add_argument("--reference-users", type=int, default=500, help="users timed on the slow numpy backend")
-    demo.add_argument("--eval-users", type=int, default=5_000, help="users in the evaluation step")
-    demo.add_argument("--eval-items", type=int, default=2_000, help="items in the evaluation step")
-    demo.add_argument("--seed", type=int, default=0)
-    sub.add_parser("info", help="versions, build facts, backends and threads (same as turborec.show_config())")
-    args = parser.parse_args(argv)
+    """Run the ``turborec`` command.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit status (argparse exits with status 2 on a usage error).
+    """
+    args = build_parser().parse_args(argv)
     if args.command == "info":
         import turborec
 
         turborec.show_config()
         return 0
+    if args.command == "docs":
+        return _docs()
     return _demo(args)
 
 

@@ -2,10 +2,17 @@
 
 ``recommend(userid, user_items, N=10, filter_already_liked_items=True, filter_items=None,
 recalculate_user=False, items=None)`` takes a scalar user id (1-D results) or an array of ids
-(2-D results), with ``user_items`` holding those users' rows of the user x item matrix. Slots
-with no eligible item left carry id -1 and score -FLT_MAX (implicit's sink value).
+(2-D results), with ``user_items`` holding those users' rows of the user x item matrix. Results
+have ``min(N, n_items)`` columns (``min(N, len(items))`` with ``items``), like
+:func:`turborec.topk_dot`; slots with no eligible item left carry id -1 and score -FLT_MAX
+(implicit's sink value).
+
+Models also follow scikit-learn's estimator conventions: constructor arguments are stored
+unchanged as attributes of the same name, ``get_params`` / ``set_params`` read and write them,
+and ``repr`` shows the ones that differ from their defaults.
 """
 
+import inspect
 import warnings
 
 import numpy as np
@@ -14,22 +21,74 @@ import scipy.sparse as sp
 from .. import _validation as v
 from .._threads import resolve_n_threads
 from ..backends import resolve
+from ..datasets import Interactions
 from ..exceptions import ParameterWarning
 
 SINK_SCORE = float(np.finfo(np.float32).min)
 
 
+def as_user_items(user_items, name="user_items", stacklevel=3):
+    """A users x items CSR matrix from a scipy sparse matrix or an Interactions table.
 
+    Parameters
+    ----------
+    user_items : scipy.sparse matrix or turborec.datasets.Interactions
+        A CSR matrix is used as it is; other sparse formats are converted with a
+        ParameterWarning; Interactions become their implicit matrix
+        (``to_csr(values="ones")``: one per interaction, repeats counted).
+    name : str
+        The argument's name in error messages.
+    stacklevel : int
+        Of the ParameterWarning: 3 points at the caller of the function that calls this one.
 
-def as_user_items(user_items, name="user_items"):
-    """A CSR matrix; other sparse formats are converted with a ParameterWarning."""
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+    """
+    if isinstance(user_items, Interactions):
+        return user_items.to_csr(values="ones")
     if not sp.issparse(user_items):
-        raise TypeError(f"{name}: expected a scipy.sparse CSR matrix (users x items), got {type(user_items).__name__}")
+        raise TypeError(f"{name}: expected a scipy.sparse CSR matrix (users x items) or "
+                        f"turborec.datasets.Interactions, got {type(user_items).__name__}")
     if user_items.format != "csr":
         warnings.warn(f"{name}: got a {user_items.format.upper()} matrix; converting to CSR (pass CSR to avoid the copy)",
-                      ParameterWarning, stacklevel=3)
+                      ParameterWarning, stacklevel=stacklevel)
         user_items = user_items.tocsr()
     return user_items
+
+
+def check_show_progress(show_progress):
+    """``show_progress`` as a bool, else a TypeError naming it."""
+    if not isinstance(show_progress, (bool, np.bool_)):
+        raise TypeError(f"show_progress: expected a bool, got {type(show_progress).__name__}")
+    return bool(show_progress)
+
+
+def progress(iterable, show_progress, description, total=None):
+    """``iterable`` wrapped in a tqdm bar (on stderr) when ``show_progress``, else as it is.
+
+    The one meaning of ``show_progress`` in turborec (as in implicit): True, the default of work
+    that usually takes over a second, draws a bar; False draws nothing. Work that always finishes
+    in well under a second accepts the argument and draws nothing.
+
+    Parameters
+    ----------
+    iterable : iterable
+    show_progress : bool
+    description : str
+        The bar's label.
+    total : int, optional
+        Length of ``iterable`` when it has none.
+
+    Returns
+    -------
+    iterable
+    """
+    if not check_show_progress(show_progress):
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=description, total=total)
 
 
 def resolve_backend_and_threads(backend, n_threads):
@@ -38,7 +97,99 @@ def resolve_backend_and_threads(backend, n_threads):
 
 
 class RecommenderBase:
-    """Base of turborec recommenders: subclasses implement ``fit`` and ``_rank``."""
+    """Base of turborec recommenders: subclasses implement ``fit`` and ``_rank``.
+
+    ``_rank(users, N, exclude, candidates)`` returns ids and scores of the best ``N`` eligible
+    items per user (fewer columns, or -1 ids, where fewer are eligible); ``recommend`` validates
+    its arguments before and shapes the result after.
+
+    Subclasses take every parameter as an explicit keyword of ``__init__`` (no ``*args`` or
+    ``**kwargs``) and store it unchanged under the same name, as scikit-learn estimators do.
+    """
+
+    @classmethod
+    def _param_names(cls):
+        """The constructor's parameter names, sorted (as scikit-learn lists them)."""
+        names = []
+        for name, parameter in inspect.signature(cls.__init__).parameters.items():
+            if name == "self":
+                continue
+            if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+                raise TypeError(f"{cls.__name__}.__init__: *args and **kwargs cannot be parameters "
+                                "(get_params lists explicit arguments only)")
+            names.append(name)
+        return sorted(names)
+
+    def get_params(self, deep=True):
+        """The constructor parameters and their current values.
+
+        Parameters
+        ----------
+        deep : bool, default True
+            Also list the parameters of parameters that are themselves estimators (objects with
+            ``get_params``), as ``<parameter>__<name>``.
+
+        Returns
+        -------
+        dict
+            ``{name: value}``.
+        """
+        params = {}
+        for name in self._param_names():
+            value = getattr(self, name)
+            params[name] = value
+            if deep and hasattr(value, "get_params") and not isinstance(value, type):
+                params.update((f"{name}__{key}", item) for key, item in value.get_params(deep=True).items())
+        return params
+
+    def set_params(self, **params):
+        """Set constructor parameters (``<parameter>__<name>`` reaches into nested estimators).
+
+        Fitted attributes (``*_``) are left as they are: new values take effect at the next
+        ``fit``.
+
+        Parameters
+        ----------
+        **params
+            Parameter names and their new values.
+
+        Returns
+        -------
+        self
+        """
+        direct, nested = self._split_params(params)
+        for name, value in direct.items():
+            setattr(self, name, value)
+        for name, inner in nested.items():
+            getattr(self, name).set_params(**inner)
+        return self
+
+    def _split_params(self, params):
+        """``set_params`` arguments as ``({name: value}, {name: {inner_name: value}})``, checked."""
+        valid = self._param_names()
+        direct, nested = {}, {}
+        for key, value in params.items():
+            name, _, rest = key.partition("__")
+            if name not in valid:
+                raise ValueError(f"{key}: not a parameter of {type(self).__name__}; "
+                                 f"valid parameters: {', '.join(valid)}")
+            if not rest:
+                direct[name] = value
+            elif hasattr(getattr(self, name), "set_params"):
+                nested.setdefault(name, {})[rest] = value
+            else:
+                raise ValueError(f"{key}: {name} is a {type(getattr(self, name)).__name__}, "
+                                 "which has no parameters to set")
+        return direct, nested
+
+    def __repr__(self):
+        signature = inspect.signature(type(self).__init__).parameters
+        shown = []
+        for name, value in self.get_params(deep=False).items():
+            default = signature[name].default
+            if default is inspect.Parameter.empty or not _same_value(value, default):
+                shown.append(f"{name}={_short_repr(value)}")
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     def recommend(self, userid, user_items, N=10, filter_already_liked_items=True, filter_items=None,
                   recalculate_user=False, items=None):
@@ -47,9 +198,15 @@ class RecommenderBase:
         Parameters
         ----------
         userid : int or array-like of int
-        user_items : scipy.sparse.csr_matrix of shape (len(userid), n_items)
-            The users' rows of the interaction matrix (needed to filter liked items).
+        user_items : scipy.sparse.csr_matrix of shape (len(userid), n_items), or Interactions
+            The users' rows of the interaction matrix (needed to filter liked items). An
+            :class:`~turborec.datasets.Interactions` table holds every user: it must have the
+            model's shape (n_users, n_items), and the rows of ``userid`` are taken from it.
         N : int
+            Items per user. Results have ``min(N, n_items)`` columns, or ``min(N, len(items))``
+            with ``items``, like :func:`turborec.topk_dot` (implicit 0.7 clips ``N`` the same way
+            with ``items``; without it, implicit pads with id 0 and score 0, which read as a real
+            recommendation of item 0).
         filter_already_liked_items : bool
             Never return items stored in the user's row of ``user_items``.
         filter_items : array-like of int, optional
@@ -57,12 +214,16 @@ class RecommenderBase:
         recalculate_user : bool
             Models that cannot recompute a user from ``user_items`` raise NotImplementedError.
         items : array-like of int, optional
-            Rank only these item ids (cannot be combined with ``filter_items``).
+            Rank only these item ids (a set: order and repeats are ignored; cannot be combined
+            with ``filter_items``).
 
         Returns
         -------
-        ids : int32 array of shape (N,) or (len(userid), N)
+        ids : int32 array of shape (width,) or (len(userid), width)
+            Best first; -1 where no eligible item is left (liked or filtered items are never
+            returned). ``width`` is ``min(N, n_items)``, or ``min(N, len(items))``.
         scores : float32 array of the same shape
+            -FLT_MAX where the id is -1.
         """
         self._check_fitted()
         scalar = np.ndim(userid) == 0
@@ -79,32 +240,60 @@ class RecommenderBase:
             raise NotImplementedError(f"{type(self).__name__} cannot recalculate users")
         if filter_items is not None and items is not None:
             raise ValueError("filter_items and items: give at most one of them")
-        exclude = None
-        if filter_already_liked_items:
-            user_items = as_user_items(user_items)
-            if user_items.shape != (len(users), self.n_items_):
-                raise ValueError(f"user_items: expected shape ({len(users)}, {self.n_items_}) (the rows of userid), "
-                                 f"got {user_items.shape}")
-            exclude = user_items
+        exclude = self._liked(users, user_items) if filter_already_liked_items else None
+        width = min(N, self.n_items_)
         if filter_items is not None:
             banned = v.as_candidates(filter_items, self.n_items_, "filter_items")
             items = np.setdiff1d(np.arange(self.n_items_), banned)
-        candidates = None if items is None else v.as_candidates(items, self.n_items_, "items")
-        ids, scores = self._rank(users, N, exclude, candidates)
-        ids, scores = _pad(ids, scores, N)
+        elif items is not None:
+            items = v.as_candidates(items, self.n_items_, "items")
+            width = min(N, len(items))
+        ids, scores = self._rank(users, width, exclude, items)
+        ids, scores = _pad(ids, scores, width)
         return (ids[0], scores[0]) if scalar else (ids, scores)
+
+    def _liked(self, users, user_items):
+        """The rows of ``users`` in ``user_items`` (a CSR of those rows, or a whole Interactions)."""
+        if isinstance(user_items, Interactions):
+            if user_items.shape != (self.n_users_, self.n_items_):
+                raise ValueError(f"user_items: expected Interactions of shape ({self.n_users_}, {self.n_items_}) "
+                                 f"(the model's users x items), got {user_items.shape}")
+            return as_user_items(user_items)[users]
+        user_items = as_user_items(user_items, stacklevel=4)  # recommend -> _liked -> here
+        if user_items.shape != (len(users), self.n_items_):
+            raise ValueError(f"user_items: expected shape ({len(users)}, {self.n_items_}) (the rows of userid), "
+                             f"got {user_items.shape}")
+        return user_items
 
     def _check_fitted(self):
         if not hasattr(self, "n_items_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() first")
 
 
-def _pad(ids, scores, N):
-    """Width-N int32 ids / float32 scores; empty slots carry -1 and the sink score."""
+def _same_value(value, default):
+    """Whether a parameter still has its default (arrays are never taken for the default)."""
+    if value is default:
+        return True
+    if isinstance(value, np.ndarray) or isinstance(default, np.ndarray):
+        return False
+    if isinstance(value, float) and isinstance(default, float) and np.isnan(value) and np.isnan(default):
+        return True
+    return type(value) is type(default) and repr(value) == repr(default)
+
+
+def _short_repr(value):
+    """A parameter as ``repr`` shows it: arrays by shape and dtype, never by their contents."""
+    if isinstance(value, np.ndarray):
+        return f"<{value.dtype} array of shape {value.shape}>"
+    return repr(value)
+
+
+def _pad(ids, scores, width):
+    """Width-``width`` int32 ids / float32 scores; empty slots carry -1 and the sink score."""
     ids = np.asarray(ids, dtype=np.int32)
     scores = np.asarray(scores, dtype=np.float32)
-    if ids.shape[1] < N:
-        extra = N - ids.shape[1]
+    if ids.shape[1] < width:
+        extra = width - ids.shape[1]
         ids = np.pad(ids, ((0, 0), (0, extra)), constant_values=-1)
         scores = np.pad(scores, ((0, 0), (0, extra)))
     scores[ids < 0] = SINK_SCORE

@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from .. import _validation as v
 from .. import selection as _topk
 from ..metrics import as_relevance
-from ._base import RecommenderBase, as_user_items, resolve_backend_and_threads
+from ._base import RecommenderBase, as_user_items, check_show_progress, resolve_backend_and_threads
 
 
 class MostPopular(RecommenderBase):
@@ -34,16 +34,20 @@ class MostPopular(RecommenderBase):
 
         Parameters
         ----------
-        user_items : scipy.sparse.csr_matrix of shape (n_users, n_items)
-            Stored nonzero entries are interactions (other formats: converted with a
-            ParameterWarning).
-        show_progress, callback
-            Accepted for implicit compatibility; nothing to report.
+        user_items : scipy.sparse.csr_matrix of shape (n_users, n_items), or Interactions
+            Stored nonzero entries are interactions (other sparse formats: converted with a
+            ParameterWarning; :class:`~turborec.datasets.Interactions`: every row counts).
+        show_progress : bool, default True
+            Accepted for implicit compatibility; counting takes well under a second, so no bar
+            is drawn.
+        callback : callable, optional
+            Accepted for implicit compatibility; never called (there are no iterations).
 
         Returns
         -------
         self
         """
+        check_show_progress(show_progress)
         # A canonical copy: a stored zero is no interaction, a duplicate entry is one user.
         user_items = as_relevance(as_user_items(user_items), "user_items")
         self.n_users_, self.n_items_ = user_items.shape
@@ -71,8 +75,8 @@ class Random(RecommenderBase):
 
     Parameters
     ----------
-    seed : int
-        Seed of the generator drawn from at every ``recommend``.
+    seed : int, default 0
+        Seed of the generator drawn from at every ``recommend`` (re-seeded by every ``fit``).
     backend, n_threads
         As in :class:`MostPopular`.
     """
@@ -83,7 +87,24 @@ class Random(RecommenderBase):
         self.n_threads = n_threads
 
     def fit(self, user_items, show_progress=True, callback=None):
-        """Remember the shape of ``user_items``; the random order is drawn at recommend time."""
+        """Remember the shape of ``user_items`` and seed the generator.
+
+        The random order is drawn at every ``recommend``.
+
+        Parameters
+        ----------
+        user_items : scipy.sparse.csr_matrix of shape (n_users, n_items), or Interactions
+            Only its shape is used.
+        show_progress : bool, default True
+            Accepted for implicit compatibility; nothing to report.
+        callback : callable, optional
+            Accepted for implicit compatibility; never called.
+
+        Returns
+        -------
+        self
+        """
+        check_show_progress(show_progress)
         user_items = as_user_items(user_items)
         self.n_users_, self.n_items_ = user_items.shape
         self.backend_, self.n_threads_ = resolve_backend_and_threads(self.backend, self.n_threads)
