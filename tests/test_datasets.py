@@ -27,7 +27,7 @@ from turborec.datasets import (
     synthetic_ratings,
     synthetic_sequences,
 )
-from turborec.datasets import _movielens, _readers
+from turborec.datasets import _convert, _movielens, _source, _tokenizer
 
 ML100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k"
 needs_ml100k = pytest.mark.skipif(not (ML100K / "u.data").is_file(),
@@ -335,7 +335,7 @@ def test_clean_and_careful_paths_agree(tmp_path, monkeypatch):
                                                         rng.integers(1, 6, 300), rng.integers(0, 10 ** 9, 300))]
     path = write(tmp_path / "u.data", "\n".join(rows) + "\n")
     fast = read_movielens_file(path)
-    monkeypatch.setattr(_readers, "_parse_clean_chunk", lambda *args: False)
+    monkeypatch.setattr(_tokenizer, "_parse_clean_chunk", lambda *args: False)
     careful = read_movielens_file(path)
     assert raw(fast) == raw(careful)
 
@@ -351,7 +351,7 @@ def test_fast_integer_parser_matches_python_int():
             expected = [int(t) for t in combo] if all(str(int(t)) == t and len(t) <= 18 for t in combo) else None
         except ValueError:
             expected = None
-        got = _readers._plain_ints(combo)
+        got = _convert._plain_ints(combo)
         assert (got is None and expected is None) or got.tolist() == expected, combo
 
 
@@ -361,7 +361,7 @@ def test_chunking_does_not_change_results(tmp_path, monkeypatch, chunk):
     # as written, whatever the chunk boundaries.
     lines = ["user,item,t"] + [f"{k},{k % 7},{k}" for k in range(200)] + ["", "u9,007,5", "7,7,6"]
     path = write(tmp_path / "c.csv", "\n".join(lines) + "\n")
-    monkeypatch.setattr(_readers, "_CHUNK_CHARS", chunk)
+    monkeypatch.setattr(_source, "_CHUNK_CHARS", chunk)
     data = read_csv(path, user_col="user", item_col="item", timestamp_col="t")
     users, items, _, stamps = raw(data)
     assert users[:3] == ["0", "1", "2"] and users[-2:] == ["u9", "7"]

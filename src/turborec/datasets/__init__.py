@@ -3,7 +3,9 @@
 from ._idmap import IdMapper
 from ._interactions import Interactions
 from ._movielens import movielens
-from ._readers import DataWarning, read_csv, read_movielens_file, read_parquet, read_recbole
+from ..exceptions import DataWarning
+from ._parquet import read_parquet
+from ._readers import read_csv, read_movielens_file, read_recbole
 from ._synthetic import synthetic_factors, synthetic_implicit, synthetic_ratings, synthetic_sequences
 
 __all__ = [

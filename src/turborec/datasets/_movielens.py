@@ -6,7 +6,9 @@ import re
 import zipfile
 from urllib.request import urlopen
 
-from ._readers import _check_policies, _grouplens_format, _read_grouplens, _Source, _warn
+from ._assemble import _warn
+from ._readers import _check_policies, _grouplens_format, _read_grouplens
+from ._source import _Source
 
 _BASE_URL = "https://files.grouplens.org/datasets/movielens/"
 
