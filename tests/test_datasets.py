@@ -543,6 +543,50 @@ def test_movielens_fake_download_then_cache(tmp_path, monkeypatch):
     assert len(movielens("100k", cache_dir=tmp_path / "cache")) == 4  # from the cache
 
 
+class FakeResponse(io.BytesIO):
+    """An HTTP response: the bytes, and a Content-Length header."""
+
+    def __init__(self, payload):
+        super().__init__(payload)
+        self.headers = {"Content-Length": str(len(payload))}
+
+
+def test_movielens_download_shows_a_byte_progress_bar(tmp_path, monkeypatch):
+    from turborec.datasets import _progress
+
+    bars = []
+
+    class Bar:
+        def __init__(self, **options):
+            self.options, self.counted = options, []
+            bars.append(self)
+
+        def update(self, n):
+            self.counted.append(n)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    payload = fake_archive(text=grouplens_text("u.data") * 60_000)  # over 1 MiB: several blocks
+    archive, folder, ratings, _ = _movielens._VARIANTS["100k"]
+    monkeypatch.setitem(_movielens._VARIANTS, "100k", (archive, folder, ratings, hashlib.md5(payload).hexdigest()))
+    monkeypatch.setattr(_movielens, "urlopen", lambda url, timeout=None: FakeResponse(payload))
+    monkeypatch.setattr(_progress, "_tqdm", Bar)
+    data = movielens("100k", cache_dir=tmp_path / "a")
+    assert len(data) == 240_000
+    (bar,) = bars
+    assert bar.options["total"] == len(payload) and bar.options["unit"] == "B" and bar.options["desc"] == archive
+    assert sum(bar.counted) == len(payload) and len(bar.counted) > 1
+    movielens("100k", cache_dir=tmp_path / "b", show_progress=False)
+    assert len(bars) == 1
+    monkeypatch.setattr(_movielens, "urlopen", lambda url, timeout=None: io.BytesIO(payload))  # no headers
+    movielens("100k", cache_dir=tmp_path / "c")
+    assert bars[1].options["total"] is None and sum(bars[1].counted) == len(payload)
+
+
 def test_movielens_checksum_mismatch(tmp_path, monkeypatch):
     payload = fake_archive()
     monkeypatch.setattr(_movielens, "urlopen", lambda url, timeout=None: io.BytesIO(payload))

@@ -6,33 +6,67 @@ import warnings
 import numpy as np
 
 from ..exceptions import DataWarning
-from ._interactions import Interactions
+from ._convert import _plain_int_ids
+from ._interactions import Interactions, _map_like
 
 
-def _finish(table, fmt, duplicates, unit="line"):
-    """Interactions from a table, the duplicates policy applied; and the warning to give, if any."""
+def _finish(table, fmt, duplicates, unit="line", like=None, unknown=None):
+    """Interactions from a table, mapped (with ``like``: by the training mappers, unknown ids
+    dropped or refused), the duplicates policy applied; and the warnings to give."""
     parts = table.parts
     users = _concat_ids(parts.get("user", []))
     items = _concat_ids(parts.get("item", []))
     ratings = _concat(parts["rating"], np.float32) if "rating" in parts else None
     timestamps = _concat(parts["timestamp"], np.int64) if "timestamp" in parts else None
     positions = _concat(table.positions, np.int64)
-    inter = Interactions.from_raw(users, items, ratings, timestamps)
-    inter, merged = _apply_duplicates(inter, positions, duplicates, table.name, unit)
     stats = table.stats
+    messages = []
+    if stats.bad:
+        shown = "; ".join(f"{unit} {at}: {reason}" for at, reason in stats.examples)
+        if not len(users):
+            raise ValueError(f"{table.name}: every {unit} was bad ({stats.bad} of {stats.lines} skipped with "
+                             f"on_bad_line='skip'), nothing is left; first: {shown}. Is this an interactions "
+                             "file, with the right separator and columns?")
+        messages.append(f"{table.name}: skipped {stats.bad} bad {unit}(s) of {stats.lines} "
+                        f"(on_bad_line='skip'); first: {shown}")
+    dropped = 0
+    if like is None:
+        inter = Interactions.from_raw(users, items, ratings, timestamps)
+    else:
+        inter, keep, message = _map_like(like, users, items, ratings, timestamps, unknown, table.name,
+                                         lookup=_lookup_read_ids)
+        if message:
+            positions, dropped = positions[keep], int((~keep).sum())
+            messages.append(message)
+    inter, merged = _apply_duplicates(inter, positions, duplicates, table.name, unit)
     inter.source = {"path": table.name, "format": fmt, "lines": stats.lines, "blank_lines": stats.blank,
                     "bad_lines": stats.bad, "trailing_separators": stats.trailing,
                     "duplicates": duplicates, "duplicates_merged": merged}
-    message = None
-    if stats.bad:
-        shown = "; ".join(f"{unit} {at}: {reason}" for at, reason in stats.examples)
-        message = (f"{table.name}: skipped {stats.bad} bad {unit}(s) of {stats.lines} "
-                   f"(on_bad_line='skip'); first: {shown}")
-    return inter, message
+    if like is not None:
+        inter.source["unknown_dropped"] = dropped
+    return inter, messages
 
 
-def _warn(message):
-    if message:
+def _lookup_read_ids(mapper, ids):
+    """Indices (-1: unknown) of ids read from a file under a training mapper.
+
+    A reader makes a column's ids integers only when every id of that file is a plain integer, so
+    the training and test files can disagree on the kind of the same id ("7" in both): compare
+    them as the text they were written as.
+    """
+    kind = mapper.classes_.dtype.kind
+    if ids.dtype.kind in "iu" and kind == "U":
+        return mapper.transform(ids.astype(str), unknown="ignore")  # plain integers: str() is their text
+    if ids.dtype.kind == "U" and kind in "iu":
+        values, plain = _plain_int_ids(ids)
+        out = np.full(len(ids), -1, dtype=np.int32)
+        out[plain] = mapper.transform(values[plain], unknown="ignore")
+        return out
+    return mapper.transform(ids, unknown="ignore")
+
+
+def _warn(messages):
+    for message in messages:
         warnings.warn(message, DataWarning, stacklevel=3)
 
 

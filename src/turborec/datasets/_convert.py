@@ -99,6 +99,21 @@ def _elementwise(values, parse, dtype):
     return out, bad
 
 
+def _plain_int_ids(texts):
+    """``(int64 values, mask)`` of the ids among ``texts`` written plainly as integers
+    (``str(int(t)) == t``, as :func:`_convert_ids` requires of integer columns)."""
+    values = np.zeros(len(texts), dtype=np.int64)
+    plain = np.zeros(len(texts), dtype=bool)
+    for k, text in enumerate(texts.tolist()):
+        try:
+            number = int(text)
+        except ValueError:
+            continue
+        if str(number) == text and -2 ** 63 <= number < 2 ** 63:
+            values[k], plain[k] = number, True
+    return values, plain
+
+
 _CONVERTERS = {"user": _convert_ids, "item": _convert_ids, "rating": _convert_ratings,
                "timestamp": _convert_timestamps}
 

@@ -11,7 +11,7 @@ from ._tokenizer import _N_EXAMPLES, _first_reason, _Stats, _Table
 
 
 def read_parquet(path, *, user_col, item_col, rating_col=None, timestamp_col=None, duplicates="keep",
-                 on_bad_line="error"):
+                 on_bad_line="error", like=None, unknown="drop"):
     """Read interactions from a Parquet file (needs ``pyarrow``).
 
     Parameters
@@ -25,6 +25,8 @@ def read_parquet(path, *, user_col, item_col, rating_col=None, timestamp_col=Non
     duplicates, on_bad_line
         As for :func:`read_csv`. Bad rows here are nulls, NaN / inf ratings and fractional
         timestamps; they are named by their 1-based row number.
+    like, unknown
+        As for :func:`read_csv`: map a test set with the training data's mappers.
 
     Returns
     -------
@@ -36,7 +38,7 @@ def read_parquet(path, *, user_col, item_col, rating_col=None, timestamp_col=Non
     ImportError
         pyarrow is not installed.
     """
-    _check_policies(duplicates, on_bad_line)
+    _check_policies(duplicates, on_bad_line, like, unknown)
     columns = _check_columns(user_col, item_col, rating_col, timestamp_col, header=True, positions=False)
     try:
         import pyarrow as pa
@@ -72,8 +74,8 @@ def read_parquet(path, *, user_col, item_col, rating_col=None, timestamp_col=Non
     for role in columns:
         table_out.parts[role] = [values[role][keep]]
     table_out.positions = [np.flatnonzero(keep) + 1]
-    inter, message = _finish(table_out, "parquet", duplicates, unit="row")
-    _warn(message)
+    inter, messages = _finish(table_out, "parquet", duplicates, unit="row", like=like, unknown=unknown)
+    _warn(messages)
     return inter
 
 

@@ -14,6 +14,7 @@ file access in ``_source``, the assembly into Interactions in ``_assemble``, and
 import numpy as np
 
 from ._assemble import _finish, _warn
+from ._interactions import _LIKE_POLICIES, _check_like
 from ._source import _Source, _show
 from ._tokenizer import _IfPresent, _read_delimited
 
@@ -27,7 +28,7 @@ _ROLES = ("user", "item", "rating", "timestamp")
 
 
 def read_csv(path, *, user_col, item_col, rating_col=None, timestamp_col=None, sep=None, header=True,
-             duplicates="keep", on_bad_line="error", encoding="utf-8"):
+             duplicates="keep", on_bad_line="error", encoding="utf-8", like=None, unknown="drop"):
     """Read interactions from any delimited text file (CSV, TSV, ...).
 
     Parameters
@@ -55,14 +56,24 @@ def read_csv(path, *, user_col, item_col, rating_col=None, timestamp_col=None, s
         value; with ``"skip"`` such rows are skipped and counted in one :class:`DataWarning`.
     encoding : str, default "utf-8"
         The text encoding; a byte sequence it cannot decode is an error naming the line.
+    like : Interactions, optional
+        The training data, for a test set read separately: ids are mapped with its mappers (the
+        result shares them and has its shape), as in ``Interactions.from_raw(..., like=)``.
+        Without it, the file's own ids are mapped by new mappers.
+    unknown : {"drop", "error"}, default "drop"
+        With ``like``: interactions whose user or item the training data does not know are
+        dropped and counted in one :class:`DataWarning` naming the file (``"drop"``), or raise a
+        ``ValueError`` naming an unknown id (``"error"``). A file whose every interaction is
+        unknown is a ``ValueError`` either way.
 
     Returns
     -------
     Interactions
         Ids mapped by fitted :class:`IdMapper` s (integer ids when every id of a column is a
-        plain integer such as ``42``, otherwise the strings as written); ``source`` holds the
+        plain integer such as ``42``, otherwise the strings as written; with ``like``, the
+        training data's mappers and shape); ``source`` holds the
         file name, ``format`` and the counts of lines, blank lines, bad lines, trailing
-        separators and merged duplicates.
+        separators and merged duplicates (with ``like``: also ``unknown_dropped``).
 
     Notes
     -----
@@ -74,6 +85,8 @@ def read_csv(path, *, user_col, item_col, rating_col=None, timestamp_col=None, s
     - spaces around ids and numbers are ignored;
     - unreadable rows (a wrong number of fields, an empty id, a rating that is not a finite
       number, a timestamp that is not a whole number, broken quoting) follow ``on_bad_line``;
+      when every row is unreadable, ``"skip"`` raises a ``ValueError`` too (the file is not
+      what the arguments describe) rather than return empty interactions;
     - with ``sep=","``, a field may be double-quoted (``"a, b"``, ``""`` for a quote) within
       one line; other separators take quotes literally.
 
@@ -85,20 +98,20 @@ def read_csv(path, *, user_col, item_col, rating_col=None, timestamp_col=None, s
     >>> data = read_csv("clicks.csv", user_col="user", item_col="item",
     ...                 timestamp_col="time")  # doctest: +SKIP
     """
-    _check_policies(duplicates, on_bad_line)
+    _check_policies(duplicates, on_bad_line, like, unknown)
     columns = _check_columns(user_col, item_col, rating_col, timestamp_col, header)
     if sep is not None and (not isinstance(sep, str) or not sep or sep.strip("\"\r\n") != sep):
         raise ValueError(f"sep: expected a non-empty separator without quotes or newlines, got {sep!r}")
     source = _Source(path, encoding=encoding)
     table = _read_delimited(source, sep=sep, header=bool(header), columns=columns, on_bad_line=on_bad_line)
     fmt = {"\t": "tsv", ",": "csv"}.get(table.sep, "delimited")
-    inter, message = _finish(table, fmt, duplicates)
-    _warn(message)
+    inter, messages = _finish(table, fmt, duplicates, like=like, unknown=unknown)
+    _warn(messages)
     return inter
 
 
 def read_recbole(path, *, user_col="user_id", item_col="item_id", rating_col="auto", timestamp_col="auto",
-                 duplicates="keep", on_bad_line="error", encoding="utf-8"):
+                 duplicates="keep", on_bad_line="error", encoding="utf-8", like=None, unknown="drop"):
     """Read a RecBole atomic ``.inter`` file.
 
     The file is tab-separated with a header of ``name:type`` fields, e.g.
@@ -113,7 +126,7 @@ def read_recbole(path, *, user_col="user_id", item_col="item_id", rating_col="au
     rating_col, timestamp_col : str or None, default "auto"
         ``"auto"`` reads the ``rating`` / ``timestamp`` field when the header has one; a name
         requires that field; None ignores it.
-    duplicates, on_bad_line, encoding
+    duplicates, on_bad_line, encoding, like, unknown
         As for :func:`read_csv`, whose messy-file policy applies.
 
     Returns
@@ -121,7 +134,7 @@ def read_recbole(path, *, user_col="user_id", item_col="item_id", rating_col="au
     Interactions
         With ``source["format"] == "recbole"``.
     """
-    _check_policies(duplicates, on_bad_line)
+    _check_policies(duplicates, on_bad_line, like, unknown)
     roles = {"user": user_col, "item": item_col, "rating": rating_col, "timestamp": timestamp_col}
     columns = {}
     for role, col in roles.items():
@@ -136,12 +149,13 @@ def read_recbole(path, *, user_col="user_id", item_col="item_id", rating_col="au
     source = _Source(path, encoding=encoding)
     table = _read_delimited(source, sep="\t", header=True, columns=columns, on_bad_line=on_bad_line,
                             quoting=False, header_names=_recbole_names)
-    inter, message = _finish(table, "recbole", duplicates)
-    _warn(message)
+    inter, messages = _finish(table, "recbole", duplicates, like=like, unknown=unknown)
+    _warn(messages)
     return inter
 
 
-def read_movielens_file(path, *, duplicates="keep", on_bad_line="error", encoding="utf-8"):
+def read_movielens_file(path, *, duplicates="keep", on_bad_line="error", encoding="utf-8", like=None,
+                        unknown="drop"):
     """Read a GroupLens MovieLens ratings file, detecting its format.
 
     ====================  ==================================================  ===========
@@ -160,7 +174,7 @@ def read_movielens_file(path, *, duplicates="keep", on_bad_line="error", encodin
     Parameters
     ----------
     path : str or os.PathLike
-    duplicates, on_bad_line, encoding
+    duplicates, on_bad_line, encoding, like, unknown
         As for :func:`read_csv`, whose messy-file policy applies.
 
     Returns
@@ -169,9 +183,10 @@ def read_movielens_file(path, *, duplicates="keep", on_bad_line="error", encodin
         Integer user and item ids, ratings (float32) and timestamps (Unix seconds, int64);
         ``source["format"]`` names the detected format.
     """
-    _check_policies(duplicates, on_bad_line)
-    inter, message = _read_grouplens(_Source(path, encoding=encoding), duplicates, on_bad_line)
-    _warn(message)
+    _check_policies(duplicates, on_bad_line, like, unknown)
+    inter, messages = _read_grouplens(_Source(path, encoding=encoding), duplicates, on_bad_line, like=like,
+                                      unknown=unknown)
+    _warn(messages)
     return inter
 
 
@@ -179,11 +194,15 @@ def read_movielens_file(path, *, duplicates="keep", on_bad_line="error", encodin
 # Argument checks
 
 
-def _check_policies(duplicates, on_bad_line):
+def _check_policies(duplicates, on_bad_line, like=None, unknown="drop"):
     if duplicates not in _DUPLICATES:
         raise ValueError(f"duplicates: expected one of {_DUPLICATES}, got {duplicates!r}")
     if on_bad_line not in _ON_BAD_LINE:
         raise ValueError(f"on_bad_line: expected one of {_ON_BAD_LINE}, got {on_bad_line!r}")
+    if like is not None:
+        _check_like(like, unknown)  # before reading a large file
+    elif unknown not in _LIKE_POLICIES:
+        raise ValueError(f"unknown: expected one of {_LIKE_POLICIES}, got {unknown!r}")
 
 
 def _check_columns(user_col, item_col, rating_col, timestamp_col, header, positions=True):
@@ -257,9 +276,9 @@ def _grouplens_format(source):
                      f"got {_show(line)}; read other files with read_csv")
 
 
-def _read_grouplens(source, duplicates, on_bad_line, fmt=None):
+def _read_grouplens(source, duplicates, on_bad_line, fmt=None, like=None, unknown="drop"):
     fmt = fmt or _grouplens_format(source)
     spec = _GROUPLENS[fmt]
     table = _read_delimited(source, sep=spec["sep"], header=spec["header"], columns=spec["columns"],
                             n_fields=spec.get("n_fields"), quoting=spec["quoting"], on_bad_line=on_bad_line)
-    return _finish(table, fmt, duplicates)
+    return _finish(table, fmt, duplicates, like=like, unknown=unknown)

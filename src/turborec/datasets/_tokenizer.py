@@ -46,7 +46,9 @@ def _read_delimited(source, *, sep, header, columns, on_bad_line, n_fields=None,
     """Parse ``source`` into a :class:`_Table` of the ``columns`` (role -> name or position)."""
     stats = _Stats(source.name)
     table = _Table(source.name, stats, sep)
-    layout = None  # (sep, fields per row, {role: position}, quoting) from the first non-blank line
+    # From the first non-blank line: (sep, fields per row, {role: position}, quoting, the most
+    # fields a row may have: the header's, unnamed trailing columns included).
+    layout = None
     for base, lines in source.chunks():
         stats.lines = base + len(lines) - 1
         if layout is None:
@@ -66,6 +68,7 @@ def _read_delimited(source, *, sep, header, columns, on_bad_line, n_fields=None,
                 if bad:
                     raise ValueError(f"{source.name}, line {first_no}: cannot split the header: {bad[0]}")
                 fields = [field.strip() for field in rows[0]]
+                limit = len(fields)
                 if len(_drop_trailing(fields)) < len(fields):
                     stats.trailing += 1
                     fields = _drop_trailing(fields)
@@ -74,13 +77,13 @@ def _read_delimited(source, *, sep, header, columns, on_bad_line, n_fields=None,
                 width = len(names)
                 start += 1
             else:
-                width = n_fields or _common_width(lines[start:start + 1000], sep, use_quotes)
+                width = limit = n_fields or _common_width(lines[start:start + 1000], sep, use_quotes)
                 positions = dict(columns)
                 for role, col in positions.items():
                     if col >= width:
                         raise ValueError(f"{role}_col: position {col} is beyond the {width} fields of "
                                          f"{source.name} (line {first_no}: {_show(first)})")
-            layout = (sep, width, positions, use_quotes)
+            layout = (sep, width, positions, use_quotes, limit)
             for role in positions:
                 table.parts[role] = []
             lines, base = lines[start:], base + start
@@ -159,7 +162,15 @@ def _split(lines, sep, quoting):
 
 
 def _parse_chunk(lines, base, layout, table, on_bad_line):
-    sep, width, positions, quoting = layout
+    """Parse one chunk of lines into ``table``, row by row where needed.
+
+    Field counts, as pandas reads them: a row may lack columns that nobody asked for (at least
+    ``needed`` fields); fields past the named columns may hold anything up to the header's width
+    (columns with empty names: a spreadsheet's or a trailing separator's), and blank fields
+    beyond that are trailing separators. Anything else is a bad row.
+    """
+    sep, width, positions, quoting, limit = layout
+    needed = max(positions.values()) + 1
     stats = table.stats
     blank = np.fromiter(map(str.isspace, lines), dtype=bool, count=len(lines))
     if not blank.any() and _parse_clean_chunk(lines, base, layout, table):
@@ -177,18 +188,20 @@ def _parse_chunk(lines, base, layout, table, on_bad_line):
     counts = np.fromiter(map(len, rows), dtype=np.intp, count=len(rows))
     for k in np.flatnonzero(counts > width):
         row = rows[k]
-        if not any(field.strip() for field in row[width:]):
+        if not any(field.strip() for field in row[limit:]):  # values, if any, in unnamed columns
+            if len(row) > limit or not any(field.strip() for field in row[width:]):
+                stats.trailing += 1
             rows[k] = row[:width]
             counts[k] = width
-            stats.trailing += 1
     # Checks on the n_rows rows of this chunk, in the order their reasons are preferred:
     # (bad mask, reason for row k).
     n_rows = len(rows)
     quoted = np.zeros(n_rows, dtype=bool)
     quoted[list(quote_bad)] = True
-    wrong = (counts != width) & ~quoted
+    wrong = ((counts < needed) | (counts > width)) & ~quoted
+    expected = f"{needed}" if needed == limit else f"{needed} to {limit}"
     checks = [(quoted, quote_bad.get),
-              (wrong, lambda k: f"expected {width} fields separated by {sep!r}, got {counts[k]}: "
+              (wrong, lambda k: f"expected {expected} fields separated by {sep!r}, got {counts[k]}: "
                                 f"{_show(lines[k])}")]
     good = np.flatnonzero(~(wrong | quoted))
     roles = list(positions)
@@ -231,7 +244,7 @@ def _parse_clean_chunk(lines, base, layout, table):
     Returns False, having stored nothing, when the chunk needs the careful path of
     :func:`_parse_chunk` (which gives the same result on clean chunks, only slower).
     """
-    sep, width, positions, quoting = layout
+    sep, width, positions, quoting, _ = layout
     n = len(lines)
     text = "".join(lines)
     if quoting and '"' in text:
