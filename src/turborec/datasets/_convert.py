@@ -68,13 +68,7 @@ def _convert_timestamps(values, label):
             return numbers.astype(np.int64), []
     except ValueError:
         pass
-    out = np.zeros(len(values), dtype=np.int64)
-    bad = np.zeros(len(values), dtype=bool)
-    for k, text in enumerate(values.tolist()):
-        try:
-            out[k] = _whole_number(text)
-        except (ValueError, OverflowError):
-            bad[k] = True
+    out, bad = _elementwise(values, _whole_number, np.int64)
     return out, [(bad, lambda k: f"{label} {values[k].strip()!r} is not a whole number that fits int64")]
 
 
@@ -102,16 +96,15 @@ def _elementwise(values, parse, dtype):
 def _plain_int_ids(texts):
     """``(int64 values, mask)`` of the ids among ``texts`` written plainly as integers
     (``str(int(t)) == t``, as :func:`_convert_ids` requires of integer columns)."""
-    values = np.zeros(len(texts), dtype=np.int64)
-    plain = np.zeros(len(texts), dtype=bool)
-    for k, text in enumerate(texts.tolist()):
-        try:
-            number = int(text)
-        except ValueError:
-            continue
-        if str(number) == text and -2 ** 63 <= number < 2 ** 63:
-            values[k], plain[k] = number, True
-    return values, plain
+    values, bad = _elementwise(texts, _plain_int, np.int64)
+    return values, ~bad
+
+
+def _plain_int(text):
+    number = int(text)
+    if str(number) != text:
+        raise ValueError(text)
+    return number
 
 
 _CONVERTERS = {"user": _convert_ids, "item": _convert_ids, "rating": _convert_ratings,
