@@ -31,6 +31,13 @@ def raw(data):
 # IdMapper: a per-call policy that leaves the mapper as it is
 
 
+def test_same_ids_ignores_the_policy():
+    a, b = IdMapper().fit(["x", "y"]), IdMapper("ignore").fit(["y", "x"])
+    assert a.same_ids(b) and a != b
+    assert not a.same_ids(IdMapper().fit(["x", "z"])) and not a.same_ids(IdMapper()) and not a.same_ids("x")
+    assert not IdMapper().fit([1, 2]).same_ids(IdMapper().fit(["1", "2"]))
+
+
 def test_transform_policy_for_one_call():
     mapper = IdMapper().fit(["a", "b"])
     assert mapper.transform(["b", "z"], unknown="ignore").tolist() == [1, -1]
@@ -216,7 +223,7 @@ def test_evaluate_accepts_a_test_set_mapped_like_train():
     # Equal mappers (not the same objects) are the same mapping; tables without mappers, and
     # matrices, are compared by shape as before.
     copy = Interactions(test.users, test.items, user_mapper=IdMapper().fit(["ann", "bob"]),
-                        item_mapper=IdMapper().fit(["x", "y"]))
+                        item_mapper=IdMapper("ignore").fit(["x", "y"]))  # another policy, the same ids
     assert turborec.evaluate(model, train, copy, k=1, metrics=["hit_rate"], show_progress=False) == out
     bare = Interactions(test.users, test.items, n_users=2, n_items=2)
     assert turborec.evaluate(model, train, bare, k=1, metrics=["hit_rate"], show_progress=False) == out

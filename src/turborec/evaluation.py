@@ -190,7 +190,7 @@ def _check_same_ids(train, test):
         return  # matrices, and Interactions beside a matrix, are compared by shape
     for side in ("user", "item"):
         ours, theirs = getattr(train, f"{side}_mapper"), getattr(test, f"{side}_mapper")
-        if ours is None or theirs is None or ours is theirs or ours == theirs:
+        if ours is None or theirs is None or ours is theirs or ours.same_ids(theirs):
             continue
         raise ValueError(f"train, test: their {side} ids are mapped differently (train's {side}_mapper is {ours!r}, "
                          f"test's is {theirs!r}), so one index means two different {side}s. Read the test set "

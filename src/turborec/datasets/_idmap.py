@@ -151,11 +151,26 @@ class IdMapper:
     def __len__(self):
         return len(self._fitted())
 
-    def __eq__(self, other):
-        return (isinstance(other, IdMapper) and self.unknown == other.unknown
-                and hasattr(self, "classes_") == hasattr(other, "classes_")
+    def same_ids(self, other):
+        """Whether ``other`` maps the same raw ids to the same indices (the ``unknown`` policy aside).
+
+        Two tables whose mappers are not the same ids must never be compared index by index
+        (``turborec.evaluate`` checks this).
+
+        Parameters
+        ----------
+        other : IdMapper
+
+        Returns
+        -------
+        bool
+        """
+        return (isinstance(other, IdMapper) and hasattr(self, "classes_") == hasattr(other, "classes_")
                 and (not hasattr(self, "classes_") or (self.classes_.dtype.kind == other.classes_.dtype.kind
                                                        and np.array_equal(self.classes_, other.classes_))))
+
+    def __eq__(self, other):
+        return isinstance(other, IdMapper) and self.unknown == other.unknown and self.same_ids(other)
 
     __hash__ = None  # mutable: fit() changes what it compares equal to
 
