@@ -9,7 +9,7 @@ import scipy.sparse as sp
 import turborec
 from turborec.datasets import Interactions, _progress, synthetic_factors
 from turborec.metrics import ranking_metrics
-from turborec.models import FactorModel, MostPopular, ParameterWarning, Random
+from turborec.models import FactorModel, MostPopular, Random
 
 ML100K = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k" / "u.data"
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from ._assemble import _finish, _warn
 from ._interactions import _LIKE_POLICIES, _check_like
-from ._source import _Source, _show
+from ._source import _show, _Source
 from ._tokenizer import _IfPresent, _read_delimited
 
 _DUPLICATES = ("keep", "sum", "last", "error")
