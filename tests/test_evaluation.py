@@ -246,3 +246,14 @@ def test_cross_validate_times_frame_and_summary(rng, capsys):
     assert list(rows) == ["ndcg@5", "ndcg@10", "fit time (s)", "test time (s)"]
     expected = [f"{v:.4f}" for v in frame["ndcg@10"]]
     assert rows["ndcg@10"] == expected and all(len(cell.split(".")[1]) == 4 for row in rows.values() for cell in row)
+
+
+def test_cross_validate_as_frame_without_pandas_fails_first(rng, monkeypatch):
+    import sys
+    data = Interactions(rng.integers(0, 20, 300), rng.integers(0, 30, 300))
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    fitted = []
+    monkeypatch.setattr(MostPopular, "fit", lambda self, *a, **kw: fitted.append(1) or self)
+    with pytest.raises(ImportError, match="as_frame=True needs pandas: pip install pandas"):
+        turborec.cross_validate(MostPopular, data, n_folds=2, as_frame=True, show_progress=False)
+    assert fitted == []

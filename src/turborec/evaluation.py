@@ -156,6 +156,8 @@ def cross_validate(model, data, n_folds=5, k=(10,), metrics=None, *, seed=0, sho
 
     if not isinstance(data, Interactions):
         raise TypeError(f"data: expected turborec.datasets.Interactions, got {type(data).__name__}")
+    if as_frame:
+        _pandas()  # missing pandas is an error before the folds run, not after
     is_factory = isinstance(model, type) or (callable(model) and not hasattr(model, "fit"))
     make = model if is_factory else (lambda: copy.deepcopy(model))
     folds, fit_time, test_time = [], [], []
