@@ -10,16 +10,8 @@ import pytest
 import scipy.sparse as sp
 
 import turborec
-from turborec.datasets import (
-    DataWarning,
-    IdMapper,
-    Interactions,
-    movielens,
-    read_csv,
-    read_movielens_file,
-    read_parquet,
-    read_recbole,
-)
+from turborec.datasets import (DataWarning, IdMapper, Interactions, movielens, read_csv, read_movielens_file,
+                               read_parquet, read_recbole)
 from turborec.models import MostPopular
 
 ML100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k" / "u.data"
