@@ -27,7 +27,7 @@ from turborec.datasets import (
     synthetic_ratings,
     synthetic_sequences,
 )
-from turborec.datasets import _movielens, _readers
+from turborec.datasets import _convert, _movielens, _source, _tokenizer
 
 ML100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k"
 needs_ml100k = pytest.mark.skipif(not (ML100K / "u.data").is_file(),
@@ -335,7 +335,7 @@ def test_clean_and_careful_paths_agree(tmp_path, monkeypatch):
                                                         rng.integers(1, 6, 300), rng.integers(0, 10 ** 9, 300))]
     path = write(tmp_path / "u.data", "\n".join(rows) + "\n")
     fast = read_movielens_file(path)
-    monkeypatch.setattr(_readers, "_parse_clean_chunk", lambda *args: False)
+    monkeypatch.setattr(_tokenizer, "_parse_clean_chunk", lambda *args: False)
     careful = read_movielens_file(path)
     assert raw(fast) == raw(careful)
 
@@ -351,7 +351,7 @@ def test_fast_integer_parser_matches_python_int():
             expected = [int(t) for t in combo] if all(str(int(t)) == t and len(t) <= 18 for t in combo) else None
         except ValueError:
             expected = None
-        got = _readers._plain_ints(combo)
+        got = _convert._plain_ints(combo)
         assert (got is None and expected is None) or got.tolist() == expected, combo
 
 
@@ -361,7 +361,7 @@ def test_chunking_does_not_change_results(tmp_path, monkeypatch, chunk):
     # as written, whatever the chunk boundaries.
     lines = ["user,item,t"] + [f"{k},{k % 7},{k}" for k in range(200)] + ["", "u9,007,5", "7,7,6"]
     path = write(tmp_path / "c.csv", "\n".join(lines) + "\n")
-    monkeypatch.setattr(_readers, "_CHUNK_CHARS", chunk)
+    monkeypatch.setattr(_source, "_CHUNK_CHARS", chunk)
     data = read_csv(path, user_col="user", item_col="item", timestamp_col="t")
     users, items, _, stamps = raw(data)
     assert users[:3] == ["0", "1", "2"] and users[-2:] == ["u9", "7"]
@@ -541,6 +541,50 @@ def test_movielens_fake_download_then_cache(tmp_path, monkeypatch):
 
     monkeypatch.setattr(_movielens, "urlopen", refuse)
     assert len(movielens("100k", cache_dir=tmp_path / "cache")) == 4  # from the cache
+
+
+class FakeResponse(io.BytesIO):
+    """An HTTP response: the bytes, and a Content-Length header."""
+
+    def __init__(self, payload):
+        super().__init__(payload)
+        self.headers = {"Content-Length": str(len(payload))}
+
+
+def test_movielens_download_shows_a_byte_progress_bar(tmp_path, monkeypatch):
+    from turborec.datasets import _progress
+
+    bars = []
+
+    class Bar:
+        def __init__(self, **options):
+            self.options, self.counted = options, []
+            bars.append(self)
+
+        def update(self, n):
+            self.counted.append(n)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    payload = fake_archive(text=grouplens_text("u.data") * 60_000)  # over 1 MiB: several blocks
+    archive, folder, ratings, _ = _movielens._VARIANTS["100k"]
+    monkeypatch.setitem(_movielens._VARIANTS, "100k", (archive, folder, ratings, hashlib.md5(payload).hexdigest()))
+    monkeypatch.setattr(_movielens, "urlopen", lambda url, timeout=None: FakeResponse(payload))
+    monkeypatch.setattr(_progress, "_tqdm", Bar)
+    data = movielens("100k", cache_dir=tmp_path / "a")
+    assert len(data) == 240_000
+    (bar,) = bars
+    assert bar.options["total"] == len(payload) and bar.options["unit"] == "B" and bar.options["desc"] == archive
+    assert sum(bar.counted) == len(payload) and len(bar.counted) > 1
+    movielens("100k", cache_dir=tmp_path / "b", show_progress=False)
+    assert len(bars) == 1
+    monkeypatch.setattr(_movielens, "urlopen", lambda url, timeout=None: io.BytesIO(payload))  # no headers
+    movielens("100k", cache_dir=tmp_path / "c")
+    assert bars[1].options["total"] is None and sum(bars[1].counted) == len(payload)
 
 
 def test_movielens_checksum_mismatch(tmp_path, monkeypatch):

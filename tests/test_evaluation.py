@@ -7,9 +7,9 @@ import pytest
 import scipy.sparse as sp
 
 import turborec
-from turborec.datasets import Interactions, synthetic_factors
+from turborec.datasets import Interactions, _progress, synthetic_factors
 from turborec.metrics import ranking_metrics
-from turborec.models import FactorModel, MostPopular, ParameterWarning, Random
+from turborec.models import FactorModel, MostPopular, Random
 
 ML100K = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k" / "u.data"
 
@@ -148,6 +148,112 @@ def test_evaluate_and_cross_validate_argument_errors(rng):
     model = MostPopular().fit(train)
     with pytest.raises(ValueError, match="batch_size: expected a positive int, got 0"):
         turborec.evaluate(model, train, train, batch_size=0)
+    with pytest.raises(TypeError, match="show_progress: expected a bool, got str"):
+        turborec.evaluate(model, train, train, show_progress="yes")
+
+
+# --------------------------------------------------------------------------------------------
+# Progress bars, batches, and cross_validate's frame and summary (issue 7)
+
+
+class FakeBar:
+    """Records the tqdm bars made and what they counted."""
+
+    made = []
+
+    def __init__(self, total=None, desc=None, unit=None, delay=None, **options):
+        self.total, self.desc, self.unit, self.delay, self.counted = total, desc, unit, delay, []
+        FakeBar.made.append(self)
+
+    def update(self, n=1):
+        self.counted.append(n)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@pytest.fixture
+def fake_bar(monkeypatch):
+    FakeBar.made = []
+    monkeypatch.setattr(_progress, "_tqdm", FakeBar)
+    return FakeBar
+
+
+class CountingModel(MostPopular):
+    def recommend(self, userid, user_items, **kwargs):
+        self.batches = getattr(self, "batches", []) + [len(userid)]
+        return super().recommend(userid, user_items, **kwargs)
+
+
+def test_evaluate_shows_progress_by_default_in_moving_steps(fake_bar, rng):
+    data = Interactions(rng.integers(0, 3000, 30_000), rng.integers(0, 200, 30_000))
+    train, test = turborec.split.random_split(data, 0.2, seed=0)
+    model = CountingModel().fit(train.to_csr())
+    result = turborec.evaluate(model, train, test, k=5)
+    n_users = int((np.diff(test.to_csr().indptr) > 0).sum())
+    (bar,) = fake_bar.made
+    assert (bar.total, bar.desc, bar.unit, bar.delay) == (n_users, "evaluate", "users", 1.0)
+    assert sum(bar.counted) == n_users and len(bar.counted) >= 10  # the bar moves
+    assert model.batches == bar.counted and max(model.batches) == 256
+    one_batch = turborec.evaluate(MostPopular().fit(train.to_csr()), train, test, k=5, batch_size=10_000,
+                                  show_progress=False)
+    assert one_batch == result and len(fake_bar.made) == 1
+
+
+def test_progress_bar_is_drawn_only_for_work_over_its_delay(capsys, monkeypatch):
+    train = sp.csr_matrix(np.eye(4, 6))
+    test = sp.csr_matrix(np.roll(np.eye(4, 6), 1, axis=1))
+    model = MostPopular().fit(train)
+    turborec.evaluate(model, train, test, k=2)
+    assert capsys.readouterr().err == ""  # fast work: nothing drawn
+    monkeypatch.setattr(_progress, "_DELAY_S", 0)
+    turborec.evaluate(model, train, test, k=2)
+    err = capsys.readouterr().err
+    assert "evaluate" in err and "4/4" in err and "users" in err
+
+
+def test_cross_validate_progress_over_folds(fake_bar, rng):
+    data = Interactions(rng.integers(0, 60, 3000), rng.integers(0, 90, 3000))
+    turborec.cross_validate(MostPopular, data, n_folds=3, k=5)
+    (bar,) = fake_bar.made  # evaluate draws none of its own inside
+    assert (bar.total, bar.desc, bar.unit, bar.counted) == (3, "cross_validate", "folds", [1, 1, 1])
+    turborec.cross_validate(MostPopular, data, n_folds=3, k=5, show_progress=False)
+    assert len(fake_bar.made) == 1
+
+
+def test_cross_validate_times_frame_and_summary(rng, capsys):
+    import pandas as pd  # in the [test] extra
+    data = Interactions(rng.integers(0, 60, 3000), rng.integers(0, 90, 3000))
+    kwargs = dict(n_folds=3, k=(5, 10), metrics=["ndcg"], show_progress=False)
+    out = turborec.cross_validate(MostPopular, data, **kwargs)
+    assert len(out["fit_time"]) == len(out["test_time"]) == 3 and min(out["fit_time"] + out["test_time"]) >= 0
+    assert capsys.readouterr().out == ""
+    frame = turborec.cross_validate(MostPopular, data, as_frame=True, verbose=True, **kwargs)
+    assert isinstance(frame, pd.DataFrame)
+    assert list(frame.index) == ["fold 1", "fold 2", "fold 3", "mean", "std"]
+    assert list(frame.columns) == ["ndcg@5", "ndcg@10", "fit_time", "test_time"]
+    assert frame["ndcg@10"].iloc[:3].tolist() == pytest.approx([f["ndcg@10"] for f in out["folds"]])
+    assert frame.loc["mean", "ndcg@10"] == pytest.approx(out["mean"]["ndcg@10"])
+    assert frame.loc["std", "ndcg@10"] == pytest.approx(out["std"]["ndcg@10"])
+    assert frame.loc["mean", "fit_time"] == pytest.approx(frame["fit_time"].iloc[:3].mean())
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Evaluating ndcg@5, ndcg@10 of MostPopular on 3 folds."
+    assert lines[2].split() == ["Fold", "1", "Fold", "2", "Fold", "3", "Mean", "Std"]
+    rows = {line[:14].strip(): line[14:].split() for line in lines[3:]}
+    assert list(rows) == ["ndcg@5", "ndcg@10", "fit time (s)", "test time (s)"]
+    expected = [f"{v:.4f}" for v in frame["ndcg@10"]]
+    assert rows["ndcg@10"] == expected and all(len(cell.split(".")[1]) == 4 for row in rows.values() for cell in row)
+
+
+def test_cross_validate_as_frame_without_pandas_fails_first(rng, monkeypatch):
+    import sys
     data = Interactions(rng.integers(0, 20, 300), rng.integers(0, 30, 300))
-    with pytest.raises(ValueError, match="as_frame: not supported by cross_validate"):
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    fitted = []
+    monkeypatch.setattr(MostPopular, "fit", lambda self, *a, **kw: fitted.append(1) or self)
+    with pytest.raises(ImportError, match="as_frame=True needs pandas: pip install pandas"):
         turborec.cross_validate(MostPopular, data, n_folds=2, as_frame=True, show_progress=False)
+    assert fitted == []

@@ -1,9 +1,11 @@
 """Data in: id mapping, interaction tables, readers, MovieLens, and built-in synthetic data."""
 
+from ..exceptions import DataWarning
 from ._idmap import IdMapper
 from ._interactions import Interactions
 from ._movielens import movielens
-from ._readers import DataWarning, read_csv, read_movielens_file, read_parquet, read_recbole
+from ._parquet import read_parquet
+from ._readers import read_csv, read_movielens_file, read_recbole
 from ._synthetic import synthetic_factors, synthetic_implicit, synthetic_ratings, synthetic_sequences
 
 __all__ = [

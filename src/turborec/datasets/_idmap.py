@@ -41,9 +41,7 @@ class IdMapper:
     """
 
     def __init__(self, unknown="error"):
-        if unknown not in _UNKNOWN_POLICIES:
-            raise ValueError(f"unknown: expected one of {_UNKNOWN_POLICIES}, got {unknown!r}")
-        self.unknown = unknown
+        self.unknown = _check_policy(unknown)
 
     def fit(self, raw_ids):
         """Learn the distinct raw ids of ``raw_ids``.
@@ -61,13 +59,17 @@ class IdMapper:
         self.classes_ = _check_count(_distinct(np.sort(raw_ids)))
         return self
 
-    def transform(self, raw_ids):
+    def transform(self, raw_ids, unknown=None):
         """Indices of ``raw_ids``; ids that :meth:`fit` never saw follow the ``unknown`` policy.
 
         Parameters
         ----------
         raw_ids : array-like of str or int, shape (n,)
             Of the same kind (int or str) as the fitted ids.
+        unknown : {"error", "ignore"}, optional
+            The policy for this call only; default: the mapper's own ``unknown``. The mapper is
+            not changed (``Interactions.from_raw(..., like=train)`` looks test ids up this way
+            in the training mappers, which stay shared and equal).
 
         Returns
         -------
@@ -81,6 +83,7 @@ class IdMapper:
         TypeError
             The ids are of another kind than the fitted ones (e.g. str against int).
         """
+        policy = self.unknown if unknown is None else _check_policy(unknown)
         classes = self._fitted()
         raw_ids = _as_raw(raw_ids, "raw_ids")
         if raw_ids.size and len(classes) and _kind(raw_ids.dtype) != _kind(classes.dtype):
@@ -99,10 +102,9 @@ class IdMapper:
             positions = np.minimum(np.searchsorted(classes, query), len(classes) - 1)
             found = (classes[positions] == query) & fits
         if not found.all():
-            if self.unknown == "error":
+            if policy == "error":
                 missing = np.unique(raw_ids[~found])
-                shown = ", ".join(repr(x.item()) for x in missing[:5])
-                raise KeyError(f"raw_ids: {len(missing)} unknown id(s) not seen by fit, e.g. {shown}")
+                raise KeyError(f"raw_ids: {len(missing)} unknown id(s) not seen by fit, e.g. {_examples(missing)}")
             return np.where(found, positions, -1).astype(np.int32)
         return positions.astype(np.int32)
 
@@ -149,11 +151,26 @@ class IdMapper:
     def __len__(self):
         return len(self._fitted())
 
-    def __eq__(self, other):
-        return (isinstance(other, IdMapper) and self.unknown == other.unknown
-                and hasattr(self, "classes_") == hasattr(other, "classes_")
+    def same_ids(self, other):
+        """Whether ``other`` maps the same raw ids to the same indices (the ``unknown`` policy aside).
+
+        Two tables whose mappers are not the same ids must never be compared index by index
+        (``turborec.evaluate`` checks this).
+
+        Parameters
+        ----------
+        other : IdMapper
+
+        Returns
+        -------
+        bool
+        """
+        return (isinstance(other, IdMapper) and hasattr(self, "classes_") == hasattr(other, "classes_")
                 and (not hasattr(self, "classes_") or (self.classes_.dtype.kind == other.classes_.dtype.kind
                                                        and np.array_equal(self.classes_, other.classes_))))
+
+    def __eq__(self, other):
+        return isinstance(other, IdMapper) and self.unknown == other.unknown and self.same_ids(other)
 
     __hash__ = None  # mutable: fit() changes what it compares equal to
 
@@ -218,6 +235,17 @@ class IdMapper:
         if not hasattr(self, "classes_"):
             raise RuntimeError("IdMapper is not fitted: call fit() first")
         return self.classes_
+
+
+def _check_policy(unknown):
+    if not isinstance(unknown, str) or unknown not in _UNKNOWN_POLICIES:
+        raise ValueError(f"unknown: expected one of {_UNKNOWN_POLICIES}, got {unknown!r}")
+    return unknown
+
+
+def _examples(ids, n=5):
+    """The first ``n`` of some raw ids, as Python literals: ``'u9', 944``."""
+    return ", ".join(repr(x.item()) for x in ids[:n])
 
 
 def _as_raw(raw_ids, name):

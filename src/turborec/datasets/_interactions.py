@@ -1,9 +1,14 @@
 """A table of (user, item[, rating][, timestamp]) interactions over contiguous indices."""
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 
-from ._idmap import IdMapper
+from ..exceptions import DataWarning
+from ._idmap import IdMapper, _as_raw, _examples
+
+_LIKE_POLICIES = ("drop", "error")
 
 
 class Interactions:
@@ -51,22 +56,56 @@ class Interactions:
         self.source = None
 
     @classmethod
-    def from_raw(cls, raw_users, raw_items, ratings=None, timestamps=None, *, unknown="error"):
-        """Build from raw ids (str or int), fitting one :class:`IdMapper` per side.
+    def from_raw(cls, raw_users, raw_items, ratings=None, timestamps=None, *, like=None, unknown=None):
+        """Build from raw ids (str or int): fitting one :class:`IdMapper` per side, or, with
+        ``like``, mapping them with the training data's mappers.
 
         Parameters
         ----------
         raw_users, raw_items : array-like of str or int, shape (n,)
         ratings, timestamps : array-like, shape (n,), optional
             As for the constructor.
-        unknown : {"error", "ignore"}
-            The mappers' policy for ids they have not seen (used later, e.g. on test data).
+        like : Interactions, optional
+            The training data (with mappers, as every reader and ``from_raw`` gives). The result
+            shares its ``user_mapper`` and ``item_mapper`` (the same objects) and its shape
+            ``(n_users, n_items)``, so it can be compared with it index by index (e.g. as the
+            ``test`` of :func:`turborec.evaluate`). Raw ids must be of the mappers' kind (int
+            or str), else ``TypeError``.
+        unknown : str, optional
+            Without ``like``: the new mappers' policy for ids they have not seen,
+            ``"error"`` (default) or ``"ignore"`` (see :class:`IdMapper`).
+            With ``like``: what to do with interactions whose user or item the training data does
+            not know. ``"drop"`` (default) drops them and counts them in one
+            :class:`~turborec.exceptions.DataWarning` (users, items and interactions);
+            ``"error"`` raises a ``ValueError`` naming an unknown id.
 
         Returns
         -------
         Interactions
-            Users and items indexed in the sorted order of their raw ids.
+            Without ``like``: users and items indexed in the sorted order of their raw ids.
+
+        Raises
+        ------
+        ValueError
+            With ``like``: an unknown id under ``unknown="error"``, or every interaction unknown
+            (the ids do not match the training data's at all).
+
+        Examples
+        --------
+        >>> train = Interactions.from_raw(["ann", "bob"], ["x", "y"])
+        >>> test = Interactions.from_raw(["bob"], ["x"], like=train)
+        >>> test.shape == train.shape and test.user_mapper is train.user_mapper
+        True
         """
+        if like is not None:
+            inter, _, message = _map_like(like, raw_users, raw_items, ratings, timestamps, unknown,
+                                          "raw_users, raw_items")
+            if message:
+                warnings.warn(message, DataWarning, stacklevel=2)
+            return inter
+        unknown = "error" if unknown is None else unknown
+        if unknown == "drop":
+            raise ValueError("unknown: 'drop' needs like= (the training Interactions whose mappers to use)")
         user_mapper, item_mapper = IdMapper(unknown), IdMapper(unknown)
         return cls(user_mapper.fit_transform(raw_users), item_mapper.fit_transform(raw_items), ratings, timestamps,
                    user_mapper=user_mapper, item_mapper=item_mapper)
@@ -211,3 +250,61 @@ def _extent(given, mapper, indices, name, what):
     if mapper is not None and given != len(mapper):
         raise ValueError(f"{name}: {given} does not match the mapper's {len(mapper)} ids")
     return int(given)
+
+
+def _check_like(like, unknown):
+    """``unknown`` resolved for ``like`` (default "drop"); TypeError / ValueError naming the argument."""
+    if not isinstance(like, Interactions):
+        raise TypeError(f"like: expected the training Interactions, got {type(like).__name__}")
+    if like.user_mapper is None or like.item_mapper is None:
+        raise ValueError("like: the training Interactions has no id mappers (built from indices, not raw ids); "
+                         "read it with a reader or Interactions.from_raw")
+    unknown = "drop" if unknown is None else unknown
+    if not isinstance(unknown, str) or unknown not in _LIKE_POLICIES:
+        raise ValueError(f"unknown: expected one of {_LIKE_POLICIES} with like=, got {unknown!r}")
+    return unknown
+
+
+def _lookup(mapper, raw_ids):
+    return mapper.transform(raw_ids, unknown="ignore")
+
+
+def _map_like(like, raw_users, raw_items, ratings, timestamps, unknown, name, lookup=_lookup):
+    """Interactions of raw ids under ``like``'s mappers and shape, unknown ones dropped or refused.
+
+    ``lookup(mapper, raw_ids)`` gives indices with -1 for unknown ids (the readers pass one that
+    reconciles the int / str kind they chose per file). Returns ``(interactions, mask of the
+    kept rows, warning message or None)``; raises ``ValueError`` under ``unknown="error"`` or
+    when no interaction is known.
+    """
+    unknown = _check_like(like, unknown)
+    raw_users, raw_items = _as_raw(raw_users, "raw_users"), _as_raw(raw_items, "raw_items")
+    if len(raw_items) != len(raw_users):
+        raise ValueError(f"raw_items: expected {len(raw_users)} entries like raw_users, got {len(raw_items)}")
+    users, items = lookup(like.user_mapper, raw_users), lookup(like.item_mapper, raw_items)
+    keep = (users >= 0) & (items >= 0)
+    message = None
+    if not keep.all():
+        message = _unknown_report(raw_users[users < 0], raw_items[items < 0], int((~keep).sum()), len(keep),
+                                  unknown, name)
+    inter = Interactions(np.where(keep, users, 0), np.where(keep, items, 0), ratings, timestamps,
+                         user_mapper=like.user_mapper, item_mapper=like.item_mapper,
+                         n_users=like.n_users, n_items=like.n_items)
+    return (inter if message is None else inter.subset(keep)), keep, message
+
+
+def _unknown_report(bad_users, bad_items, n_dropped, n, unknown, name):
+    """The DataWarning message for ids unknown to ``like=``, or the ValueError to raise instead."""
+    bad_users, bad_items = np.unique(bad_users), np.unique(bad_items)
+    parts = [f"{len(ids)} unknown {side} id(s), e.g. {_examples(ids, 3)}"
+             for side, ids in (("user", bad_users), ("item", bad_items)) if len(ids)]
+    what = "; ".join(parts)
+    if unknown == "error":
+        side, ids = ("user", bad_users) if len(bad_users) else ("item", bad_items)
+        raise ValueError(f"{name}: {side} id {ids[0].item()!r} is unknown to like= (the training data): {what} "
+                         f"in {n_dropped} of {n} interactions (unknown='error'; pass unknown='drop' to drop them)")
+    if n_dropped == n:
+        raise ValueError(f"{name}: all {n} interactions have a user or item unknown to like= (the training data): "
+                         f"{what}; the ids do not match the training data's (another data set, other columns?)")
+    return (f"{name}: dropped {n_dropped} of {n} interactions whose user or item is unknown to like= "
+            f"(the training data): {what} (unknown='drop')")

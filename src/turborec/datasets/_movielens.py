@@ -6,7 +6,10 @@ import re
 import zipfile
 from urllib.request import urlopen
 
-from ._readers import _check_policies, _grouplens_format, _read_grouplens, _Source, _warn
+from ._assemble import _warn
+from ._progress import progress_bar
+from ._readers import _check_policies, _grouplens_format, _read_grouplens
+from ._source import _Source
 
 _BASE_URL = "https://files.grouplens.org/datasets/movielens/"
 
@@ -32,7 +35,8 @@ _VARIANTS = {
 _TIMEOUT_S = 60
 
 
-def movielens(variant, path=None, cache_dir=None, *, download=True, duplicates="keep", on_bad_line="error"):
+def movielens(variant, path=None, cache_dir=None, *, download=True, duplicates="keep", on_bad_line="error",
+              like=None, unknown="drop", show_progress=True):
     """Load a GroupLens MovieLens data set as :class:`Interactions`.
 
     Parameters
@@ -48,8 +52,10 @@ def movielens(variant, path=None, cache_dir=None, *, download=True, duplicates="
         set, else ``~/.cache/turborec``.
     download : bool, default True
         Without ``path``, whether a missing archive may be downloaded (once) into the cache.
-    duplicates, on_bad_line
-        As for :func:`read_csv`.
+    duplicates, on_bad_line, like, unknown
+        As for :func:`read_csv` (``like``: map with a training set's mappers).
+    show_progress : bool, default True
+        A progress bar (bytes) while the archive downloads.
 
     Returns
     -------
@@ -82,19 +88,19 @@ def movielens(variant, path=None, cache_dir=None, *, download=True, duplicates="
     """
     if variant not in _VARIANTS:
         raise ValueError(f"variant: expected one of {tuple(_VARIANTS)}, got {variant!r}")
-    _check_policies(duplicates, on_bad_line)
+    _check_policies(duplicates, on_bad_line, like, unknown)
     if path is not None:
         source = _local_source(variant, path)
     else:
-        source = _cached_source(variant, cache_dir, download)
+        source = _cached_source(variant, cache_dir, download, show_progress)
     expected = _VARIANTS[variant][2]
     fmt = _grouplens_format(source)
     if fmt != expected:
         raise ValueError(f"{source.name}: MovieLens {variant} ratings come as {expected}, but this file is "
                          f"in the {fmt} format (wrong variant?)")
-    inter, message = _read_grouplens(source, duplicates, on_bad_line, fmt)
+    inter, messages = _read_grouplens(source, duplicates, on_bad_line, fmt, like=like, unknown=unknown)
     inter.source["variant"] = variant
-    _warn(message)
+    _warn(messages)
     return inter
 
 
@@ -136,7 +142,7 @@ def _cache_root(cache_dir=None):
     return os.environ.get("TURBOREC_DATA") or os.path.join(os.path.expanduser("~"), ".cache", "turborec")
 
 
-def _cached_source(variant, cache_dir, download):
+def _cached_source(variant, cache_dir, download, show_progress=True):
     archive, folder, ratings, md5 = _VARIANTS[variant]
     root = _cache_root(cache_dir)
     target = os.path.join(root, archive)
@@ -153,23 +159,26 @@ def _cached_source(variant, cache_dir, download):
     if not download:
         raise FileNotFoundError(f"MovieLens {variant} is not in the cache ({target} is missing) and "
                                 f"download=False: {by_hand}")
-    _download(variant, url, target, md5, by_hand)
+    _download(variant, url, target, md5, by_hand, show_progress)
     return _Source(target, member=_archive_member(target, folder, ratings))
 
 
-def _download(variant, url, target, md5, by_hand):
+def _download(variant, url, target, md5, by_hand, show_progress=True):
     archive, folder, ratings, _ = _VARIANTS[variant]
     os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
     partial = target + ".part"
     digest = hashlib.md5(usedforsecurity=False)
     try:
-        with urlopen(url, timeout=_TIMEOUT_S) as response, open(partial, "wb") as out:
+        with urlopen(url, timeout=_TIMEOUT_S) as response, open(partial, "wb") as out, progress_bar(
+                show_progress, total=_content_length(response), desc=archive, unit="B", unit_scale=True,
+                unit_divisor=1024) as bar:
             while True:
                 block = response.read(1 << 20)
                 if not block:
                     break
                 digest.update(block)
                 out.write(block)
+                bar.update(len(block))
     except OSError as exc:  # URLError, timeouts and a full disk are all OSErrors
         _remove(partial)
         raise OSError(f"could not download MovieLens {variant} from {url} ({exc}); {by_hand}") from exc
@@ -189,6 +198,13 @@ def _download(variant, url, target, md5, by_hand):
         _remove(partial)
         raise
     os.replace(partial, target)
+
+
+def _content_length(response):
+    """The size the server announces, in bytes, or None."""
+    headers = getattr(response, "headers", None)
+    length = headers.get("Content-Length") if headers is not None else None
+    return int(length) if length is not None and str(length).strip().isdigit() else None
 
 
 def _published_md5(url):
