@@ -552,7 +552,7 @@ class FakeResponse(io.BytesIO):
 
 
 def test_movielens_download_shows_a_byte_progress_bar(tmp_path, monkeypatch):
-    from turborec.datasets import _progress
+    from turborec import _progress
 
     bars = []
 

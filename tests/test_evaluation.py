@@ -7,7 +7,8 @@ import pytest
 import scipy.sparse as sp
 
 import turborec
-from turborec.datasets import Interactions, _progress, synthetic_factors
+from turborec import _progress
+from turborec.datasets import Interactions, synthetic_factors
 from turborec.metrics import ranking_metrics
 from turborec.models import FactorModel, MostPopular, Random
 

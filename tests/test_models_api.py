@@ -15,7 +15,8 @@ import scipy.sparse as sp
 import turborec
 from turborec.datasets import Interactions
 from turborec.models import FactorModel, MostPopular, ParameterWarning, Random, RecommenderBase
-from turborec.models._base import SINK_SCORE, progress
+from turborec import _progress
+from turborec.models._base import SINK_SCORE
 
 N_USERS, N_ITEMS = 4, 6
 
@@ -187,13 +188,16 @@ def test_show_progress_must_be_a_bool(make, data):
     make().fit(data, show_progress=False)  # accepted, as by implicit
 
 
-def test_progress_draws_a_bar_only_when_asked(capsys):
-    assert list(progress(range(3), True, "counting")) == [0, 1, 2]
+def test_progress_bar_draws_only_when_asked(capsys, monkeypatch):
+    monkeypatch.setattr(_progress, "_DELAY_S", 0)
+    with _progress.progress_bar(True, total=3, desc="counting", unit="steps") as bar:
+        bar.update(3)
     assert "counting" in capsys.readouterr().err
-    assert list(progress(range(3), False, "counting")) == [0, 1, 2]
+    with _progress.progress_bar(False, total=3, desc="counting", unit="steps") as bar:
+        bar.update(3)
     assert capsys.readouterr().err == ""
     with pytest.raises(TypeError, match="show_progress: expected a bool"):
-        progress(range(3), None, "counting")
+        _progress.progress_bar(None, total=3, desc="counting", unit="steps")
 
 
 def test_tqdm_is_a_runtime_dependency():

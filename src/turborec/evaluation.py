@@ -8,7 +8,7 @@ import numpy as np
 
 from ._validation import check_k
 from .datasets import Interactions
-from .datasets._progress import progress_bar
+from ._progress import progress_bar
 from .metrics import (RANKING_METRICS, as_relevance, catalog_coverage, check_cutoffs, check_metric_names,
                       intra_list_diversity, novelty, ranking_metrics, summarize)
 from .models._base import as_user_items

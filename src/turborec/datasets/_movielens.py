@@ -7,7 +7,7 @@ import zipfile
 from urllib.request import urlopen
 
 from ._assemble import _warn
-from ._progress import progress_bar
+from .._progress import progress_bar
 from ._readers import _check_policies, _grouplens_format, _read_grouplens
 from ._source import _Source
 

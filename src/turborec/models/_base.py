@@ -57,40 +57,6 @@ def as_user_items(user_items, name="user_items", stacklevel=3):
     return user_items
 
 
-def check_show_progress(show_progress):
-    """``show_progress`` as a bool, else a TypeError naming it."""
-    if not isinstance(show_progress, (bool, np.bool_)):
-        raise TypeError(f"show_progress: expected a bool, got {type(show_progress).__name__}")
-    return bool(show_progress)
-
-
-def progress(iterable, show_progress, description, total=None):
-    """``iterable`` wrapped in a tqdm bar (on stderr) when ``show_progress``, else as it is.
-
-    The one meaning of ``show_progress`` in turborec (as in implicit): True, the default of work
-    that usually takes over a second, draws a bar; False draws nothing. Work that always finishes
-    in well under a second accepts the argument and draws nothing.
-
-    Parameters
-    ----------
-    iterable : iterable
-    show_progress : bool
-    description : str
-        The bar's label.
-    total : int, optional
-        Length of ``iterable`` when it has none.
-
-    Returns
-    -------
-    iterable
-    """
-    if not check_show_progress(show_progress):
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, desc=description, total=total)
-
-
 def resolve_backend_and_threads(backend, n_threads):
     """The backend name and thread count a model runs with (its ``backend_``, ``n_threads_``)."""
     return resolve("selection", backend).name, resolve_n_threads(n_threads)

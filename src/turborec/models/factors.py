@@ -4,7 +4,8 @@ import numpy as np
 
 from .. import _validation as v
 from .. import selection as _topk
-from ._base import RecommenderBase, as_user_items, check_show_progress, resolve_backend_and_threads
+from .._progress import check_show_progress
+from ._base import RecommenderBase, as_user_items, resolve_backend_and_threads
 
 
 class FactorModel(RecommenderBase):
