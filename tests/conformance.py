@@ -6,8 +6,9 @@ on every backend the registry lists for the family (``backend`` / ``host_backend
 tests/conftest.py) against the numpy reference:
 
 - fresh random problems of several shapes, in every dtype the kernel takes;
-- empty inputs (no rows, no columns, neither): results of the reference's shape and dtype;
-- ``k`` of 1, equal to the number of columns, and above it;
+- empty inputs (no rows, no columns, neither): results of the reference's shape and dtype, or
+  the reference's clear error;
+- ``k`` of 1, equal to the number of columns, and above it (likewise);
 - thread counts 1 and 2 giving identical results (host backends);
 - non-contiguous and read-only inputs, which must work and give the same answer;
 - the caller's inputs unchanged afterwards (arrays and every array of a sparse matrix).
@@ -68,6 +69,17 @@ class KernelConformance:
     def reference(self, inputs):
         return self.call(inputs, "numpy")
 
+    def assert_same_outcome(self, inputs, backend):
+        """Same results as the reference, or the same clear error (type and message)."""
+        try:
+            want = self.reference(inputs)
+        except (ValueError, TypeError, IndexError) as error:
+            with pytest.raises(type(error)) as got:
+                self.call(inputs, backend)
+            assert str(got.value) == str(error)
+            return
+        self.assert_same(self.call(inputs, backend), want)
+
     # ---- the suite ----
 
     def test_matches_reference(self, backend, rng, dtype, shape):
@@ -75,15 +87,13 @@ class KernelConformance:
         self.assert_same(self.call(inputs, backend), self.reference(inputs))
 
     def test_empty_inputs(self, backend, rng, dtype, empty_shape):
-        inputs = self.make(rng, dtype, *empty_shape)
-        self.assert_same(self.call(inputs, backend), self.reference(inputs))
+        self.assert_same_outcome(self.make(rng, dtype, *empty_shape), backend)
 
     @pytest.mark.parametrize("k_of_m", ["one", "all", "above"])
     def test_k_edges(self, backend, rng, k_of_m):
         m = 50
         k = {"one": 1, "all": m, "above": m + 7}[k_of_m]
-        inputs = self.make(rng, self.DTYPES[0], 9, m, k=k)
-        self.assert_same(self.call(inputs, backend), self.reference(inputs))
+        self.assert_same_outcome(self.make(rng, self.DTYPES[0], 9, m, k=k), backend)
 
     def test_thread_count_does_not_change_results(self, host_backend, rng):
         inputs = self.make(rng, self.DTYPES[0], *self.THREADS_SHAPE)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from conformance import KernelConformance
 from turborec import metrics
 from turborec.metrics import RANKING_METRICS, ranking_metrics
 
@@ -20,6 +21,33 @@ def random_case(rng, n_users=200, n_items=150, width=20):
         if len(truth) and truth[0] not in recs[u]:
             recs[u, rng.integers(width // 2)] = truth[0]
     return recs, relevant
+
+
+class TestRankingMetricsConformance(KernelConformance):
+    """Per-user values of every metric; ``k`` is the list width and the cutoffs 1, k/2 and k."""
+
+    FAMILY = "metrics"
+    DTYPES = (np.int32, np.int64)  # of the recommendation lists
+    RTOL = 1e-12  # sums of 1/log2 terms in another order
+
+    def make(self, rng, dtype, n, m, k=10):
+        width = min(k, m)
+        relevant = sp.random(n, m, density=0.1, format="csr", random_state=rng.integers(1 << 31))
+        if n and m and relevant.nnz == 0:  # someone to evaluate
+            relevant = sp.csr_matrix(([1.0], ([0], [0])), shape=(n, m))
+        recs = np.full((n, width), -1, dtype)
+        for u in range(n):  # lists of distinct items, some short, with planted hits
+            row = rng.permutation(m)[: rng.integers(0, width + 1)]
+            truth = relevant.indices[relevant.indptr[u]:relevant.indptr[u + 1]]
+            if len(row) and len(truth) and truth[0] not in row:
+                row[0] = truth[0]
+            recs[u, : len(row)] = row
+        cutoffs = sorted({1, max(1, width // 2), max(1, width)})
+        return dict(recommended=recs, relevant=relevant, k=cutoffs)
+
+    def call(self, inputs, backend, n_threads=None):
+        summary, per_user = ranking_metrics(**inputs, per_user=True, backend=backend, n_threads=n_threads)
+        return (np.array(list(summary.values())), per_user)
 
 
 def test_kernel_matches_reference(backend, rng):
