@@ -147,3 +147,45 @@ def test_cosine_of_large_float32_vectors_does_not_overflow(name):
 def test_n_threads_beyond_any_machine_is_a_named_error():
     with pytest.raises(ValueError, match="n_threads: expected a positive int up to"):
         turborec.topk(np.zeros((2, 2)), 1, n_threads=2**31)
+
+
+def test_ids_beyond_int32_are_errors_not_wraps(name):
+    """Issue 7: item ids are int32; a catalogue they cannot name is refused, never narrowed."""
+    wide = np.zeros((0, 2**31 + 1), np.float32)  # no bytes: only the shape is huge
+    with pytest.raises(ValueError, match="scores: 2147483649 columns do not fit the int32 ids"):
+        turborec.topk(wide, 1, backend=name)
+    with pytest.raises(ValueError, match="items: 2147483649 rows do not fit the int32 ids"):
+        turborec.topk_dot(np.zeros((0, 0), np.float32), wide.T, 1, backend=name)
+
+
+def test_binding_refuses_ids_beyond_int32():
+    wide = np.zeros((0, 2**31 + 1), np.float32)
+    with pytest.raises(ValueError, match="scores: 2147483649 ids do not fit int32"):
+        _topk(wide, 1, *_outs(0, 1))
+    plan = dot_plan(0, 1, np.float32)
+    with pytest.raises(ValueError, match="items: 2147483649 ids do not fit int32"):
+        _native.topk_dot(np.zeros((0, 0), np.float32), np.ascontiguousarray(wide.T), None, None, None, None, 1, *plan,
+                         1, *_outs(0, 1))
+
+
+def test_exclude_whose_indptr_runs_past_its_indices_is_an_error_before_scipy_touches_it(name):
+    """Issue 7 regression: indptr [0, 1000, 4] made scipy's index sort read out of bounds and crash."""
+    exclude = sp.csr_matrix((2, 5))
+    exclude.indptr = np.array([0, 1000, 4], dtype=np.int32)
+    exclude.indices = np.array([0, 1, 2, 3], dtype=np.int32)
+    exclude.data = np.ones(4)
+    with pytest.raises(ValueError, match="exclude: malformed CSR indptr \\(must start at 0 and never decrease\\)"):
+        turborec.topk(np.ones((2, 5), np.float32), 3, exclude=exclude, backend=name)
+    np.testing.assert_array_equal(exclude.indptr, [0, 1000, 4])
+
+
+def test_binding_checks_indptr_completely_before_reading_indices():
+    """Issue 7 regression: a middle indptr entry past nnz made the binding's sortedness check read
+    out of bounds (a segfault) before it reached the decreasing entry."""
+    scores = np.ones((2, 5), np.float32)
+    with pytest.raises(ValueError, match="exclude.indptr: must never decrease"):
+        _topk(scores, 3, *_outs(2, 3), exclude=(np.array([0, 1000, 4], np.int32), np.arange(4, dtype=np.int32)))
+    with pytest.raises(ValueError, match="exclude.indptr: last entry exceeds nnz"):
+        _topk(scores, 3, *_outs(2, 3), exclude=(np.array([0, 1000, 1000], np.int32), np.arange(4, dtype=np.int32)))
+    with pytest.raises(ValueError, match="exclude.indices: 7 out of range \\[0, 5\\)"):
+        _topk(scores, 3, *_outs(2, 3), exclude=(np.array([0, 1, 1], np.int32), np.array([7], np.int32)))
