@@ -143,7 +143,8 @@ def test_show_config_reports_build_backends_and_threads():
     out = io.StringIO()
     turborec.show_config(file=out)
     text = out.getvalue()
-    for needle in ("openmp", "simd_selected", "native  yes", "numpy   yes", "n_threads", "blas"):
+    for needle in ("openmp", "simd_selected", "native  yes", "numpy   yes", "n_threads", "blas",
+                   "selection         native*, cuda", "metrics           native*, numba*, numpy*"):
         assert needle in text, needle
     info = turborec._show.config_info()
     assert info["native_build"]["openmp"] is True  # CI builds with gcc, which has OpenMP
@@ -170,3 +171,14 @@ def test_every_simd_level_this_cpu_runs_matches_the_scalar_scan(dtype):
                     assert scan(values, start, threshold, level) == want, (level, n, threshold, start)
     with pytest.raises(ValueError, match="not supported by this CPU|not compiled"):
         scan(np.zeros(3, dtype), 0, 0.0, "avx512f" if here != "avx512f" else "neon")
+
+
+def test_probes_of_missing_optional_backends_say_how_to_install_them(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba -> ImportError
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    problem, _ = backends._probe_numba()
+    assert "pip install 'turborec[numba]'" in problem
+    problem, _ = backends._probe_cupy()
+    assert "pip install 'turborec[cupy]'" in problem

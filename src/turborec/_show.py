@@ -11,7 +11,7 @@ def config_info():
 
     from . import __version__
     from ._threads import cpu_count, resolve_n_threads
-    from .backends import BACKENDS, probe, requested_backend
+    from .backends import BACKENDS, FAMILIES, available, probe, requested_backend
 
     info = {
         "turborec": __version__,
@@ -23,6 +23,8 @@ def config_info():
         "n_threads": resolve_n_threads(None),
         "requested_backend": requested_backend(None),
         "backends": {name: (probe(name).available, probe(name).reason) for name in BACKENDS},
+        "families": {family: {"implemented_by": names, "runs_here_on": available(family)}
+                     for family, names in FAMILIES.items()},
     }
     try:
         from . import _native
@@ -69,6 +71,10 @@ def show_config(file=None):
     out.append("backends (auto order for host arrays: native, numba, numpy; GPU arrays: cuda, cupy):")
     for name, (ok, reason) in info["backends"].items():
         out.append(f"  {name:<8}{'yes' if ok else 'no ':<5}{reason}")
+    out.append("kernel families (backends that implement each; * runs here):")
+    for family, where in info["families"].items():
+        names = ", ".join(n + ("*" if n in where["runs_here_on"] else "") for n in where["implemented_by"])
+        out.append(f"  {family:<18}{names}")
     out.append("threads:")
     out.append(f"  {'cpu_count':<18}{info['cpu_count']}")
     out.append(f"  {'n_threads (None)':<18}{info['n_threads']}")
