@@ -247,3 +247,16 @@ def test_conversion_warnings_point_at_the_callers_line(make, data):
     with pytest.warns(ParameterWarning, match="user_items: got a COO matrix") as recommend_record:
         model.recommend(np.arange(N_USERS), matrix.tocoo())
     assert fit_record[0].filename == recommend_record[0].filename == __file__
+
+
+def test_malformed_user_items_are_errors_before_scipy_touches_them(make, data):
+    """Issue 7: a model's user_items go through the one CSR check (no scipy crash, no silent use)."""
+    model = make().fit(data)
+    coo = sp.coo_matrix(([1.0], ([0], [0])), shape=(1, N_ITEMS))
+    coo.col[0] = N_ITEMS + 3  # out of range: scipy's tocsr would write out of bounds
+    with pytest.warns(ParameterWarning), pytest.raises(IndexError, match="user_items: column index 9 out of range"):
+        model.recommend(0, coo)
+    bad = sp.csr_matrix((1, N_ITEMS))
+    bad.indptr = np.array([0, 7], dtype=np.int32)  # past the stored entries
+    with pytest.raises(ValueError, match="user_items: malformed CSR, indptr ends at 7"):
+        model.recommend(0, bad)

@@ -33,8 +33,8 @@ def as_user_items(user_items, name="user_items", stacklevel=3):
     Parameters
     ----------
     user_items : scipy.sparse matrix or turborec.datasets.Interactions
-        A CSR matrix is used as it is; other sparse formats are converted with a
-        ParameterWarning; Interactions become their implicit matrix
+        A CSR matrix is used as it is (its structure checked; a copy with sorted indices
+        when they are not); other sparse formats are converted with a ParameterWarning; Interactions become their implicit matrix
         (``to_csr(values="ones")``: one per interaction, repeats counted).
     name : str
         The argument's name in error messages.
@@ -53,8 +53,7 @@ def as_user_items(user_items, name="user_items", stacklevel=3):
     if user_items.format != "csr":
         warnings.warn(f"{name}: got a {user_items.format.upper()} matrix; converting to CSR (pass CSR to avoid the copy)",
                       ParameterWarning, stacklevel=stacklevel)
-        user_items = user_items.tocsr()
-    return user_items
+    return v.as_csr(user_items, name)  # structure checked before scipy touches it; converted
 
 
 def resolve_backend_and_threads(backend, n_threads):
