@@ -6,11 +6,12 @@ Backends that cannot run here are skipped (``setup`` raises ``NotImplementedErro
 import numpy as np
 
 import turborec
+from turborec.backends import FAMILIES
 from turborec.models import FactorModel
 
 from .bench_topk import AVAILABLE, random_exclude, random_factors
 
-METRIC_BACKENDS = ["native", "numba", "numpy"]
+METRIC_BACKENDS = list(FAMILIES["metrics"])  # from the registry, never a hand-kept list
 
 
 class RankingMetrics:

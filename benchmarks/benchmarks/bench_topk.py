@@ -9,8 +9,9 @@ import numpy as np
 import scipy.sparse as sp
 
 import turborec
+from turborec.backends import FAMILIES, GPU_BACKENDS
 
-HOST_BACKENDS = ["native", "numba", "numpy"]
+HOST_BACKENDS = [b for b in FAMILIES["selection"] if b not in GPU_BACKENDS]  # from the registry
 # Probed once at import: in asv's fork server (see asv.conf.json), not in every forked
 # benchmark process (importing numba alone takes about a second).
 AVAILABLE = turborec.available()
