@@ -4,6 +4,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,9 @@ void topk_typed(const py::object& scores, const py::object& ex_indptr, const py:
     auto out_values = device_output<T>(values, "values", 2);
     expect(out_ids.shape == std::vector<index_t>{n, k} && out_values.shape == out_ids.shape,
            "ids/values: expected shape (n, k) = (" + std::to_string(n) + ", " + std::to_string(k) + ")");
+    expect(k >= 1 && k <= m, "k: expected 1 <= k <= m = " + std::to_string(m) + ", got " + std::to_string(k));
+    expect(col_base >= 0 && col_base + m <= std::numeric_limits<id_t>::max(),
+           "col_base: expected col_base >= 0 and col_base + m to fit int32 ids, got " + std::to_string(col_base));
     auto work = device_optional_output<std::uint8_t>(scratch, "scratch", 1);
     auto indptr = device_optional<I>(ex_indptr, "exclude_indptr", 1);
     auto indices = device_optional<I>(ex_indices, "exclude_indices", 1);
