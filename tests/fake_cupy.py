@@ -16,6 +16,9 @@ What it covers, and how it stays honest:
   ufunc, an assignment's value or any function here except ``asarray`` / ``array`` raises
   ``TypeError: Unsupported type <class 'numpy.ndarray'>`` like CuPy; NumPy arrays and lists are
   accepted as indices, as CuPy converts them.
+- CuPy's current-device rule: new arrays (results, copies, ``astype``) are made on the current
+  device, views stay on their base's, and an operation on an array of another device raises
+  ``ValueError`` as CuPy does between devices without peer access.
 - Only the functions turborec calls exist (``AttributeError`` for any other, so a new use is
   seen), each forwarding to NumPy; ``lexsort`` keeps CuPy's limit (one array of keys, 1-D or
   2-D).
@@ -27,7 +30,7 @@ What it cannot cover: real kernels (every operation is NumPy on the host, so cuB
 ``cupy.partition``/``lexsort`` implementations and the CUDA kernels of ``turborec._cuda`` are not
 exercised), streams (launches are synchronous; stream order and races are invisible), device
 memory (the interface's pointer is a host pointer: ``turborec._cuda`` rejects it; no memory
-limits, no peer access rules between devices), ``numpy.asarray`` on a fake array (it silently
+limits; peer access is never available), ``numpy.asarray`` on a fake array (it silently
 succeeds where CuPy raises), and CuPy's own dtype promotion and NaN-ordering differences.
 """
 
@@ -51,9 +54,14 @@ def _unsupported(x):
 
 
 def _host(x):
-    """``x`` with fake arrays (also inside lists and tuples) seen as plain NumPy arrays; a plain
-    NumPy array is refused, as CuPy refuses implicit host-to-device transfers."""
+    """``x`` with fake arrays (also inside lists and tuples) seen as plain NumPy arrays, for an
+    operation on the current device. Refused like CuPy refuses them: a plain NumPy array (no
+    implicit host-to-device transfer) and an array of another device (as between devices without
+    peer access)."""
     if isinstance(x, ndarray):
+        if x._device_id != _current_device():
+            raise ValueError(f"The device where the array resides ({x._device_id}) is different from the current "
+                             f"device ({_current_device()}). Peer access is unavailable between these devices.")
         return x.view(np.ndarray)
     if isinstance(x, np.ndarray):
         _unsupported(x)
@@ -88,7 +96,9 @@ class ndarray(np.ndarray):
     _device_id = 0
 
     def __array_finalize__(self, obj):
-        self._device_id = obj._device_id if isinstance(obj, ndarray) else _current_device()
+        # A view lives where its base does; new memory (a copy, astype) on the current device.
+        viewing = isinstance(obj, ndarray) and self.base is not None
+        self._device_id = obj._device_id if viewing else _current_device()
 
     @property
     def __cuda_array_interface__(self):
@@ -121,6 +131,7 @@ class ndarray(np.ndarray):
         return _device(super().__getitem__(_index(key)))
 
     def __setitem__(self, key, value):
+        _host(self)  # a write is a kernel on the current device
         super().__setitem__(_index(key), _host(value))
 
     def __array_function__(self, func, types_, args, kwargs):

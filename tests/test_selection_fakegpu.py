@@ -227,6 +227,7 @@ def test_topk_dot_normalize(fake, rng, monkeypatch, dtype):
     # Cosines of tiles and of the whole product may round differently: values within a
     # tolerance, each returned id checked by its exact cosine.
     monkeypatch.setattr(fake.tiles, "TILE_ITEMS", 64)
+    monkeypatch.setattr(fake.tiles, "TILE_BYTES", 64 * 8 * np.dtype(dtype).itemsize)  # 8 queries per tile
     queries, items = rng.standard_normal((30, 16)), rng.standard_normal((700, 16))
     items[5] = 0.0  # a zero vector has cosine 0 with everything
     queries[2] = 0.0
@@ -247,8 +248,8 @@ def test_topk_dot_normalize(fake, rng, monkeypatch, dtype):
 def test_topk_dot_exact_cosine_matches_numpy(fake, rng, monkeypatch):
     # Factors whose norms are powers of two: cosines are exact, so ids must match exactly.
     monkeypatch.setattr(fake.tiles, "TILE_ITEMS", 16)
-    queries = np.zeros((9, 4)), np.zeros((120, 4))
-    queries, items = queries
+    monkeypatch.setattr(fake.tiles, "TILE_BYTES", 16 * 2 * 8)  # 2 queries per tile
+    queries, items = np.zeros((9, 4)), np.zeros((120, 4))
     queries[np.arange(9), rng.integers(0, 4, 9)] = rng.choice([-2.0, 1.0, 4.0], 9)
     items[np.arange(120), rng.integers(0, 4, 120)] = rng.choice([-1.0, 0.5, 8.0], 120)
     want = turborec.topk_dot(queries, items, 25, normalize=True, backend="numpy")
@@ -331,10 +332,38 @@ def test_outputs_follow_the_inputs_device(fake, monkeypatch, rng):
     ids, values = turborec.topk(on_one, 3, backend="cupy")
     assert ids.device.id == 1 and values.device.id == 1  # allocated inside Device(1)
     np.testing.assert_array_equal(ids.get(), turborec.topk(scores, 3, backend="numpy")[0])
-    with pytest.raises(ValueError, match="inputs: expected arrays on one GPU"):
-        with fake.cp.cuda.Device(1):
-            items = fake.cp.asarray(np.ones((5, 3), np.float32))
+    with fake.cp.cuda.Device(1):
+        items = fake.cp.asarray(np.ones((5, 3), np.float32))
+    with pytest.raises(ValueError, match=r"inputs: expected arrays on one GPU, got arrays on devices \[0, 1\]"):
         turborec.topk_dot(fake.cp.asarray(np.ones((2, 3), np.float32)), items, 1, backend="cupy")
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_issue_7_arrays_on_a_device_other_than_the_current_one(fake, monkeypatch, rng, normalize):
+    # Issue 7: the public functions checked, copied and derived GPU arrays (finite check,
+    # contiguous copy, cosine norms, candidate lookups) on the current device, not the inputs'.
+    # CuPy then fails (no peer access between the devices) or computes on the wrong device: the
+    # norms landed on device 0 beside queries on device 1 and dispatch refused them.
+    monkeypatch.setattr(fake.cp, "DEVICE_COUNT", 2)
+    monkeypatch.setattr(fake.tiles, "TILE_ITEMS", 16)
+    queries, items = _factors(rng, 7, 4, np.float64), _factors(rng, 90, 4, np.float64)
+    scores = _scores(rng, 9, 30, np.float32)
+    exclude = _exclusion(rng, 7, 90, 5)
+    candidates = rng.choice(90, size=40, replace=False)
+    with fake.cp.cuda.Device(1):
+        gpu_queries, gpu_items = fake.cp.asarray(queries), fake.cp.asarray(items)
+        gpu_scores_t = fake.cp.asarray(np.ascontiguousarray(scores.T)).T  # not C-contiguous: copied
+    got = turborec.topk_dot(gpu_queries, gpu_items, 6, exclude=exclude, candidates=candidates, normalize=normalize,
+                            backend="cupy")
+    assert got[0].device.id == 1 and got[1].device.id == 1
+    want = turborec.topk_dot(queries, items, 6, exclude=exclude, candidates=candidates, normalize=normalize,
+                             backend="numpy")
+    np.testing.assert_array_equal(got[0].get(), want[0])
+    np.testing.assert_allclose(got[1].get(), want[1], rtol=1e-12)
+    got = turborec.topk(gpu_scores_t, 5, backend="cupy")
+    assert got[0].device.id == 1
+    _assert_same(got, turborec.topk(scores, 5, backend="numpy"), fake.cp)
+    assert fake.cp.cuda.Device().id == 0  # and the current device is left as it was
 
 
 def test_non_default_stream(fake, rng):
@@ -410,10 +439,12 @@ def _merge_args(**over):
 
 TOPK_ARGUMENT_ERRORS = {
     # name: (replaced arguments, exception, message)
-    "scores_typestr": (dict(scores=DeviceLike((3, 8), np.int32)), TypeError, "scores: expected typestr <f4, got <i4"),
+    "scores_typestr": (dict(scores=DeviceLike((3, 8), np.int32)), TypeError,
+                       "scores: expected typestr <f4, got <i4"),
     "values_typestr": (dict(values=DeviceLike((3, 2), np.float64)), TypeError, "values: expected typestr <f4"),
     "ids_typestr": (dict(ids=DeviceLike((3, 2), np.int64)), TypeError, "ids: expected typestr <i4, got <i8"),
-    "scores_ndim": (dict(scores=DeviceLike((24,), np.float32)), ValueError, r"scores: expected a 2-D array, got shape \(24,\)"),
+    "scores_ndim": (dict(scores=DeviceLike((24,), np.float32)), ValueError,
+                    r"scores: expected a 2-D array, got shape \(24,\)"),
     "ids_ndim": (dict(ids=DeviceLike((6,), np.int32)), ValueError, "ids: expected a 2-D array"),
     "scores_strides": (dict(scores=DeviceLike((3, 8), np.float32, strides=(4, 12))), ValueError,
                        "scores: expected a C-contiguous array"),
@@ -455,9 +486,10 @@ TOPK_ARGUMENT_ERRORS = {
                "scores: masked device arrays are not supported"),
     # A negative dimension used to skip the device check (size <= 0) and, with a GPU, reach
     # host.front() of an empty vector in check_exclusion; an overflowing one wrapped around.
-    "negative_rows": (dict(scores=DeviceLike((3, 8), np.float32, shape=(-1, 8)), ids=DeviceLike((3, 2), np.int32, shape=(-1, 2)),
-                           values=DeviceLike((3, 2), np.float32, shape=(-1, 2)), exclude_indptr=DeviceLike((0,), np.int32),
-                           exclude_indices=DeviceLike((0,), np.int32)),
+    "negative_rows": (dict(scores=DeviceLike((3, 8), np.float32, shape=(-1, 8)),
+                           ids=DeviceLike((3, 2), np.int32, shape=(-1, 2)),
+                           values=DeviceLike((3, 2), np.float32, shape=(-1, 2)),
+                           exclude_indptr=DeviceLike((0,), np.int32), exclude_indices=DeviceLike((0,), np.int32)),
                       ValueError, r"scores: negative dimension in shape \(-1, 8\)"),
     "negative_k": (dict(k=-2, ids=DeviceLike((3, 2), np.int32, shape=(3, -2))), ValueError,
                    r"ids: negative dimension in shape \(3, -2\)"),
@@ -465,7 +497,8 @@ TOPK_ARGUMENT_ERRORS = {
                    "scores: shape .* is too large"),
     # Well-formed, but the memory is the host's: refused before any launch.
     "host_pointer": ({}, ValueError, "scores: .*(" + NO_DEVICE + ")"),
-    "host_pointer_exclusion": (dict(exclude_indptr=DeviceLike((4,), np.int32), exclude_indices=DeviceLike((5,), np.int32)),
+    "host_pointer_exclusion": (dict(exclude_indptr=DeviceLike((4,), np.int32),
+                                    exclude_indices=DeviceLike((5,), np.int32)),
                                ValueError, "scores: .*(" + NO_DEVICE + ")"),
 }
 
@@ -509,7 +542,8 @@ def test_cuda_merge_topk_argument_errors(cuda_module, case):
 def test_cuda_binding_refuses_fake_gpu_arrays(cuda_module, fake):
     # fake_cupy's arrays are host memory: the real kernels must never run on them.
     cp = fake.cp
-    scores, ids, values = cp.asarray(np.ones((3, 8), np.float32)), cp.empty((3, 2), np.int32), cp.empty((3, 2), np.float32)
+    scores = cp.asarray(np.ones((3, 8), np.float32))
+    ids, values = cp.empty((3, 2), np.int32), cp.empty((3, 2), np.float32)
     with pytest.raises(ValueError, match="scores: .*(" + NO_DEVICE + ")"):
         cuda_module.topk(scores, None, None, 2, 0, True, None, cp.cuda.get_current_stream().ptr, ids, values)
     read_only = cp.empty((3, 2), np.int32)
