@@ -3,6 +3,9 @@
 1. The ``cupy`` backend (``selection/_cupy.py``, ``_gpu_tiles.py``) and ``_dispatch``'s device
    handling run against ``fake_cupy`` (a NumPy-backed CuPy double, see its docstring for what it
    cannot cover) and are compared with the NumPy reference, exactly where the maths is exact.
+   The ``cuda`` backend's Python glue (``selection/_cuda.py``) runs the same comparisons against
+   ``fake_cuda``, a NumPy model of ``turborec._cuda``'s launchers with the real planner: it
+   checks the glue, not the CUDA kernels.
 2. The CUDA binding's argument checks (``csrc/cuda/device_array.hpp``, ``bind_selection.cpp``)
    run without a device: objects with a hand-made ``__cuda_array_interface__`` must give a
    TypeError/ValueError naming the argument, never a crash, and a well-formed one whose pointer
@@ -25,13 +28,36 @@ from turborec import backends
 from turborec.exceptions import BackendUnavailableError
 
 DTYPES = (np.float32, np.float64)
-_GPU_MODULES = ("turborec.selection._gpu_tiles", "turborec.selection._cupy")
+_CUPY_MODULES = ("turborec.selection._gpu_tiles", "turborec.selection._cupy")
 _MISSING = object()
 
 
 def _clear_registry():
     backends.probe.cache_clear()
     backends._backend.cache_clear()
+
+
+def _snapshot(names):
+    """The sys.modules entry and parent-package attribute of each module in ``names``."""
+    state = {}
+    for name in names:
+        parent, attr = name.rsplit(".", 1)
+        state[name] = (sys.modules.get(name, _MISSING), getattr(sys.modules[parent], attr, _MISSING))
+    return state
+
+
+def _restore(state):
+    for name, (module, attribute) in state.items():
+        parent, attr = name.rsplit(".", 1)
+        if module is _MISSING:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = module
+        if attribute is _MISSING:
+            vars(sys.modules[parent]).pop(attr, None)
+        else:
+            setattr(sys.modules[parent], attr, attribute)
+    _clear_registry()
 
 
 @pytest.fixture
@@ -42,31 +68,43 @@ def fake(monkeypatch):
     fake), ``impl`` (the re-imported ``_cupy``) and ``tiles`` (the ``_gpu_tiles`` it uses)."""
     import fake_cupy
 
-    package = turborec.selection
-    saved_modules = {name: sys.modules.get(name, _MISSING) for name in _GPU_MODULES}
-    saved_attrs = {name: getattr(package, name.rsplit(".", 1)[1], _MISSING) for name in _GPU_MODULES}
+    state = _snapshot(_CUPY_MODULES)
     monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
     monkeypatch.setattr(fake_cupy, "DEVICE_COUNT", 1)
     try:
-        for name in _GPU_MODULES:
+        for name in _CUPY_MODULES:
             sys.modules.pop(name, None)
         _clear_registry()
         impl = importlib.import_module("turborec.selection._cupy")
         tiles = sys.modules["turborec.selection._gpu_tiles"]
         assert impl.cupy is fake_cupy and impl.topk_dot_tiles.__globals__ is vars(tiles)
-        yield types.SimpleNamespace(cp=fake_cupy, impl=impl, tiles=tiles)
+        yield types.SimpleNamespace(name="cupy", cp=fake_cupy, impl=impl, tiles=tiles, budget="BLOCK_BYTES")
     finally:
-        for name in _GPU_MODULES:
-            attr = name.rsplit(".", 1)[1]
-            if saved_modules[name] is _MISSING:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = saved_modules[name]
-            if saved_attrs[name] is _MISSING:
-                vars(package).pop(attr, None)
-            else:
-                setattr(package, attr, saved_attrs[name])
+        _restore(state)
+
+
+@pytest.fixture(params=["cupy", "cuda"])
+def gpu(request, fake):
+    """Each GPU backend on the doubles: ``cupy`` on fake_cupy; ``cuda`` on fake_cupy and
+    fake_cuda (a NumPy model of turborec._cuda's launchers with the real planner, so skipped
+    where turborec._cuda is not built), its ``_cuda.py`` re-imported against them."""
+    if request.param == "cupy":
+        yield fake
+        return
+    pytest.importorskip("turborec._cuda", reason="turborec._cuda is not built: fake_cuda uses its planner")
+    import fake_cuda
+
+    names = ("turborec._cuda", "turborec.selection._cuda")
+    state = _snapshot(names)
+    try:
+        sys.modules.pop("turborec.selection._cuda", None)
+        sys.modules["turborec._cuda"] = turborec._cuda = fake_cuda
         _clear_registry()
+        impl = importlib.import_module("turborec.selection._cuda")
+        assert impl._cuda is fake_cuda and impl.cupy is fake.cp and impl.topk_dot_tiles.__globals__ is vars(fake.tiles)
+        yield types.SimpleNamespace(name="cuda", cp=fake.cp, impl=impl, tiles=fake.tiles, budget="SCRATCH_BYTES")
+    finally:
+        _restore(state)
 
 
 def test_fixture_undoes_itself(fake):
@@ -80,6 +118,8 @@ def test_no_fake_left_behind():
     assert "fake_cupy" not in repr(sys.modules.get("cupy"))
     cupy_impl = sys.modules.get("turborec.selection._cupy")
     assert cupy_impl is None or "fake_cupy" not in repr(getattr(cupy_impl, "cupy", None))
+    assert "fake_cuda" not in repr(sys.modules.get("turborec._cuda")) and "fake_cuda" not in repr(
+        getattr(turborec, "_cuda", None))
 
 
 # ---- inputs ----
@@ -142,46 +182,49 @@ TOPK_CASES = {
     "many_short_rows": (300, 12, 4, 2, np.int32, (5, 6)),
     "single_column": (5, 1, 3, 0, np.int32, (1,)),
     "no_exclusion": (6, 500, 37, None, None, ()),
+    "k_above_1024": (3, 1500, 1100, 50, np.int32, (1,)),  # the cuda backend's merge scratch
 }
 
 
 @pytest.mark.parametrize("largest", [True, False])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", TOPK_CASES)
-def test_topk_matches_numpy(fake, rng, case, dtype, largest):
+def test_topk_matches_numpy(gpu, rng, case, dtype, largest):
     n, m, k, per_row, index_dtype, full_rows = TOPK_CASES[case]
     scores = _scores(rng, n, m, dtype)
     exclude = None if per_row is None else _exclusion(rng, n, m, per_row, index_dtype, full_rows)
     want = turborec.topk(scores, k, exclude=exclude, largest=largest, backend="numpy")
-    gpu_scores = fake.cp.asarray(scores)
-    got = turborec.topk(gpu_scores, k, exclude=exclude, largest=largest, backend="cupy")
-    _assert_same(got, want, fake.cp)
+    gpu_scores = gpu.cp.asarray(scores)
+    got = turborec.topk(gpu_scores, k, exclude=exclude, largest=largest, backend=gpu.name)
+    _assert_same(got, want, gpu.cp)
     assert got[0].shape == (n, min(k, m))
     np.testing.assert_array_equal(gpu_scores.get(), scores)  # never written
     for r in full_rows:
         np.testing.assert_array_equal(got[0].get()[r], -1)
 
 
-@pytest.mark.parametrize("block_bytes", [1, 300])
+@pytest.mark.parametrize("k", [6, 1100])
+@pytest.mark.parametrize("budget", [1, 20_000])
 @pytest.mark.parametrize("largest", [True, False])
-def test_topk_in_row_blocks(fake, rng, monkeypatch, block_bytes, largest):
-    # BLOCK_BYTES=1: one row per block; 300 bytes of float32 x 25 columns: 3 rows per block, so
-    # the last block is short and exclusions must be cut at block edges.
-    monkeypatch.setattr(fake.impl, "BLOCK_BYTES", block_bytes)
-    scores = _scores(rng, 13, 25, np.float32)
-    exclude = _exclusion(rng, 13, 25, 4, full_rows=(4,))
-    want = turborec.topk(scores, 6, exclude=exclude, largest=largest, backend="numpy")
-    got = turborec.topk(fake.cp.asarray(scores), 6, exclude=exclude, largest=largest, backend="cupy")
-    _assert_same(got, want, fake.cp)
+def test_topk_in_row_blocks(gpu, rng, monkeypatch, budget, k, largest):
+    # cupy's BLOCK_BYTES: 1 gives one row per block, 20000 bytes of float32 x 1200 columns four
+    # rows (the last block short, exclusions cut at block edges). cuda's SCRATCH_BYTES: k > 1024
+    # needs merge scratch, at least one row's whatever the budget.
+    monkeypatch.setattr(gpu.impl, gpu.budget, budget)
+    scores = _scores(rng, 13, 1200, np.float32)
+    exclude = _exclusion(rng, 13, 1200, 40, full_rows=(4,))
+    want = turborec.topk(scores, k, exclude=exclude, largest=largest, backend="numpy")
+    got = turborec.topk(gpu.cp.asarray(scores), k, exclude=exclude, largest=largest, backend=gpu.name)
+    _assert_same(got, want, gpu.cp)
 
 
 @pytest.mark.parametrize("largest", [True, False])
-def test_topk_rows_without_eligible_entries_are_padded(fake, largest):
+def test_topk_rows_without_eligible_entries_are_padded(gpu, largest):
     pad = -np.inf if largest else np.inf
     rows = [[np.nan] * 6, [pad] * 6, [1, 2, 3, 4, 5, 6], [3, 1, 3, 1, 3, 1]]
     scores = np.array(rows, dtype=np.float32)
     exclude = sp.csr_matrix(np.array([[0] * 6, [0] * 6, [1] * 6, [0, 1, 0, 1, 0, 0]]))
-    ids, values = turborec.topk(fake.cp.asarray(scores), 4, exclude=exclude, largest=largest, backend="cupy")
+    ids, values = turborec.topk(gpu.cp.asarray(scores), 4, exclude=exclude, largest=largest, backend=gpu.name)
     np.testing.assert_array_equal(ids.get()[:3], -1)
     np.testing.assert_array_equal(values.get()[:3], pad)
     # Row 3 keeps columns 0, 2, 4 (score 3) and 5 (score 1); ties go to the lower id.
@@ -193,41 +236,41 @@ def test_topk_rows_without_eligible_entries_are_padded(fake, largest):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("k", [1, 10, 70, 300, 700])
-def test_topk_dot_matches_numpy_across_tiles(fake, rng, monkeypatch, dtype, k):
+def test_topk_dot_matches_numpy_across_tiles(gpu, rng, monkeypatch, dtype, k):
     # Items per tile: max(TILE_ITEMS, 4k) capped at m; TILE_BYTES makes several row tiles, the
     # last one short. k=700 > m=650: a single tile of items, selected straight into the output.
-    monkeypatch.setattr(fake.tiles, "TILE_ITEMS", 16)
-    monkeypatch.setattr(fake.tiles, "TILE_BYTES", 16 * 7 * np.dtype(dtype).itemsize)
+    monkeypatch.setattr(gpu.tiles, "TILE_ITEMS", 16)
+    monkeypatch.setattr(gpu.tiles, "TILE_BYTES", 16 * 7 * np.dtype(dtype).itemsize)
     n, m = 37, 650
     queries, items = _factors(rng, n, 5, dtype), _factors(rng, m, 5, dtype)
     exclude = _exclusion(rng, n, m, 40, full_rows=(3,))
     want = turborec.topk_dot(queries, items, k, exclude=exclude, backend="numpy")
-    got = turborec.topk_dot(fake.cp.asarray(queries), fake.cp.asarray(items), k, exclude=exclude, backend="cupy")
-    _assert_same(got, want, fake.cp)
+    got = turborec.topk_dot(gpu.cp.asarray(queries), gpu.cp.asarray(items), k, exclude=exclude, backend=gpu.name)
+    _assert_same(got, want, gpu.cp)
     np.testing.assert_array_equal(got[0].get()[3], -1)
 
 
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
-def test_topk_dot_candidates(fake, rng, monkeypatch, index_dtype):
-    monkeypatch.setattr(fake.tiles, "TILE_ITEMS", 32)
+def test_topk_dot_candidates(gpu, rng, monkeypatch, index_dtype):
+    monkeypatch.setattr(gpu.tiles, "TILE_ITEMS", 32)
     queries, items = _factors(rng, 20, 6, np.float32), _factors(rng, 900, 6, np.float32)
     exclude = _exclusion(rng, 20, 900, 30, index_dtype, full_rows=(7,))
     candidates = rng.choice(900, size=250, replace=False)
     candidates = np.concatenate([candidates, candidates[:40]])  # a set: repeats are ignored
     want = turborec.topk_dot(queries, items, 15, exclude=exclude, candidates=candidates, backend="numpy")
-    for given in (candidates, fake.cp.asarray(candidates)):
-        got = turborec.topk_dot(fake.cp.asarray(queries), fake.cp.asarray(items), 15, exclude=exclude,
-                                candidates=given, backend="cupy")
-        _assert_same(got, want, fake.cp)
+    for given in (candidates, gpu.cp.asarray(candidates)):
+        got = turborec.topk_dot(gpu.cp.asarray(queries), gpu.cp.asarray(items), 15, exclude=exclude,
+                                candidates=given, backend=gpu.name)
+        _assert_same(got, want, gpu.cp)
     assert set(got[0].get()[got[0].get() >= 0].tolist()) <= set(candidates.tolist())
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_topk_dot_normalize(fake, rng, monkeypatch, dtype):
+def test_topk_dot_normalize(gpu, rng, monkeypatch, dtype):
     # Cosines of tiles and of the whole product may round differently: values within a
     # tolerance, each returned id checked by its exact cosine.
-    monkeypatch.setattr(fake.tiles, "TILE_ITEMS", 64)
-    monkeypatch.setattr(fake.tiles, "TILE_BYTES", 64 * 8 * np.dtype(dtype).itemsize)  # 8 queries per tile
+    monkeypatch.setattr(gpu.tiles, "TILE_ITEMS", 64)
+    monkeypatch.setattr(gpu.tiles, "TILE_BYTES", 64 * 8 * np.dtype(dtype).itemsize)  # 8 queries per tile
     queries, items = rng.standard_normal((30, 16)), rng.standard_normal((700, 16))
     items[5] = 0.0  # a zero vector has cosine 0 with everything
     queries[2] = 0.0
@@ -235,9 +278,9 @@ def test_topk_dot_normalize(fake, rng, monkeypatch, dtype):
         items / np.maximum(np.linalg.norm(items, axis=1), 1e-300)[:, None]).T
     queries, items = queries.astype(dtype), items.astype(dtype)
     _, want_values = turborec.topk_dot(queries, items, 12, normalize=True, backend="numpy")
-    ids, values = turborec.topk_dot(fake.cp.asarray(queries), fake.cp.asarray(items), 12, normalize=True,
-                                    backend="cupy")
-    assert isinstance(ids, fake.cp.ndarray) and values.dtype == dtype
+    ids, values = turborec.topk_dot(gpu.cp.asarray(queries), gpu.cp.asarray(items), 12, normalize=True,
+                                    backend=gpu.name)
+    assert isinstance(ids, gpu.cp.ndarray) and values.dtype == dtype
     ids, values = ids.get(), values.get()
     rtol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(values, want_values, rtol=rtol, atol=rtol)
@@ -245,32 +288,32 @@ def test_topk_dot_normalize(fake, rng, monkeypatch, dtype):
     np.testing.assert_array_equal(values[2], 0.0)  # the zero query: cosine 0 with every item
 
 
-def test_topk_dot_exact_cosine_matches_numpy(fake, rng, monkeypatch):
+def test_topk_dot_exact_cosine_matches_numpy(gpu, rng, monkeypatch):
     # Factors whose norms are powers of two: cosines are exact, so ids must match exactly.
-    monkeypatch.setattr(fake.tiles, "TILE_ITEMS", 16)
-    monkeypatch.setattr(fake.tiles, "TILE_BYTES", 16 * 2 * 8)  # 2 queries per tile
+    monkeypatch.setattr(gpu.tiles, "TILE_ITEMS", 16)
+    monkeypatch.setattr(gpu.tiles, "TILE_BYTES", 16 * 2 * 8)  # 2 queries per tile
     queries, items = np.zeros((9, 4)), np.zeros((120, 4))
     queries[np.arange(9), rng.integers(0, 4, 9)] = rng.choice([-2.0, 1.0, 4.0], 9)
     items[np.arange(120), rng.integers(0, 4, 120)] = rng.choice([-1.0, 0.5, 8.0], 120)
     want = turborec.topk_dot(queries, items, 25, normalize=True, backend="numpy")
-    got = turborec.topk_dot(fake.cp.asarray(queries), fake.cp.asarray(items), 25, normalize=True, backend="cupy")
-    _assert_same(got, want, fake.cp)
+    got = turborec.topk_dot(gpu.cp.asarray(queries), gpu.cp.asarray(items), 25, normalize=True, backend=gpu.name)
+    _assert_same(got, want, gpu.cp)
 
 
 # ---- empty problems, devices, dispatch ----
 
 
 @pytest.mark.parametrize("on_gpu", [True, False])
-def test_empty_problems(fake, on_gpu):
-    to = fake.cp.asarray if on_gpu else np.asarray
-    kind = fake.cp.ndarray if on_gpu else np.ndarray
+def test_empty_problems(gpu, on_gpu):
+    to = gpu.cp.asarray if on_gpu else np.asarray
+    kind = gpu.cp.ndarray if on_gpu else np.ndarray
     cases = [
-        turborec.topk(to(np.zeros((0, 5), np.float32)), 3, backend="cupy"),
-        turborec.topk(to(np.zeros((4, 0), np.float64)), 3, backend="cupy"),
-        turborec.topk_dot(to(np.zeros((0, 3), np.float32)), to(np.ones((6, 3), np.float32)), 2, backend="cupy"),
-        turborec.topk_dot(to(np.ones((4, 3))), to(np.zeros((0, 3))), 2, normalize=True, backend="cupy"),
+        turborec.topk(to(np.zeros((0, 5), np.float32)), 3, backend=gpu.name),
+        turborec.topk(to(np.zeros((4, 0), np.float64)), 3, backend=gpu.name),
+        turborec.topk_dot(to(np.zeros((0, 3), np.float32)), to(np.ones((6, 3), np.float32)), 2, backend=gpu.name),
+        turborec.topk_dot(to(np.ones((4, 3))), to(np.zeros((0, 3))), 2, normalize=True, backend=gpu.name),
         turborec.topk_dot(to(np.ones((4, 3))), to(np.ones((6, 3))), 2, candidates=np.zeros(0, np.int64),
-                          backend="cupy"),
+                          backend=gpu.name),
     ]
     shapes = [(0, 3), (4, 0), (0, 2), (4, 0), (4, 0)]
     for (ids, values), shape in zip(cases, shapes):
@@ -278,27 +321,26 @@ def test_empty_problems(fake, on_gpu):
         assert ids.shape == values.shape == shape and ids.dtype == np.int32
 
 
-def test_host_inputs_come_back_on_the_host(fake, rng):
+def test_host_inputs_come_back_on_the_host(gpu, rng):
     scores = _scores(rng, 8, 40, np.float32)
     exclude = _exclusion(rng, 8, 40, 3)
-    got = turborec.topk(scores, 6, exclude=exclude, backend="cupy")
+    got = turborec.topk(scores, 6, exclude=exclude, backend=gpu.name)
     want = turborec.topk(scores, 6, exclude=exclude, backend="numpy")
     for a, b in zip(got, want):
         assert type(a) is np.ndarray  # noqa: E721 - a plain NumPy array, not the fake
         np.testing.assert_array_equal(a, b)
     queries, items = _factors(rng, 5, 3, np.float64), _factors(rng, 30, 3, np.float64)
-    ids, values = turborec.topk_dot(queries, items, 4, backend="cupy")
+    ids, values = turborec.topk_dot(queries, items, 4, backend=gpu.name)
     assert type(ids) is np.ndarray and type(values) is np.ndarray  # noqa: E721
     np.testing.assert_array_equal(ids, turborec.topk_dot(queries, items, 4, backend="numpy")[0])
 
 
-def test_auto_follows_the_data(fake, rng):
+def test_auto_follows_the_data(gpu, rng):
     scores = _scores(rng, 5, 30, np.float64)
-    # cuda needs turborec._cuda and a real device: without one, auto takes cupy for GPU arrays.
-    expected = "cuda" if backends.probe("cuda").available else "cupy"
-    assert backends.resolve("selection", "auto", (fake.cp.asarray(scores),)).name == expected
-    ids, values = turborec.topk(fake.cp.asarray(scores), 4)
-    assert isinstance(ids, fake.cp.ndarray) and values.dtype == np.float64
+    # Auto prefers cuda (here: with fake_cuda installed), else cupy.
+    assert backends.resolve("selection", "auto", (gpu.cp.asarray(scores),)).name == gpu.name
+    ids, values = turborec.topk(gpu.cp.asarray(scores), 4)
+    assert isinstance(ids, gpu.cp.ndarray) and values.dtype == np.float64
     np.testing.assert_array_equal(ids.get(), turborec.topk(scores, 4, backend="numpy")[0])
     # Host arrays never go to a GPU by themselves, even with a GPU present.
     assert backends.resolve("selection", "auto", (scores,)).name in backends.HOST_BACKENDS
@@ -323,57 +365,57 @@ def test_gpu_backends_unavailable_without_cupy():
         turborec.topk(np.ones((2, 3)), 1, backend="cupy")
 
 
-def test_outputs_follow_the_inputs_device(fake, monkeypatch, rng):
-    monkeypatch.setattr(fake.cp, "DEVICE_COUNT", 2)
+def test_outputs_follow_the_inputs_device(gpu, monkeypatch, rng):
+    monkeypatch.setattr(gpu.cp, "DEVICE_COUNT", 2)
     scores = _scores(rng, 6, 20, np.float32)
-    with fake.cp.cuda.Device(1):
-        on_one = fake.cp.asarray(scores)
-    assert on_one.device.id == 1 and fake.cp.cuda.Device().id == 0
-    ids, values = turborec.topk(on_one, 3, backend="cupy")
+    with gpu.cp.cuda.Device(1):
+        on_one = gpu.cp.asarray(scores)
+    assert on_one.device.id == 1 and gpu.cp.cuda.Device().id == 0
+    ids, values = turborec.topk(on_one, 3, backend=gpu.name)
     assert ids.device.id == 1 and values.device.id == 1  # allocated inside Device(1)
     np.testing.assert_array_equal(ids.get(), turborec.topk(scores, 3, backend="numpy")[0])
-    with fake.cp.cuda.Device(1):
-        items = fake.cp.asarray(np.ones((5, 3), np.float32))
+    with gpu.cp.cuda.Device(1):
+        items = gpu.cp.asarray(np.ones((5, 3), np.float32))
     with pytest.raises(ValueError, match=r"inputs: expected arrays on one GPU, got arrays on devices \[0, 1\]"):
-        turborec.topk_dot(fake.cp.asarray(np.ones((2, 3), np.float32)), items, 1, backend="cupy")
+        turborec.topk_dot(gpu.cp.asarray(np.ones((2, 3), np.float32)), items, 1, backend=gpu.name)
 
 
 @pytest.mark.parametrize("normalize", [False, True])
-def test_issue_7_arrays_on_a_device_other_than_the_current_one(fake, monkeypatch, rng, normalize):
+def test_issue_7_arrays_on_a_device_other_than_the_current_one(gpu, monkeypatch, rng, normalize):
     # Issue 7: the public functions checked, copied and derived GPU arrays (finite check,
     # contiguous copy, cosine norms, candidate lookups) on the current device, not the inputs'.
     # CuPy then fails (no peer access between the devices) or computes on the wrong device: the
     # norms landed on device 0 beside queries on device 1 and dispatch refused them.
-    monkeypatch.setattr(fake.cp, "DEVICE_COUNT", 2)
-    monkeypatch.setattr(fake.tiles, "TILE_ITEMS", 16)
+    monkeypatch.setattr(gpu.cp, "DEVICE_COUNT", 2)
+    monkeypatch.setattr(gpu.tiles, "TILE_ITEMS", 16)
     queries, items = _factors(rng, 7, 4, np.float64), _factors(rng, 90, 4, np.float64)
     scores = _scores(rng, 9, 30, np.float32)
     exclude = _exclusion(rng, 7, 90, 5)
     candidates = rng.choice(90, size=40, replace=False)
-    with fake.cp.cuda.Device(1):
-        gpu_queries, gpu_items = fake.cp.asarray(queries), fake.cp.asarray(items)
-        gpu_scores_t = fake.cp.asarray(np.ascontiguousarray(scores.T)).T  # not C-contiguous: copied
+    with gpu.cp.cuda.Device(1):
+        gpu_queries, gpu_items = gpu.cp.asarray(queries), gpu.cp.asarray(items)
+        gpu_scores_t = gpu.cp.asarray(np.ascontiguousarray(scores.T)).T  # not C-contiguous: copied
     got = turborec.topk_dot(gpu_queries, gpu_items, 6, exclude=exclude, candidates=candidates, normalize=normalize,
-                            backend="cupy")
+                            backend=gpu.name)
     assert got[0].device.id == 1 and got[1].device.id == 1
     want = turborec.topk_dot(queries, items, 6, exclude=exclude, candidates=candidates, normalize=normalize,
                              backend="numpy")
     np.testing.assert_array_equal(got[0].get(), want[0])
     np.testing.assert_allclose(got[1].get(), want[1], rtol=1e-12)
-    got = turborec.topk(gpu_scores_t, 5, backend="cupy")
+    got = turborec.topk(gpu_scores_t, 5, backend=gpu.name)
     assert got[0].device.id == 1
-    _assert_same(got, turborec.topk(scores, 5, backend="numpy"), fake.cp)
-    assert fake.cp.cuda.Device().id == 0  # and the current device is left as it was
+    _assert_same(got, turborec.topk(scores, 5, backend="numpy"), gpu.cp)
+    assert gpu.cp.cuda.Device().id == 0  # and the current device is left as it was
 
 
-def test_non_default_stream(fake, rng):
+def test_non_default_stream(gpu, rng):
     scores = _scores(rng, 50, 300, np.float32)
     want = turborec.topk(scores, 120, backend="numpy")
-    with fake.cp.cuda.Stream(non_blocking=True) as stream:
-        assert fake.cp.cuda.get_current_stream() is stream and stream.ptr != 0
-        got = turborec.topk(fake.cp.asarray(scores), 120, backend="cupy")
+    with gpu.cp.cuda.Stream(non_blocking=True) as stream:
+        assert gpu.cp.cuda.get_current_stream() is stream and stream.ptr != 0
+        got = turborec.topk(gpu.cp.asarray(scores), 120, backend=gpu.name)
         stream.synchronize()
-    _assert_same(got, want, fake.cp)
+    _assert_same(got, want, gpu.cp)
 
 
 def test_fake_keeps_cupys_host_device_wall(fake):
