@@ -21,7 +21,7 @@ What it covers, and how it stays honest:
   ``ValueError`` as CuPy does between devices without peer access.
 - Only the functions turborec calls exist (``AttributeError`` for any other, so a new use is
   seen), each forwarding to NumPy; ``lexsort`` keeps CuPy's limit (one array of keys, 1-D or
-  2-D).
+  2-D); like CuPy, nothing warns about floating-point overflow or invalid values.
 - ``cuda.Device`` (``.id``, context manager, ``DEVICE_COUNT`` devices: 1 unless a test sets it),
   ``cuda.runtime.getDeviceCount``, ``cuda.Stream`` (context manager, ``synchronize``, ``ptr``)
   and ``cuda.get_current_stream``.
@@ -122,7 +122,8 @@ class ndarray(np.ndarray):
         out = kwargs.get("out")
         if out is not None:
             kwargs["out"] = tuple(_host(o) for o in out)
-        result = getattr(ufunc, method)(*_host(inputs), **kwargs)
+        with np.errstate(all="ignore"):  # a GPU raises no floating-point warnings
+            result = getattr(ufunc, method)(*_host(inputs), **kwargs)
         if out is not None:  # written in place: hand back the caller's arrays themselves
             return out[0] if len(out) == 1 else out
         return _device(result)
@@ -150,7 +151,8 @@ def _forward(name):
     numpy_function = getattr(np, name)
 
     def function(*args, **kwargs):
-        return _device(numpy_function(*_host(args), **{k: _host(v) for k, v in kwargs.items()}))
+        with np.errstate(all="ignore"):  # a GPU raises no floating-point warnings
+            return _device(numpy_function(*_host(args), **{k: _host(v) for k, v in kwargs.items()}))
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = f"numpy.{name} on fake-GPU arrays (host arrays refused)."

@@ -250,6 +250,23 @@ def test_topk_dot_matches_numpy_across_tiles(gpu, rng, monkeypatch, dtype, k):
     np.testing.assert_array_equal(got[0].get()[3], -1)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_topk_dot_overflowing_scores(gpu, rng, monkeypatch, dtype):
+    # Finite factors whose products overflow: +inf scores are selected, -inf never. One huge
+    # coordinate per vector, so a score is +-inf in any summation order, with or without FMA.
+    monkeypatch.setattr(gpu.tiles, "TILE_ITEMS", 32)
+    big = 1e30 if dtype == np.float32 else 1e200
+    queries, items = _factors(rng, 20, 4, dtype), _factors(rng, 300, 4, dtype)
+    queries[:, 0] = rng.choice([0.0, big, -big], size=20)
+    items[:, 0] = rng.choice([0.0, 0.0, 1.0, big, -big], size=300)
+    with np.errstate(over="ignore"):  # the NumPy reference's matmul warns
+        exact = queries @ items.T
+        want = turborec.topk_dot(queries, items, 40, backend="numpy")
+    assert np.isposinf(exact).any() and np.isneginf(exact).any() and not np.isnan(exact).any()
+    got = turborec.topk_dot(gpu.cp.asarray(queries), gpu.cp.asarray(items), 40, backend=gpu.name)
+    _assert_same(got, want, gpu.cp)
+
+
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
 def test_topk_dot_candidates(gpu, rng, monkeypatch, index_dtype):
     monkeypatch.setattr(gpu.tiles, "TILE_ITEMS", 32)
@@ -459,6 +476,7 @@ class DeviceLike:
 
 
 _DROP = object()
+_SHARED = np.zeros(1024, np.uint8)  # memory that two hand-made interfaces point into
 NO_DEVICE = "no usable CUDA device|expected device memory, got a host pointer"
 
 
@@ -506,6 +524,12 @@ TOPK_ARGUMENT_ERRORS = {
     "k_zero": (dict(k=0, ids=DeviceLike((3, 0), np.int32), values=DeviceLike((3, 0), np.float32)), ValueError,
                "k: expected 1 <= k <= m = 8, got 0"),
     "col_base": (dict(col_base=2**31 - 4), ValueError, "col_base: expected col_base >= 0"),
+    "outputs_overlap": (dict(values=DeviceLike((3, 2), np.float32, data=(_SHARED.ctypes.data + 8, False)),
+                             ids=DeviceLike((3, 2), np.int32, data=(_SHARED.ctypes.data, False))), ValueError,
+                        "ids/values: must not overlap scores or each other"),
+    "scratch_overlaps": (dict(scores=DeviceLike((3, 8), np.float32, data=(_SHARED.ctypes.data, False)),
+                              scratch=DeviceLike((64,), np.uint8, data=(_SHARED.ctypes.data + 64, False))),
+                         ValueError, "scratch: must not overlap scores"),
     "exclusion_half": (dict(exclude_indptr=DeviceLike((4,), np.int32)), ValueError, "give both or neither"),
     "exclusion_rows": (dict(exclude_indptr=DeviceLike((3,), np.int32), exclude_indices=DeviceLike((5,), np.int32)),
                        ValueError, r"exclude_indptr: expected 4 entries \(rows \+ 1\), got 3"),

@@ -61,6 +61,10 @@ void topk_typed(const py::object& scores, const py::object& ex_indptr, const py:
     expect(indptr.absent() || indptr.dim(0) == n + 1, "exclude_indptr: expected " + std::to_string(n + 1) +
                                                           " entries (rows + 1), got " +
                                                           std::to_string(indptr.absent() ? 0 : indptr.dim(0)));
+    expect(disjoint(out_ids, s) && disjoint(out_values, s) && disjoint(out_ids, out_values),
+           "ids/values: must not overlap scores or each other");
+    expect(disjoint(work, s) && disjoint(work, out_ids) && disjoint(work, out_values),
+           "scratch: must not overlap scores, ids or values");
     // ... then where the memory lives.
     check_on_current_device(s, out_ids, out_values, work, indptr, indices);
     if (!indptr.absent()) check_exclusion(indptr, indices, as_stream(stream));

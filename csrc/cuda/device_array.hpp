@@ -184,7 +184,9 @@ DeviceView<T> make_view(const py::object& a, const std::string& name, std::size_
   if (data.size() != 2)
     throw py::value_error(name + ": __cuda_array_interface__ data must be (pointer, read_only)");
   const auto ptr = detail::integer<std::uintptr_t>(data[0], name, "data pointer");
-  if (writable && PyObject_IsTrue(data[1].ptr())) throw py::value_error(name + ": array is read-only");
+  const int read_only = PyObject_IsTrue(data[1].ptr());
+  if (read_only < 0) throw py::error_already_set();
+  if (writable && read_only) throw py::value_error(name + ": array is read-only");
   if (elements > 0 && ptr == 0) throw py::value_error(name + ": null data pointer");
   out.ptr_ = reinterpret_cast<T*>(ptr);
   out.present_ = true;
