@@ -150,7 +150,7 @@ def _exclusion(rng, n, m, per_row, index_dtype=np.int32, full_rows=()):
     # Set the arrays directly: the constructor would sort, merge or downcast them.
     matrix.data = np.ones(len(indices))
     matrix.indices, matrix.indptr = indices, indptr
-    assert matrix.indices.dtype == index_dtype and not matrix.has_sorted_indices or len(indices) < 2
+    assert matrix.indices.dtype == index_dtype
     return matrix
 
 
