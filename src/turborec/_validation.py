@@ -4,6 +4,7 @@ Every error names the argument, what it got and what was expected. Arrays stay o
 they came on (NumPy on the host, CuPy on a GPU); ``_dispatch`` moves them when a backend needs.
 """
 
+import contextlib
 import operator
 
 import numpy as np
@@ -55,6 +56,23 @@ def array_module(x):
 
         return cupy
     return np
+
+
+def gpu_device(*arrays):
+    """A context manager under which CuPy works on the device of the GPU arrays among ``arrays``,
+    a no-op when none is on a GPU. CuPy allocates and launches on the current device, so checks,
+    copies and derived arrays (norms, candidate lookups) of arrays on another device would land
+    on the wrong one, or fail where the devices lack peer access. Arrays on two GPUs are a
+    ValueError."""
+    on_gpu = [a for a in arrays if is_gpu_array(a)]
+    if not on_gpu:
+        return contextlib.nullcontext()
+    import cupy
+
+    devices = sorted({cupy.asarray(a).device.id for a in on_gpu})
+    if len(devices) > 1:
+        raise ValueError(f"inputs: expected arrays on one GPU, got arrays on devices {devices}")
+    return cupy.cuda.Device(devices[0])
 
 
 def as_float_matrix(x, name, xp=None, *, finite=False):

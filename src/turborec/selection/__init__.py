@@ -115,15 +115,16 @@ def topk(scores, k, *, exclude=None, largest=True, backend=None, n_threads=None)
     ``largest``, +inf otherwise): like excluded entries, they are not eligible. A row with
     fewer than ``k`` eligible entries is padded with id -1 and the padding value.
     """
-    k = v.check_k(k)
-    scores = v.as_float_matrix(scores, "scores")
-    n, m = scores.shape
-    v.check_id_range(m, "scores")
-    exclude = _exclusion(exclude, (n, m))
-    largest = v.as_bool(largest, "largest")
-    k = min(k, m)
-    return dispatch("selection", "topk", inputs=(scores, exclude), params=(k, largest, row_plan(k)),
-                    outputs=[((n, k), np.int32), ((n, k), scores.dtype)], backend=backend, n_threads=n_threads)
+    with v.gpu_device(scores):  # CuPy allocates and launches on the current device: the inputs'
+        k = v.check_k(k)
+        scores = v.as_float_matrix(scores, "scores")
+        n, m = scores.shape
+        v.check_id_range(m, "scores")
+        exclude = _exclusion(exclude, (n, m))
+        largest = v.as_bool(largest, "largest")
+        k = min(k, m)
+        return dispatch("selection", "topk", inputs=(scores, exclude), params=(k, largest, row_plan(k)),
+                        outputs=[((n, k), np.int32), ((n, k), scores.dtype)], backend=backend, n_threads=n_threads)
 
 
 def topk_dot(queries, items, k, *, exclude=None, candidates=None, normalize=False, backend=None,
@@ -158,32 +159,33 @@ def topk_dot(queries, items, k, *, exclude=None, candidates=None, normalize=Fals
         ``n_eligible`` is ``n_items``, or the number of candidates.
     values : array of the same shape, dtype of ``queries``
     """
-    k = v.check_k(k)
-    queries = v.as_float_matrix(queries, "queries", finite=True)
-    items = v.as_float_matrix(items, "items", finite=True)
-    if queries.shape[1] != items.shape[1]:
-        raise ValueError(f"items: expected {queries.shape[1]} columns like queries, got shape {tuple(items.shape)}")
-    if queries.dtype != items.dtype:
-        raise TypeError(f"items: expected dtype {queries.dtype} like queries, got {items.dtype}")
-    if v.is_gpu_array(queries) != v.is_gpu_array(items):
-        raise TypeError("items: expected an array on the same device as queries (both NumPy or both CuPy)")
-    n, m = queries.shape[0], items.shape[0]
-    v.check_id_range(m, "items", "rows")
-    normalize = v.as_bool(normalize, "normalize")
-    exclude = _exclusion(exclude, (n, m))
-    if candidates is not None:
-        candidates = v.as_candidates(candidates, m)
-        items = items[v.array_module(items).asarray(candidates)]
-        if exclude is not None:
-            exclude = v.restrict_columns(*exclude, candidates, m)
-        m = len(candidates)
-    scales = (inverse_norms(queries), inverse_norms(items)) if normalize else (None, None)
-    k = min(k, m)
-    ids, values = dispatch("selection", "topk_dot", inputs=(queries, items, exclude, *scales),
-                           params=(k, dot_plan(n, k, queries.dtype)),
-                           outputs=[((n, k), np.int32), ((n, k), queries.dtype)], backend=backend,
-                           n_threads=n_threads)
-    if candidates is not None:
-        xp = v.array_module(ids)
-        ids = xp.where(ids >= 0, xp.asarray(candidates, dtype=np.int32)[ids], -1).astype(np.int32)
-    return ids, values
+    with v.gpu_device(queries, items):  # CuPy allocates and launches on the current device: the inputs'
+        k = v.check_k(k)
+        queries = v.as_float_matrix(queries, "queries", finite=True)
+        items = v.as_float_matrix(items, "items", finite=True)
+        if queries.shape[1] != items.shape[1]:
+            raise ValueError(f"items: expected {queries.shape[1]} columns like queries, got shape {tuple(items.shape)}")
+        if queries.dtype != items.dtype:
+            raise TypeError(f"items: expected dtype {queries.dtype} like queries, got {items.dtype}")
+        if v.is_gpu_array(queries) != v.is_gpu_array(items):
+            raise TypeError("items: expected an array on the same device as queries (both NumPy or both CuPy)")
+        n, m = queries.shape[0], items.shape[0]
+        v.check_id_range(m, "items", "rows")
+        normalize = v.as_bool(normalize, "normalize")
+        exclude = _exclusion(exclude, (n, m))
+        if candidates is not None:
+            candidates = v.as_candidates(candidates, m)
+            items = items[v.array_module(items).asarray(candidates)]
+            if exclude is not None:
+                exclude = v.restrict_columns(*exclude, candidates, m)
+            m = len(candidates)
+        scales = (inverse_norms(queries), inverse_norms(items)) if normalize else (None, None)
+        k = min(k, m)
+        ids, values = dispatch("selection", "topk_dot", inputs=(queries, items, exclude, *scales),
+                               params=(k, dot_plan(n, k, queries.dtype)),
+                               outputs=[((n, k), np.int32), ((n, k), queries.dtype)], backend=backend,
+                               n_threads=n_threads)
+        if candidates is not None:
+            xp = v.array_module(ids)
+            ids = xp.where(ids >= 0, xp.asarray(candidates, dtype=np.int32)[ids], -1).astype(np.int32)
+        return ids, values
