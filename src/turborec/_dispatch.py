@@ -19,7 +19,7 @@ import math
 
 from . import backends
 from ._threads import resolve_n_threads
-from ._validation import is_gpu_array
+from ._validation import gpu_device, is_gpu_array
 
 
 def _flatten(inputs):
@@ -65,7 +65,7 @@ def dispatch(family, kernel, *, inputs, params=(), outputs, backend=None, n_thre
     n_threads = resolve_n_threads(n_threads)
     implementation = getattr(chosen.impl, kernel)
     if chosen.on_gpu:
-        with chosen.xp.cuda.Device(_device_of(inputs, chosen.xp)):
+        with gpu_device(*_flatten(inputs)):  # the inputs' device (the current one for host inputs)
             outs = _run(implementation, chosen.xp, inputs, params, n_threads, outputs)
         if not any(is_gpu_array(a) for a in _flatten(inputs)):
             outs = tuple(o.get() for o in outs)
@@ -79,11 +79,3 @@ def _run(implementation, xp, inputs, params, n_threads, outputs):
     if any(math.prod(shape) > 0 for shape, _ in outputs):
         implementation(*(_to_device(a, xp) for a in inputs), *params, n_threads, *outs)
     return outs
-
-
-def _device_of(inputs, xp):
-    """The device of the first GPU input (all must share it), else the current device."""
-    devices = {a.device.id for a in _flatten(inputs) if is_gpu_array(a)}
-    if len(devices) > 1:
-        raise ValueError(f"inputs: expected arrays on one GPU, got arrays on devices {sorted(devices)}")
-    return devices.pop() if devices else xp.cuda.Device().id
