@@ -189,3 +189,12 @@ def test_binding_checks_indptr_completely_before_reading_indices():
         _topk(scores, 3, *_outs(2, 3), exclude=(np.array([0, 1000, 1000], np.int32), np.arange(4, dtype=np.int32)))
     with pytest.raises(ValueError, match="exclude.indices: 7 out of range \\[0, 5\\)"):
         _topk(scores, 3, *_outs(2, 3), exclude=(np.array([0, 1, 1], np.int32), np.array([7], np.int32)))
+
+
+def test_sparse_scores_are_a_clear_type_error(name):
+    """Issue 7: topk on a sparse score matrix said "not enough values to unpack"."""
+    for scores in (sp.csr_matrix(np.eye(3)), sp.coo_matrix(np.eye(3))):
+        with pytest.raises(TypeError, match="scores: expected a dense 2-D array .* got a sparse .*; densify it"):
+            turborec.topk(scores, 2, backend=name)
+    with pytest.raises(TypeError, match="items: expected a dense 2-D array"):
+        turborec.topk_dot(np.eye(3), sp.csr_matrix(np.eye(3)), 2, backend=name)
