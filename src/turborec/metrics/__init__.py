@@ -38,13 +38,19 @@ def check_cutoffs(k):
     values = [k] if np.ndim(k) == 0 else list(k)
     if not values:
         raise ValueError("k: expected at least one cutoff")
-    return np.unique(np.array([v.check_k(x, "k") for x in values], dtype=np.int64))
+    values = [v.check_k(x, "k") for x in values]
+    if max(values) > np.iinfo(np.int64).max:
+        raise ValueError(f"k: cutoff {max(values)} exceeds any list's width")
+    return np.unique(np.array(values, dtype=np.int64))
 
 
 def check_metric_names(metrics, allowed):
     if metrics is None:
         return tuple(allowed)
-    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    try:
+        metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    except TypeError:
+        raise TypeError(f"metrics: expected a str or a sequence of str, got {type(metrics).__name__}") from None
     unknown = [m for m in metrics if m not in allowed]
     if unknown:
         raise ValueError(f"metrics: unknown {unknown}; expected names from {allowed}")
@@ -53,7 +59,7 @@ def check_metric_names(metrics, allowed):
 
 def as_recommendations(recommended, n_users=None, n_items=None):
     """int32 (n_users, width) ids with -1 for empty slots; rejects repeats within a row."""
-    recommended = np.asarray(recommended)
+    recommended = v.as_array(recommended, "recommended")
     if recommended.ndim != 2:
         raise ValueError(f"recommended: expected a 2-D array (users x ranked items), got shape {recommended.shape}")
     if recommended.size and not np.issubdtype(recommended.dtype, np.integer):
@@ -105,6 +111,7 @@ def ranking_metrics(recommended, relevant, k=10, *, metrics=None, n_negatives=No
     """
     cutoffs = check_cutoffs(k)
     metrics = check_metric_names(metrics, RANKING_METRICS)
+    per_user = v.as_bool(per_user, "per_user")
     relevant = as_relevance(relevant)
     n_users, n_items = relevant.shape
     recs = as_recommendations(recommended, n_users, n_items)
@@ -115,9 +122,11 @@ def ranking_metrics(recommended, relevant, k=10, *, metrics=None, n_negatives=No
     n_relevant = np.diff(relevant.indptr)
     if n_negatives is None:
         n_negatives = n_items - n_relevant
-    n_negatives = np.asarray(n_negatives)
-    if n_negatives.shape != (n_users,) or not np.issubdtype(n_negatives.dtype, np.integer):
+    n_negatives = v.as_array(n_negatives, "n_negatives")
+    if n_negatives.shape != (n_users,):
         raise ValueError(f"n_negatives: expected {n_users} integers, got shape {n_negatives.shape}")
+    if not np.issubdtype(n_negatives.dtype, np.integer):
+        raise TypeError(f"n_negatives: expected {n_users} integers, got dtype {n_negatives.dtype}")
     values = dispatch("metrics", "ranking_metrics",
                       inputs=(recs, v.csr_arrays(relevant), np.ascontiguousarray(n_negatives, dtype=np.int64), cutoffs),
                       outputs=[((n_users, len(cutoffs), len(RANKING_METRICS)), np.float64)], backend=backend,
