@@ -133,9 +133,9 @@ MALFORMED = {
 ENTRIES = np.array([0, 0, 2, 2, 1, 0]), np.array([3, 1, 2, 0, 1, 3]), np.array([1.0, 1, 1, 1, 0, 1])
 
 
-def _compressed(index_dtype=np.int32, indptr_dtype=None, kind=sp.csr_matrix, **attributes):
+def _compressed(index_dtype=np.int32, indptr_dtype=None, kind=sp.csr_matrix, values=ENTRIES[2], **attributes):
     """ENTRIES as a CSR in the order given (unsorted, duplicates and the zero kept)."""
-    rows, cols, values = ENTRIES
+    rows, cols, _ = ENTRIES
     order = np.argsort(rows, kind="stable")
     indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=3))))
     m = _raw(indptr.astype(indptr_dtype or index_dtype), cols[order].astype(index_dtype), values[order], kind=kind)
@@ -173,6 +173,8 @@ AWKWARD = {
     "int64 indptr, int32 indices": lambda: _compressed(np.int32, np.int64),
     "uint16 indices, uint32 indptr": lambda: _compressed(np.uint16, np.uint32),
     "stale sorted flag": _stale_sorted_flag,
+    # issue 7: summing the duplicate (0, 3) wrapped 255 + 1 to 0, and the item was not relevant
+    "uint8 duplicates summing to 256": lambda: _compressed(values=np.array([255, 1, 1, 1, 0, 1], np.uint8)),
     "read-only arrays": _read_only_csr,
     "strided arrays": _strided,
     "entries past nnz": _trailing,
@@ -282,6 +284,8 @@ class TestSelection:
         ("abc", TypeError, "expected a 2-D array, got str"),
         (None, TypeError, "expected a 2-D array, got NoneType"),
         ([[1.0, 2.0], [3.0]], ValueError, "expected a rectangular array"),
+        # issue 7: the mask was dropped and masked scores returned
+        (np.ma.array(np.zeros((3, 4)), mask=True), TypeError, "masked arrays are not supported"),
         (sp.csr_matrix((3, 4)), TypeError, "expected a dense 2-D array"),
     ])
     def test_wrong_ndim_and_types(self, every_backend, bad, error, match):
@@ -408,8 +412,11 @@ class TestMetrics:
         (np.zeros((0, 3), int), sp.csr_matrix((0, 4)), ValueError, "relevant: no user has a relevant item"),
         (np.zeros((3, 0), int), None, ValueError, "k: cutoff 1 exceeds the 0 recommendations"),
         (-np.ones((3, 3), int), sp.csr_matrix((3, 0)), ValueError, "relevant: no user has a relevant item"),
+        # issue 7: item 2**32 + 1 was listed as int32 1 and its hit silently missed
+        ([[2**32 + 1]], sp.csr_matrix(([1.0], [2**32 + 1], [0, 1]), shape=(1, 2**33)), ValueError,
+         "relevant: 8589934592 columns do not fit the int32 ids"),
     ])
-    def test_empty_inputs(self, every_backend, recs, relevant, error, match):
+    def test_empty_and_oversized_inputs(self, every_backend, recs, relevant, error, match):
         relevant = self.relevant() if relevant is None else relevant
         fails(error, match, ranking_metrics, recs, relevant, 1, backend=every_backend)
 
@@ -480,6 +487,8 @@ class TestMetrics:
         (dict(n_negatives=[2**70] * 3), TypeError, "n_negatives: expected 3 integers, got dtype object"),
         (dict(n_negatives=[[1], [2, 3], [4]]), ValueError, "n_negatives: expected a rectangular array"),
         (dict(n_negatives=np.array([-3, 5, 5])), ValueError, "n_negatives: user 0 has -3 negatives"),
+        # issue 7: 2**64 - 1 became -1 and the user's auc a silent NaN
+        (dict(n_negatives=np.array([2**64 - 1, 5, 5], np.uint64)), ValueError, "n_negatives: 18446744073709551615 exceeds"),
     ])
     def test_bad_options(self, every_backend, kwargs, error, match):
         fails(error, match, ranking_metrics, RECS, self.relevant(), 2, backend=every_backend, **kwargs)

@@ -70,6 +70,8 @@ def as_float_matrix(x, name, xp=None, *, finite=False):
     only if needed; ``finite``: NaN and inf are a ValueError."""
     if isinstance(x, (list, tuple)):
         x = as_array(x, name)
+    if isinstance(x, np.ma.MaskedArray):  # its mask would be dropped: a silent wrong answer
+        raise TypeError(f"{name}: masked arrays are not supported; fill them (e.g. .filled(np.nan)) or use exclude")
     if sp.issparse(x) or (hasattr(x, "tocsr") and not is_gpu_array(x)):
         raise TypeError(f"{name}: expected a dense 2-D array (numpy or cupy), got a sparse {type(x).__name__}; "
                         "densify it with .toarray()")
@@ -123,7 +125,7 @@ def as_csr(matrix, name, shape=None, *, canonical=False):
         _check_coo(matrix, n_rows, n_cols, name)
         matrix = matrix.tocsr()
     if canonical or not _sorted_within_rows(matrix.indptr, matrix.indices):
-        matrix = _fresh_csr(matrix)
+        matrix = _fresh_csr(matrix, wide=canonical)
         if canonical:
             matrix.sum_duplicates()  # sorts too
             matrix.eliminate_zeros()
@@ -204,12 +206,14 @@ def _sorted_within_rows(indptr, indices):
     return not descending.any()
 
 
-def _fresh_csr(matrix):
+def _fresh_csr(matrix, wide=False):
     """A copy sharing nothing with ``matrix`` (and none of its cached flags), indices trimmed to
-    nnz, index dtypes unified by scipy's constructor."""
+    nnz, index dtypes unified by scipy's constructor; ``wide``: values at least int64, so that
+    summing duplicates cannot wrap (uint8 255 + 1 is not 0)."""
     nnz = int(matrix.indptr[-1])
-    return type(matrix)((np.array(matrix.data[:nnz]), np.array(matrix.indices[:nnz]), np.array(matrix.indptr)),
-                        shape=matrix.shape)
+    dtype = np.result_type(matrix.data.dtype, np.int64) if wide else matrix.data.dtype
+    return type(matrix)((np.array(matrix.data[:nnz], dtype=dtype), np.array(matrix.indices[:nnz]),
+                         np.array(matrix.indptr)), shape=matrix.shape)
 
 
 def csr_arrays(matrix):

@@ -114,6 +114,7 @@ def ranking_metrics(recommended, relevant, k=10, *, metrics=None, n_negatives=No
     per_user = v.as_bool(per_user, "per_user")
     relevant = as_relevance(relevant)
     n_users, n_items = relevant.shape
+    v.check_id_range(n_items, "relevant")  # listed ids are int32 in the kernels
     recs = as_recommendations(recommended, n_users, n_items)
     if cutoffs[-1] > recs.shape[1]:
         raise ValueError(f"k: cutoff {cutoffs[-1]} exceeds the {recs.shape[1]} recommendations per user")
@@ -127,6 +128,8 @@ def ranking_metrics(recommended, relevant, k=10, *, metrics=None, n_negatives=No
         raise ValueError(f"n_negatives: expected {n_users} integers, got shape {n_negatives.shape}")
     if not np.issubdtype(n_negatives.dtype, np.integer):
         raise TypeError(f"n_negatives: expected {n_users} integers, got dtype {n_negatives.dtype}")
+    if n_users and int(n_negatives.max()) > np.iinfo(np.int64).max:
+        raise ValueError(f"n_negatives: {n_negatives.max()} exceeds int64")
     values = dispatch("metrics", "ranking_metrics",
                       inputs=(recs, v.csr_arrays(relevant), np.ascontiguousarray(n_negatives, dtype=np.int64), cutoffs),
                       outputs=[((n_users, len(cutoffs), len(RANKING_METRICS)), np.float64)], backend=backend,
