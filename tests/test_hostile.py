@@ -359,6 +359,12 @@ class TestSelection:
         fails(error, "n_threads: expected", turborec.topk_dot, np.zeros((2, 3)), np.zeros((4, 3)), 2,
               n_threads=n_threads, backend=every_backend)
 
+    @pytest.mark.parametrize("n_threads", [None, -1, 1, np.int64(2), np.uint8(3)])
+    def test_awkward_n_threads_give_the_reference_answer(self, every_backend, rng, n_threads):
+        scores = self.scores(rng)
+        assert_same(call(turborec.topk, scores, 3, n_threads=n_threads, backend=every_backend),
+                    turborec.topk(scores, 3, backend="numpy"))
+
     @pytest.mark.parametrize("backend_name, error, match", BAD_BACKENDS)
     def test_bad_backend_names(self, backend_name, error, match):
         fails(error, match, turborec.topk, np.zeros((2, 3)), 2, backend=backend_name)
