@@ -261,6 +261,18 @@ class TestSelection:
         np.testing.assert_array_equal(ids, np.broadcast_to(np.arange(min(2, m)), ids.shape))  # all scores 0
         np.testing.assert_array_equal(values, 0)
 
+    @pytest.mark.parametrize("dtype, exponents", [(np.float32, (-146, -70, 0, 70, 125)),
+                                                  (np.float64, (-1070, -520, 0, 520, 1021))])
+    def test_cosine_of_tiny_and_huge_vectors(self, every_backend, dtype, exponents):
+        """Regression (issue 7): float32 norms of 1e-20 scored inf; of 1e-45, NaN (never returned);
+        (review) squared norms of 3e19 overflowed float32 and cosines came out 0."""
+        for e in exponents:
+            for f in exponents:
+                queries, items = np.ldexp(np.array([[3.0, 4.0]], dtype), e), np.ldexp(np.eye(2, dtype=dtype), f)
+                ids, values = call(turborec.topk_dot, queries, items, 2, normalize=True, backend=every_backend)
+                np.testing.assert_array_equal(ids, [[1, 0]])
+                np.testing.assert_allclose(values, [[0.8, 0.6]], rtol=1e-6)
+
     def test_empty_candidate_set(self, every_backend, rng):
         ids, values = call(turborec.topk_dot, rng.random((3, 2)), rng.random((4, 2)), 2, candidates=np.array([], int),
                            backend=every_backend)

@@ -34,12 +34,3 @@ def test_binding_accepts_unpickled_arrays():
     plan = row_plan(2)
     _native.topk(scores, None, None, 2, True, plan.chunk, plan.capacity, 1, ids, values)
     np.testing.assert_array_equal(ids, [[3, 2]] * 3)
-
-
-def test_cosine_of_large_float32_vectors_does_not_overflow(name):
-    """Regression (review): squared norms overflowed float32 and cosines came out 0."""
-    ids, values = turborec.topk_dot(np.array([[3e19, 4e19]], np.float32), np.eye(2, dtype=np.float32), 2,
-                                    normalize=True, backend=name)
-    np.testing.assert_allclose(values, [[0.8, 0.6]], rtol=1e-6)
-
-
