@@ -12,6 +12,7 @@ import pytest
 import scipy.sparse as sp
 
 import turborec
+from turborec import metrics
 from turborec.metrics import ranking_metrics
 
 # ---- the one helper: run a call, then check it changed none of its inputs ----
@@ -516,6 +517,21 @@ class TestMetrics:
     @pytest.mark.parametrize("backend_name, error, match", BAD_BACKENDS)
     def test_bad_backend_names(self, backend_name, error, match):
         fails(error, match, ranking_metrics, RECS, self.relevant(), 2, backend=backend_name)
+
+    @pytest.mark.parametrize("f, args, error, match", [
+        (metrics.intra_list_diversity, (RECS, np.eye(4), 0), ValueError, "batch_size: expected a positive int"),
+        # issue 7: a negative batch size skipped every list and returned NaN
+        (metrics.intra_list_diversity, (RECS, np.eye(4), -1), ValueError, "batch_size: expected a positive int"),
+        (metrics.intra_list_diversity, (RECS, np.eye(4), 1.5), TypeError, "batch_size: expected a positive int"),
+        (metrics.intra_list_diversity, (RECS, np.ma.array(np.eye(4))), TypeError, "item_vectors: masked arrays"),
+        (metrics.novelty, (RECS, ["a", "b", "c", "d"], 3), TypeError, "item_popularity: expected a 1-D array"),
+        (metrics.novelty, (RECS, [[1, 2, 3, 4]], 3), ValueError, "item_popularity: expected a 1-D array"),
+        (metrics.rmse, ([[1, 2]], [[1, 2]]), ValueError, "y_true: expected a 1-D array of numbers, got shape"),
+        (metrics.mae, ([1], ["a"]), TypeError, "y_pred: expected a 1-D array of numbers"),
+        (metrics.catalog_coverage, (RECS, True), TypeError, "n_items: expected a positive int"),
+    ])
+    def test_beyond_accuracy_and_rating_arguments(self, f, args, error, match):
+        fails(error, match, f, *args)
 
     def test_backend_without_the_family_says_so(self):
         with pytest.raises(turborec.BackendUnavailableError, match="backend 'cupy' does not implement the 'metrics'"):

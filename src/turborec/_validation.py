@@ -71,7 +71,7 @@ def as_float_matrix(x, name, xp=None, *, finite=False):
     if isinstance(x, (list, tuple)):
         x = as_array(x, name)
     if isinstance(x, np.ma.MaskedArray):  # its mask would be dropped: a silent wrong answer
-        raise TypeError(f"{name}: masked arrays are not supported; fill them (e.g. .filled(np.nan)) or use exclude")
+        raise TypeError(f"{name}: masked arrays are not supported; fill them first (e.g. .filled(np.nan))")
     if sp.issparse(x) or (hasattr(x, "tocsr") and not is_gpu_array(x)):
         raise TypeError(f"{name}: expected a dense 2-D array (numpy or cupy), got a sparse {type(x).__name__}; "
                         "densify it with .toarray()")

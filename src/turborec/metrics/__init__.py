@@ -156,9 +156,20 @@ def summarize(values, cutoffs, metrics):
             for name in metrics for c, k in enumerate(cutoffs)}
 
 
+def _float_vector(x, name):
+    """``x`` as a 1-D float64 array; anything else is an error naming ``name``."""
+    try:
+        x = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}: expected a 1-D array of numbers ({exc})") from None
+    if x.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array of numbers, got shape {x.shape}")
+    return x
+
+
 def _ratings_pair(y_true, y_pred):
-    y_true, y_pred = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
-    if y_true.ndim != 1 or y_true.shape != y_pred.shape:
+    y_true, y_pred = _float_vector(y_true, "y_true"), _float_vector(y_pred, "y_pred")
+    if y_true.shape != y_pred.shape:
         raise ValueError(f"y_pred: expected shape {y_true.shape} like y_true, got {y_pred.shape}")
     if len(y_true) == 0:
         raise ValueError("y_true: no ratings to compare")
@@ -243,8 +254,8 @@ def novelty(recommended, item_popularity, n_users):
     float
         Mean bits over every listed item; NaN when no list has an item.
     """
-    popularity = np.asarray(item_popularity, dtype=np.float64)
-    if popularity.ndim != 1 or not np.isfinite(popularity).all() or (popularity < 0).any():
+    popularity = _float_vector(item_popularity, "item_popularity")
+    if not np.isfinite(popularity).all() or (popularity < 0).any():
         raise ValueError("item_popularity: expected a 1-D array of finite non-negative counts")
     n_users = v.check_k(n_users, "n_users")
     recs = as_recommendations(recommended, n_items=len(popularity))
@@ -274,6 +285,7 @@ def intra_list_diversity(recommended, item_vectors, batch_size=8192):
     float
         In ``[0, 2]``; NaN when no list has two items.
     """
+    batch_size = v.check_k(batch_size, "batch_size")
     item_vectors = v.as_float_matrix(item_vectors, "item_vectors", np)
     if not np.isfinite(item_vectors).all():
         raise ValueError("item_vectors: contains NaN or inf")
