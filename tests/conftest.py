@@ -2,7 +2,8 @@
 
 A test module (or class) names its kernel family in ``FAMILY``; a test that takes ``backend``
 then runs on every backend the registry lists for that family except the numpy reference (the
-oracle it is compared with); ``host_backend`` on the host ones only, ``gpu_backend`` on the GPU ones. Host backends must run:
+oracle it is compared with); ``host_backend`` on the host ones only, ``gpu_backend`` on the GPU ones,
+``every_backend`` on all of them, the reference too (hostile inputs: it must refuse them as well). Host backends must run:
 native is the point of the package and numba is in ``[test]``, so either missing is a failure.
 GPU backends skip with their probe's reason where they cannot run.
 """
@@ -24,11 +25,13 @@ def require_backend(name):
     pytest.skip(f"backend {name!r} unavailable here: {found.reason}")
 
 
-# fixture name -> which of a family's backends it runs on (the numpy reference never: it is the oracle)
+# fixture name -> which of a family's backends it runs on (the numpy reference only where it must
+# refuse or survive what the others do: elsewhere it is the oracle)
 _KINDS = {
     "backend": lambda name: name != "numpy",
     "host_backend": lambda name: name != "numpy" and name not in GPU_BACKENDS,
     "gpu_backend": lambda name: name in GPU_BACKENDS,
+    "every_backend": lambda name: True,
 }
 
 
@@ -55,6 +58,11 @@ def host_backend(request):
 
 @pytest.fixture
 def gpu_backend(request):
+    return require_backend(request.param)
+
+
+@pytest.fixture
+def every_backend(request):
     return require_backend(request.param)
 
 

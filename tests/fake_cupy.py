@@ -159,9 +159,9 @@ def _forward(name):
     return function
 
 
-for _name in ("arange", "broadcast_to", "concatenate", "cumsum", "einsum", "empty", "isfinite", "isnan",
-              "nonzero", "partition", "searchsorted", "sqrt", "stack", "take_along_axis", "where", "zeros",
-              "zeros_like"):
+for _name in ("abs", "arange", "broadcast_to", "concatenate", "cumsum", "einsum", "empty", "frexp", "isfinite",
+              "isnan", "ldexp", "nonzero", "partition", "searchsorted", "sqrt", "stack", "take_along_axis", "where",
+              "zeros", "zeros_like"):
     globals()[_name] = _forward(_name)
 
 

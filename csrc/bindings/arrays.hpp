@@ -59,6 +59,19 @@ inline void expect(bool ok, const std::string& message) {
   if (!ok) throw std::invalid_argument(message);
 }
 
+// A thread count the kernels can run: [1, kMaxThreads] (issue 7: 100000 crashed OpenMP).
+inline void expect_n_threads(int n_threads) {
+  expect(n_threads >= 1 && n_threads <= kMaxThreads,
+         "n_threads: expected 1 to " + std::to_string(kMaxThreads) + ", got " + std::to_string(n_threads));
+}
+
+// A blocking-plan size (chunk, capacity, block rows / items): positive, and small enough that
+// the products the kernels form from it (buffer sizes, block counts) cannot overflow (issue 7).
+inline void expect_plan_size(py::ssize_t value, const char* name) {
+  if (value < 1 || value > std::numeric_limits<std::int32_t>::max())
+    expect(false, std::string(name) + ": expected 1 to 2**31 - 1, got " + std::to_string(value));
+}
+
 // Ids handed back to Python are int32: a dimension whose ids would not fit is an error.
 inline void expect_int32_ids(py::ssize_t extent, const std::string& name) {
   expect(extent <= static_cast<py::ssize_t>(std::numeric_limits<id_t>::max()) + 1,

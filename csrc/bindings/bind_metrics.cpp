@@ -8,7 +8,7 @@ namespace {
 
 void ranking_metrics_any(const py::array& recs, const py::array& rel_indptr, const py::array& rel_indices,
                          const py::object& n_negatives, const py::array& cutoffs, int n_threads, py::array& out) {
-  expect(n_threads >= 1, "n_threads: expected >= 1");
+  expect_n_threads(n_threads);
   const std::int32_t* r = input<std::int32_t>(recs, "recs", 2);
   const py::ssize_t n = recs.shape(0), width = recs.shape(1);
   const std::int64_t* cuts = input<std::int64_t>(cutoffs, "cutoffs", 1);

@@ -24,6 +24,8 @@ void topk_typed(const py::array& scores, const py::object& ex_indptr, const py::
   const T* s = input<T>(scores, "scores", 2);
   const py::ssize_t n = scores.shape(0), m = scores.shape(1);
   expect_int32_ids(m, "scores");
+  expect_plan_size(chunk, "chunk");
+  expect_plan_size(capacity, "capacity");
   id_t* ids = nullptr;
   T* values = outputs_of_shape<T>(out_ids, out_values, n, k, &ids);
   with_csr(ex_indptr, ex_indices, n, m, "exclude", [&](auto exclude) {
@@ -35,7 +37,7 @@ void topk_typed(const py::array& scores, const py::object& ex_indptr, const py::
 void topk(const py::array& scores, const py::object& ex_indptr, const py::object& ex_indices, py::ssize_t k,
           bool largest, py::ssize_t chunk, py::ssize_t capacity, int n_threads, py::array& out_ids,
           py::array& out_values) {
-  expect(n_threads >= 1, "n_threads: expected >= 1");
+  expect_n_threads(n_threads);
   if (has_dtype<double>(scores))
     topk_typed<double>(scores, ex_indptr, ex_indices, k, largest, chunk, capacity, n_threads, out_ids, out_values);
   else
@@ -52,6 +54,9 @@ void topk_dot_typed(const py::array& queries, const py::array& items, const py::
   const py::ssize_t n = queries.shape(0), m = items.shape(0), d = queries.shape(1);
   expect(items.shape(1) == d, "items: expected the same number of columns as queries");
   expect_int32_ids(m, "items");
+  expect_plan_size(block_rows, "block_rows");
+  expect_plan_size(block_items, "block_items");
+  expect_plan_size(capacity, "capacity");
   id_t* ids = nullptr;
   T* values = outputs_of_shape<T>(out_ids, out_values, n, k, &ids);
   expect(query_scale.is_none() == item_scale.is_none(), "query_scale/item_scale: give both or neither");
@@ -73,7 +78,7 @@ void topk_dot_any(const py::array& queries, const py::array& items, const py::ob
                   const py::object& ex_indices, const py::object& query_scale, const py::object& item_scale,
                   py::ssize_t k, py::ssize_t block_rows, py::ssize_t block_items, py::ssize_t capacity,
                   int n_threads, py::array& out_ids, py::array& out_values) {
-  expect(n_threads >= 1, "n_threads: expected >= 1");
+  expect_n_threads(n_threads);
   if (has_dtype<double>(queries))
     topk_dot_typed<double>(queries, items, ex_indptr, ex_indices, query_scale, item_scale, k, block_rows,
                            block_items, capacity, n_threads, out_ids, out_values);
@@ -86,7 +91,7 @@ void topk_dot_any(const py::array& queries, const py::array& items, const py::ob
 
 void bind_topk(py::module_& m) {
   m.def("topk", &topk, py::arg("scores").noconvert(), py::arg("exclude_indptr"), py::arg("exclude_indices"),
-        py::arg("k"), py::arg("largest"), py::arg("chunk"), py::arg("capacity"), py::arg("n_threads"),
+        py::arg("k"), py::arg("largest").noconvert(), py::arg("chunk"), py::arg("capacity"), py::arg("n_threads"),
         py::arg("out_ids").noconvert(), py::arg("out_values").noconvert(),
         "Row-wise top-k of a dense (n, m) matrix into out_ids / out_values (n, k). See topk.hpp.");
   m.def("topk_dot", &topk_dot_any, py::arg("queries").noconvert(), py::arg("items").noconvert(),

@@ -53,6 +53,7 @@ PYBIND11_MODULE(_native, m) {
   m.doc() = "turborec C++/OpenMP kernels";
   m.def("build_info", &build_info, "Compiler, OpenMP and SIMD facts of this build.");
   m.def("max_threads", &turborec::max_threads, "omp_get_max_threads(), or 1 without OpenMP.");
+  m.attr("MAX_THREADS") = turborec::kMaxThreads;
   m.def("_next_greater_f32", &next_greater_at<float>, "Test hook: first index >= start above threshold.");
   m.def("_next_greater_f64", &next_greater_at<double>, "Test hook: first index >= start above threshold.");
   turborec::bind::bind_blas(m);  // first: registers scipy's BLAS/LAPACK for every family

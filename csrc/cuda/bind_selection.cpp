@@ -121,7 +121,7 @@ void merge(const py::object& a_ids, const py::object& a_values, const py::object
 void bind_selection(py::module_& m) {
   m.attr("MAX_K_ONE_PASS") = kMaxPassK;
   m.def("topk", &topk, py::arg("scores"), py::arg("exclude_indptr"), py::arg("exclude_indices"), py::arg("k"),
-        py::arg("col_base"), py::arg("largest"), py::arg("scratch"), py::arg("stream"), py::arg("ids"),
+        py::arg("col_base"), py::arg("largest").noconvert(), py::arg("scratch"), py::arg("stream"), py::arg("ids"),
         py::arg("values"),
         "Row-wise top-k of a C-contiguous (n, m) device matrix into (n, k) int32 ids and values; the\n"
         "exclusion CSR (or None, None) holds global ids col_base + column. See selection.cuh.");
@@ -134,7 +134,7 @@ void bind_selection(py::module_& m) {
       py::arg("n"), py::arg("m"), py::arg("k"), py::arg("dtype"), py::arg("budget"),
       "Scratch bytes topk needs (0: none), capped near `budget` but at least one row's need.");
   m.def("merge_topk", &merge, py::arg("a_ids"), py::arg("a_values"), py::arg("b_ids"), py::arg("b_values"),
-        py::arg("largest"), py::arg("stream"), py::arg("ids"), py::arg("values"),
+        py::arg("largest").noconvert(), py::arg("stream"), py::arg("ids"), py::arg("values"),
         "Merge two row-wise sorted top lists (n, a_len) and (n, b_len) into the best (n, out_len).");
 }
 

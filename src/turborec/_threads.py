@@ -6,7 +6,7 @@ import os
 from ._config import get_config
 from ._validation import as_int
 
-_MAX_THREADS = 4096  # far above any machine; kernels take a C int
+_MAX_THREADS = 4096  # far above any machine; = kMaxThreads of common.hpp, which the bindings enforce
 
 
 def cpu_count():

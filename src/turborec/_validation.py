@@ -75,11 +75,21 @@ def gpu_device(*arrays):
     return cupy.cuda.Device(devices[0])
 
 
+def as_array(x, name):
+    """``np.asarray(x)``, with a ragged nested list reported under ``name``."""
+    try:
+        return np.asarray(x)
+    except ValueError as exc:
+        raise ValueError(f"{name}: expected a rectangular array ({exc})") from None
+
+
 def as_float_matrix(x, name, xp=None, *, finite=False):
     """A C-contiguous 2-D float32/float64 array, on the device it came on (or on ``xp``), copied
     only if needed; ``finite``: NaN and inf are a ValueError."""
     if isinstance(x, (list, tuple)):
-        x = np.asarray(x)
+        x = as_array(x, name)
+    if isinstance(x, np.ma.MaskedArray):  # its mask would be dropped: a silent wrong answer
+        raise TypeError(f"{name}: masked arrays are not supported; fill them first (e.g. .filled(np.nan))")
     if sp.issparse(x) or (hasattr(x, "tocsr") and not is_gpu_array(x)):
         raise TypeError(f"{name}: expected a dense 2-D array (numpy or cupy), got a sparse {type(x).__name__}; "
                         "densify it with .toarray()")
@@ -103,17 +113,22 @@ def as_csr(matrix, name, shape=None, *, canonical=False):
     """A checked ``scipy.sparse.csr_matrix`` with sorted column indices, never the caller's
     object modified.
 
-    The structure is checked with NumPy alone BEFORE any scipy method runs on the matrix (scipy's
-    own routines read out of bounds on a malformed indptr): indptr of length ``n_rows + 1``,
-    starting at 0, never decreasing, ending within the indices (and data); indices in
-    ``[0, n_cols)``. COO coordinates and CSC structure are checked likewise before conversion.
-    ``canonical`` also merges duplicates and drops stored zeros (then a stored entry is exactly
-    one interaction). GPU (cupyx) sparse matrices are checked on a host copy.
+    The structure is checked with NumPy alone BEFORE any scipy routine runs on the matrix (scipy's
+    own C routines read and write out of bounds on a malformed indptr): indptr of length
+    ``n_rows + 1``, starting at 0, never decreasing, ending within the indices (and data);
+    indices in ``[0, n_cols)``; 1-D numeric data. CSC is checked likewise before conversion;
+    other formats go through COO by scipy's NumPy-only ``tocoo`` (a LIL's list lengths checked
+    first), and COO coordinates are checked before ``tocsr``. Sortedness is computed, never taken
+    from the matrix's cached flag (stale after an in-place edit of its indices). ``canonical``
+    also merges duplicates and drops stored zeros (then a stored entry is exactly one
+    interaction). GPU (cupyx) sparse matrices are checked on a host copy.
     """
     if hasattr(matrix, "get") and hasattr(matrix, "tocsr") and not sp.issparse(matrix):
         matrix = matrix.get()  # cupyx.scipy.sparse
     if not sp.issparse(matrix):
         raise TypeError(f"{name}: expected a scipy.sparse matrix, got {type(matrix).__name__}")
+    if len(matrix.shape) != 2:
+        raise ValueError(f"{name}: expected a 2-D sparse matrix, got shape {tuple(matrix.shape)}")
     if shape is not None and tuple(matrix.shape) != tuple(shape):
         raise ValueError(f"{name}: expected shape {tuple(shape)}, got {tuple(matrix.shape)}")
     n_rows, n_cols = matrix.shape
@@ -123,17 +138,17 @@ def as_csr(matrix, name, shape=None, *, canonical=False):
         _check_compressed(matrix, n_cols, n_rows, name, "column", "row")
         matrix = matrix.tocsr()
     else:
-        if matrix.format == "coo":
-            for coords, extent, what in ((matrix.row, n_rows, "row"), (matrix.col, n_cols, "column")):
-                _check_range(np.asarray(coords), extent, name, what)
+        if matrix.format != "coo":
+            matrix = _to_coo(matrix, name)
+        _check_coo(matrix, n_rows, n_cols, name)
         matrix = matrix.tocsr()
-        _check_compressed(matrix, n_rows, n_cols, name, "row", "column")
-    if canonical:
-        matrix = matrix.copy()
-        matrix.sum_duplicates()  # sorts too
-        matrix.eliminate_zeros()
-    elif not matrix.has_sorted_indices:
-        matrix = matrix.sorted_indices()
+    if canonical or not _sorted_within_rows(matrix.indptr, matrix.indices):
+        matrix = _fresh_csr(matrix, wide=canonical)
+        if canonical:
+            matrix.sum_duplicates()  # sorts too
+            matrix.eliminate_zeros()
+        else:
+            matrix.sort_indices()
     return matrix
 
 
@@ -144,15 +159,52 @@ def _check_compressed(matrix, n_major, n_minor, name, major, minor):
         if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer):
             raise TypeError(f"{name}: malformed {fmt}, {label} must be a 1-D integer array, "
                             f"got {a.dtype} of shape {a.shape}")
+    data = _check_data(matrix.data, name, fmt)
     if len(indptr) != n_major + 1:
         raise ValueError(f"{name}: malformed {fmt}, indptr has {len(indptr)} entries for {n_major} {major}s")
     if indptr[0] != 0 or (n_major and bool((indptr[1:] < indptr[:-1]).any())):
         raise ValueError(f"{name}: malformed {fmt} indptr (must start at 0 and never decrease)")
     nnz = int(indptr[-1])
-    stored = min(len(indices), len(np.asarray(matrix.data)))
+    stored = min(len(indices), len(data))
     if nnz > stored:
         raise ValueError(f"{name}: malformed {fmt}, indptr ends at {nnz} but only {stored} entries are stored")
     _check_range(indices[:nnz], n_minor, name, minor)
+
+
+def _check_data(data, name, fmt):
+    """The stored values: a 1-D array of numbers or bools (what scipy's routines accept)."""
+    data = np.asarray(data)
+    if data.ndim != 1:
+        raise ValueError(f"{name}: malformed {fmt}, data must be 1-D, got shape {data.shape}")
+    if not (np.issubdtype(data.dtype, np.number) or data.dtype == np.bool_):
+        raise TypeError(f"{name}: expected numeric values, got dtype {data.dtype}")
+    return data
+
+
+def _to_coo(matrix, name):
+    """Any other format as COO, by scipy's NumPy-only conversions; whatever they trip over in a
+    malformed matrix is reported as such."""
+    fmt = matrix.format.upper()
+    try:
+        if matrix.format == "lil":  # scipy's flattening writes past its buffer when lengths differ
+            rows, data = matrix.rows, matrix.data
+            if len(rows) != matrix.shape[0] or len(data) != len(rows) or any(
+                    len(r) != len(d) for r, d in zip(rows, data)):
+                raise ValueError("rows and data must hold one list of equal length per row")
+        return matrix.tocoo()
+    except (TypeError, ValueError, IndexError, OverflowError) as exc:
+        error = TypeError if isinstance(exc, TypeError) else ValueError
+        raise error(f"{name}: malformed {fmt} matrix ({exc})") from None
+
+
+def _check_coo(matrix, n_rows, n_cols, name):
+    data = _check_data(matrix.data, name, "COO")
+    for coords, extent, what in ((matrix.row, n_rows, "row"), (matrix.col, n_cols, "column")):
+        coords = np.asarray(coords)
+        if coords.shape != data.shape:
+            raise ValueError(f"{name}: malformed COO, {what} indices have shape {coords.shape} "
+                             f"for data of shape {data.shape}")
+        _check_range(coords, extent, name, what)
 
 
 def _check_range(ids, extent, name, what):
@@ -164,9 +216,28 @@ def _check_range(ids, extent, name, what):
             raise IndexError(f"{name}: {what} index {low if low < 0 else high} out of range [0, {extent})")
 
 
+def _sorted_within_rows(indptr, indices):
+    nnz = int(indptr[-1])
+    descending = np.diff(np.asarray(indices[:nnz], dtype=np.int64)) < 0  # int64: unsigned diffs wrap
+    starts = np.asarray(indptr[1:-1], dtype=np.int64)
+    descending[starts[(starts > 0) & (starts < nnz)] - 1] = False  # across a row boundary
+    return not descending.any()
+
+
+def _fresh_csr(matrix, wide=False):
+    """A copy sharing nothing with ``matrix`` (and none of its cached flags), indices trimmed to
+    nnz, index dtypes unified by scipy's constructor; ``wide``: values at least int64, so that
+    summing duplicates cannot wrap (uint8 255 + 1 is not 0)."""
+    nnz = int(matrix.indptr[-1])
+    dtype = np.result_type(matrix.data.dtype, np.int64) if wide else matrix.data.dtype
+    return type(matrix)((np.array(matrix.data[:nnz], dtype=dtype), np.array(matrix.indices[:nnz]),
+                         np.array(matrix.indptr)), shape=matrix.shape)
+
+
 def csr_arrays(matrix):
-    """``(indptr, indices)`` of a checked CSR as C-contiguous int32, or int64 when needed."""
-    wide = matrix.indptr.dtype == np.int64 or matrix.indices.dtype == np.int64
+    """``(indptr, indices)`` of a checked CSR as C-contiguous int32, or int64 when either index
+    dtype could hold more (int64, uint32, uint64)."""
+    wide = any(a.dtype.itemsize > 4 or a.dtype == np.uint32 for a in (matrix.indptr, matrix.indices))
     dtype = np.int64 if wide else np.int32
     nnz = int(matrix.indptr[-1])
     return (np.ascontiguousarray(matrix.indptr, dtype=dtype),
@@ -177,16 +248,16 @@ def as_candidates(candidates, n_items, name="candidates"):
     """Sorted unique int64 item ids in ``[0, n_items)`` (a set: order and repeats ignored)."""
     if is_gpu_array(candidates):
         candidates = candidates.get()
-    candidates = np.asarray(candidates)
+    candidates = as_array(candidates, name)
     if candidates.ndim != 1:
         raise ValueError(f"{name}: expected a 1-D array of item ids, got shape {candidates.shape}")
     if candidates.size and not np.issubdtype(candidates.dtype, np.integer):
         raise TypeError(f"{name}: expected integer item ids, got dtype {candidates.dtype}")
-    candidates = np.unique(candidates.astype(np.int64))
-    if candidates.size and (candidates[0] < 0 or candidates[-1] >= n_items):
+    candidates = np.unique(candidates)
+    if candidates.size and (int(candidates[0]) < 0 or int(candidates[-1]) >= n_items):
         bad = candidates[0] if candidates[0] < 0 else candidates[-1]
         raise IndexError(f"{name}: item id {bad} out of range [0, {n_items})")
-    return candidates
+    return candidates.astype(np.int64)
 
 
 def restrict_columns(indptr, indices, columns, n_columns):

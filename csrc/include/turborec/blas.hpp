@@ -99,6 +99,10 @@ void syrk_ata(const T* A, index_t rows, index_t d, T alpha, T beta, T* C) {
 // y (rows) = alpha * A x + beta * y for A (rows x cols, row-major): gemv('T') on column-major A^T.
 template <class T>
 void gemv(const T* A, index_t rows, index_t cols, const T* x, T alpha, T beta, T* y) {
+  if (cols == 0) {  // BLAS returns early on an empty dimension and leaves y unscaled (issue 7)
+    for (index_t i = 0; i < rows; ++i) y[i] = beta == T(0) ? T(0) : beta * y[i];
+    return;
+  }
   char trans = 'T';
   int m = blas_int(cols, "cols"), n = blas_int(rows, "rows"), lda = blas_int(std::max<index_t>(cols, 1), "cols");
   int inc = 1;

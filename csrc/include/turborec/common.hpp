@@ -18,6 +18,10 @@ namespace turborec {
 using index_t = std::int64_t;  // sizes and loop counters
 using id_t = std::int32_t;     // item / user ids handed back to users
 
+// The most threads a kernel is asked for: far above any machine; OpenMP crashes the process
+// when it cannot create the threads asked for (100000 did). turborec/_threads.py refuses the same.
+inline constexpr int kMaxThreads = 4096;
+
 // User errors become std::invalid_argument, which pybind11 maps to ValueError.
 #define TR_CHECK(cond, msg)                                   \
   do {                                                        \

@@ -38,13 +38,19 @@ def check_cutoffs(k):
     values = [k] if np.ndim(k) == 0 else list(k)
     if not values:
         raise ValueError("k: expected at least one cutoff")
-    return np.unique(np.array([v.check_k(x, "k") for x in values], dtype=np.int64))
+    values = [v.check_k(x, "k") for x in values]
+    if max(values) > np.iinfo(np.int64).max:
+        raise ValueError(f"k: cutoff {max(values)} exceeds any list's width")
+    return np.unique(np.array(values, dtype=np.int64))
 
 
 def check_metric_names(metrics, allowed):
     if metrics is None:
         return tuple(allowed)
-    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    try:
+        metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    except TypeError:
+        raise TypeError(f"metrics: expected a str or a sequence of str, got {type(metrics).__name__}") from None
     unknown = [m for m in metrics if m not in allowed]
     if unknown:
         raise ValueError(f"metrics: unknown {unknown}; expected names from {allowed}")
@@ -53,7 +59,7 @@ def check_metric_names(metrics, allowed):
 
 def as_recommendations(recommended, n_users=None, n_items=None):
     """int32 (n_users, width) ids with -1 for empty slots; rejects repeats within a row."""
-    recommended = np.asarray(recommended)
+    recommended = v.as_array(recommended, "recommended")
     if recommended.ndim != 2:
         raise ValueError(f"recommended: expected a 2-D array (users x ranked items), got shape {recommended.shape}")
     if recommended.size and not np.issubdtype(recommended.dtype, np.integer):
@@ -105,8 +111,10 @@ def ranking_metrics(recommended, relevant, k=10, *, metrics=None, n_negatives=No
     """
     cutoffs = check_cutoffs(k)
     metrics = check_metric_names(metrics, RANKING_METRICS)
+    per_user = v.as_bool(per_user, "per_user")
     relevant = as_relevance(relevant)
     n_users, n_items = relevant.shape
+    v.check_id_range(n_items, "relevant")  # listed ids are int32 in the kernels
     recs = as_recommendations(recommended, n_users, n_items)
     if cutoffs[-1] > recs.shape[1]:
         raise ValueError(f"k: cutoff {cutoffs[-1]} exceeds the {recs.shape[1]} recommendations per user")
@@ -115,9 +123,13 @@ def ranking_metrics(recommended, relevant, k=10, *, metrics=None, n_negatives=No
     n_relevant = np.diff(relevant.indptr)
     if n_negatives is None:
         n_negatives = n_items - n_relevant
-    n_negatives = np.asarray(n_negatives)
-    if n_negatives.shape != (n_users,) or not np.issubdtype(n_negatives.dtype, np.integer):
+    n_negatives = v.as_array(n_negatives, "n_negatives")
+    if n_negatives.shape != (n_users,):
         raise ValueError(f"n_negatives: expected {n_users} integers, got shape {n_negatives.shape}")
+    if not np.issubdtype(n_negatives.dtype, np.integer):
+        raise TypeError(f"n_negatives: expected {n_users} integers, got dtype {n_negatives.dtype}")
+    if n_users and int(n_negatives.max()) > np.iinfo(np.int64).max:
+        raise ValueError(f"n_negatives: {n_negatives.max()} exceeds int64")
     values = dispatch("metrics", "ranking_metrics",
                       inputs=(recs, v.csr_arrays(relevant), np.ascontiguousarray(n_negatives, dtype=np.int64), cutoffs),
                       outputs=[((n_users, len(cutoffs), len(RANKING_METRICS)), np.float64)], backend=backend,
@@ -144,9 +156,20 @@ def summarize(values, cutoffs, metrics):
             for name in metrics for c, k in enumerate(cutoffs)}
 
 
+def _float_vector(x, name):
+    """``x`` as a 1-D float64 array; anything else is an error naming ``name``."""
+    try:
+        x = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}: expected a 1-D array of numbers ({exc})") from None
+    if x.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array of numbers, got shape {x.shape}")
+    return x
+
+
 def _ratings_pair(y_true, y_pred):
-    y_true, y_pred = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
-    if y_true.ndim != 1 or y_true.shape != y_pred.shape:
+    y_true, y_pred = _float_vector(y_true, "y_true"), _float_vector(y_pred, "y_pred")
+    if y_true.shape != y_pred.shape:
         raise ValueError(f"y_pred: expected shape {y_true.shape} like y_true, got {y_pred.shape}")
     if len(y_true) == 0:
         raise ValueError("y_true: no ratings to compare")
@@ -231,8 +254,8 @@ def novelty(recommended, item_popularity, n_users):
     float
         Mean bits over every listed item; NaN when no list has an item.
     """
-    popularity = np.asarray(item_popularity, dtype=np.float64)
-    if popularity.ndim != 1 or not np.isfinite(popularity).all() or (popularity < 0).any():
+    popularity = _float_vector(item_popularity, "item_popularity")
+    if not np.isfinite(popularity).all() or (popularity < 0).any():
         raise ValueError("item_popularity: expected a 1-D array of finite non-negative counts")
     n_users = v.check_k(n_users, "n_users")
     recs = as_recommendations(recommended, n_items=len(popularity))
@@ -262,6 +285,7 @@ def intra_list_diversity(recommended, item_vectors, batch_size=8192):
     float
         In ``[0, 2]``; NaN when no list has two items.
     """
+    batch_size = v.check_k(batch_size, "batch_size")
     item_vectors = v.as_float_matrix(item_vectors, "item_vectors", np)
     if not np.isfinite(item_vectors).all():
         raise ValueError("item_vectors: contains NaN or inf")

@@ -77,6 +77,22 @@ def inverse_norms(x):
     return out.astype(x.dtype)
 
 
+def cosine_operands(x):
+    """``(x', inverse_norms(x'))`` for cosine scores. ``x'`` is ``x`` itself unless a row's
+    largest entry is so small or large that its product or its scales would leave the dtype's
+    range (issue 7: float32 vectors of norm 1e-20 scored inf, and of 1e-45 were never returned);
+    such rows are multiplied by the power of two that brings that entry into [0.5, 1). Scaling by
+    a power of two is exact, so the other rows' cosines do not change by a bit."""
+    xp = v.array_module(x)
+    largest = xp.abs(x).max(axis=1) if x.shape[1] else xp.zeros(x.shape[0], x.dtype)
+    limit = 2.0 ** (np.finfo(x.dtype).maxexp // 2 - 4)  # 2**60 for float32: products stay finite
+    exponent = xp.frexp(largest)[1]
+    shift = xp.where((largest > 0) & ((largest < 1 / limit) | (largest > limit)), exponent, 0)
+    if bool((shift != 0).any()):
+        x = xp.ldexp(x, -shift[:, None]).astype(x.dtype, copy=False)
+    return x, inverse_norms(x)
+
+
 def _exclusion(exclude, shape):
     """A checked exclusion CSR as ``(indptr, indices)`` (sorted within rows), or None."""
     if exclude is None:
@@ -179,7 +195,10 @@ def topk_dot(queries, items, k, *, exclude=None, candidates=None, normalize=Fals
             if exclude is not None:
                 exclude = v.restrict_columns(*exclude, candidates, m)
             m = len(candidates)
-        scales = (inverse_norms(queries), inverse_norms(items)) if normalize else (None, None)
+        scales = (None, None)
+        if normalize:
+            (queries, query_scale), (items, item_scale) = cosine_operands(queries), cosine_operands(items)
+            scales = (query_scale, item_scale)
         k = min(k, m)
         ids, values = dispatch("selection", "topk_dot", inputs=(queries, items, exclude, *scales),
                                params=(k, dot_plan(n, k, queries.dtype)),
