@@ -63,3 +63,21 @@ def test_sparse_scores_are_a_clear_type_error(name):
             turborec.topk(scores, 2, backend=name)
     with pytest.raises(TypeError, match="items: expected a dense 2-D array"):
         turborec.topk_dot(np.eye(3), sp.csr_matrix(np.eye(3)), 2, backend=name)
+
+
+def test_checks_read_their_input_in_chunks_and_still_see_everything(monkeypatch):
+    """The CSR sortedness and finiteness checks run chunk by chunk (bounded temporaries): a
+    descent or a NaN in any chunk, and a row start on a chunk boundary, are still seen."""
+    from turborec import _validation
+
+    monkeypatch.setattr(_validation, "CHECK_CHUNK", 3)
+    # rows [0 2 5 | 1 4 | 0 3 6 7]: descents only at row starts (positions 3 and 5)
+    sorted_rows = sp.csr_matrix((np.ones(9), [0, 2, 5, 1, 4, 0, 3, 6, 7], [0, 3, 5, 9]), shape=(3, 8))
+    assert _validation.as_csr(sorted_rows, "x") is sorted_rows  # sorted: used as it is
+    unsorted = sp.csr_matrix((np.ones(9), [0, 2, 5, 1, 4, 0, 6, 3, 7], [0, 3, 5, 9]), shape=(3, 8))
+    fixed = _validation.as_csr(unsorted, "x")
+    assert fixed is not unsorted and fixed.indices.tolist() == [0, 2, 5, 1, 4, 0, 3, 6, 7]
+    scores = np.ones((4, 5), np.float32)
+    scores[3, 4] = np.nan  # in the last chunk
+    with pytest.raises(ValueError, match="queries: contains NaN or inf"):
+        _validation.as_float_matrix(scores, "queries", finite=True)

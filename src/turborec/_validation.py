@@ -11,6 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 FLOAT_DTYPES = (np.float32, np.float64)
+CHECK_CHUNK = 1 << 20  # elements a check reads per step: its temporaries stay ~1 MiB, not input-sized
 INT32_MAX = int(np.iinfo(np.int32).max)
 
 
@@ -83,6 +84,11 @@ def as_array(x, name):
         raise ValueError(f"{name}: expected a rectangular array ({exc})") from None
 
 
+def _all_finite(x, xp):
+    flat = x.reshape(-1)
+    return all(bool(xp.isfinite(flat[i:i + CHECK_CHUNK]).all()) for i in range(0, flat.size, CHECK_CHUNK))
+
+
 def as_float_matrix(x, name, xp=None, *, finite=False):
     """A C-contiguous 2-D float32/float64 array, on the device it came on (or on ``xp``), copied
     only if needed; ``finite``: NaN and inf are a ValueError."""
@@ -101,7 +107,7 @@ def as_float_matrix(x, name, xp=None, *, finite=False):
         raise TypeError(f"{name}: expected dtype float32 or float64, got {x.dtype}")
     xp = xp or array_module(x)
     x = xp.ascontiguousarray(xp.asarray(x))
-    if finite and not bool(xp.isfinite(x).all()):
+    if finite and not _all_finite(x, xp):
         raise ValueError(f"{name}: contains NaN or inf")
     return x
 
@@ -217,11 +223,15 @@ def _check_range(ids, extent, name, what):
 
 
 def _sorted_within_rows(indptr, indices):
+    """Whether column ids never decrease inside a row: every descent between neighbours must be
+    at a row start. Compared, not subtracted (no unsigned wrap), a chunk at a time."""
     nnz = int(indptr[-1])
-    descending = np.diff(np.asarray(indices[:nnz], dtype=np.int64)) < 0  # int64: unsigned diffs wrap
-    starts = np.asarray(indptr[1:-1], dtype=np.int64)
-    descending[starts[(starts > 0) & (starts < nnz)] - 1] = False  # across a row boundary
-    return not descending.any()
+    for c0 in range(0, max(nnz - 1, 0), CHECK_CHUNK):
+        c1 = min(nnz - 1, c0 + CHECK_CHUNK)
+        later = np.flatnonzero(indices[c0 + 1:c1 + 1] < indices[c0:c1]) + (c0 + 1)  # positions after a descent
+        if later.size and not np.isin(later, indptr).all():
+            return False
+    return True
 
 
 def _fresh_csr(matrix, wide=False):
