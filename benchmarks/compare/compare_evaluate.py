@@ -45,7 +45,7 @@ def make_split(users, items, seed=1):
 
 def run_turborec(user_factors, item_factors, train, test, k, threads):
     model = FactorModel(user_factors, item_factors, n_threads=threads)
-    out = turborec.evaluate(model, train, test, k=k, n_threads=threads)
+    out = turborec.evaluate(model, train, test, k=k, n_threads=threads, show_progress=False)
     return {"ndcg": out[f"ndcg@{k}"], "map": out[f"map@{k}"]}
 
 
