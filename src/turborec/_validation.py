@@ -229,8 +229,10 @@ def _sorted_within_rows(indptr, indices):
     for c0 in range(0, max(nnz - 1, 0), CHECK_CHUNK):
         c1 = min(nnz - 1, c0 + CHECK_CHUNK)
         later = np.flatnonzero(indices[c0 + 1:c1 + 1] < indices[c0:c1]) + (c0 + 1)  # positions after a descent
-        if later.size and not np.isin(later, indptr).all():
-            return False
+        if later.size:  # each must start a row: be in indptr (sorted, so a binary search)
+            at = np.minimum(np.searchsorted(indptr, later), len(indptr) - 1)
+            if not (indptr[at] == later).all():
+                return False
     return True
 
 
