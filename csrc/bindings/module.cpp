@@ -9,6 +9,7 @@ namespace turborec::bind {
 void bind_blas(py::module_& m);
 void bind_topk(py::module_& m);
 void bind_metrics(py::module_& m);
+void bind_similarity(py::module_& m);
 }
 
 namespace {
@@ -59,4 +60,5 @@ PYBIND11_MODULE(_native, m) {
   turborec::bind::bind_blas(m);  // first: registers scipy's BLAS/LAPACK for every family
   turborec::bind::bind_topk(m);
   turborec::bind::bind_metrics(m);
+  turborec::bind::bind_similarity(m);
 }

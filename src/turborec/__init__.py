@@ -10,9 +10,10 @@ from ._threads import resolve_n_threads
 from .backends import available
 from .exceptions import BackendUnavailableError, PerformanceWarning
 from .selection import topk, topk_dot
+from .similarity import sparse_dot_topk
 from .evaluation import cross_validate, evaluate
 from .models import MostPopular, Random
-from . import datasets, exceptions, metrics, models, split  # noqa: E402  (submodules as attributes)
+from . import datasets, exceptions, metrics, models, similarity, split  # noqa: E402  (submodules as attributes)
 
 __version__ = "0.1.0"
 
@@ -28,6 +29,7 @@ __all__ = [
     "get_config",
     "resolve_n_threads",
     "show_config",
+    "sparse_dot_topk",
     "topk",
     "topk_dot",
     "__version__",

@@ -44,6 +44,14 @@ class RowTopK {
     if (size_ == capacity_) keep_best();
   }
 
+  // Offers one candidate whose id may come in any order (the sparse product visits columns in
+  // the order it first touches them). A key that only ties the current k-th best is admitted
+  // when its id is lower: the k-th best is the worst kept candidate, so admitting exactly what
+  // ranks before it keeps the result exact. NaN and -inf never pass.
+  void offer(T key, id_t id) {
+    if (key > threshold_ || (key == threshold_ && id < threshold_id_)) push(key, id);
+  }
+
   // Offers keys[0..n) with ids first_id + j; NaN and -inf never pass the threshold test.
   void scan(const T* keys, index_t n, id_t first_id) {
     for (index_t j = next_greater(keys, n, 0, threshold_); j < n;
@@ -71,11 +79,13 @@ class RowTopK {
     std::nth_element(buf_, buf_ + (k_ - 1), buf_ + size_, ranks_before<T>);
     size_ = k_;
     threshold_ = buf_[k_ - 1].key;
+    threshold_id_ = buf_[k_ - 1].id;
   }
 
   Candidate<T>* buf_;
   index_t k_, capacity_, size_ = 0;
   T threshold_ = -std::numeric_limits<T>::infinity();
+  id_t threshold_id_ = -1;  // the id of the k-th best once the buffer was cut; -inf never ties in
 };
 
 // Sets keys[j] = -inf for every excluded column c0 + j of `row` inside [c0, c0 + len).

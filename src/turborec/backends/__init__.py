@@ -33,6 +33,7 @@ HOST_BACKENDS = ("native", "numba", "numpy")  # also auto's order for host array
 FAMILIES = {
     "selection": ("native", "cuda", "numba", "cupy", "numpy"),
     "metrics": ("native", "numba", "numpy"),
+    "similarity": ("native", "numba", "numpy"),
 }
 
 _CUPY_HINT = "pip install 'turborec[cupy]' (CuPy for CUDA 13; cupy-cuda12x for CUDA 12)"

@@ -113,6 +113,23 @@ def _offer(keys, first_id, bk, bi, size, k, threshold):
 
 
 @njit(cache=True, nogil=True)
+def _offer_one(key, cid, bk, bi, size, k, threshold, threshold_id):
+    """Offer one candidate whose id may come in any order (``RowTopK::offer`` in topk.hpp): a key
+    that only ties the current k-th best is admitted when its id is lower. Returns the new
+    (size, threshold, threshold_id); start from (0, -inf, -1)."""
+    if key > threshold or (key == threshold and cid < threshold_id):
+        bk[size] = key
+        bi[size] = cid
+        size += 1
+        if size == bk.shape[0]:
+            _select(bk, bi, size, k - 1)
+            size = k
+            threshold = bk[k - 1]
+            threshold_id = bi[k - 1]
+    return size, threshold, threshold_id
+
+
+@njit(cache=True, nogil=True)
 def _write(bk, bi, size, k, largest, ids, values):
     """Write the best ``k`` (padded with -1 and the padding value) into one output row."""
     if size > k:

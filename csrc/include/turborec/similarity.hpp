@@ -1,0 +1,119 @@
+// Top-k of a sparse product A @ B^T, row by row, without the dense n x m product.
+//
+// Each row r of A is multiplied into a dense accumulator of length m (Gustavson's row-wise
+// sparse product): for every stored a[r, j], row j of B^T (the columns of B that share feature
+// j) is added, scaled by a[r, j]. The columns touched are listed as they are first touched, and
+// only they are scored and offered to the row's running top-k (RowTopK::offer, topk.hpp): a
+// column that shares no stored feature with row r has no score and is never returned. Memory
+// beyond inputs and outputs: per thread, m accumulators, m counts, m touched ids and one
+// candidate buffer. Each row's sums run in the order of its stored entries, whatever the thread
+// that runs it, so results never depend on n_threads.
+//
+// Scores, from the sum s[r, c] = sum_j a[r, j] b[c, j] and the count n[r, c] of shared
+// features (turborec/similarity/__init__.py derives every measure from these two):
+//   combine = kScale:    s * (row_weight[r] * col_weight[c]), or s when the weights are null
+//   combine = kJaccard:  n / (row_weight[r] + col_weight[c] - n)   (weights: stored entries)
+// then, when shrinkage > 0, score * (n / (n + shrinkage)). Scores below min_score, NaN scores
+// and (exclude_self) the diagonal c == r are never returned.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "common.hpp"
+#include "topk.hpp"
+
+namespace turborec {
+
+enum Combine : int { kScale = 0, kJaccard = 1 };
+
+// @param a            n rows of column ids in [0, d), strictly increasing within each row
+// @param a_data       the values of a, one per stored entry
+// @param bt           B^T: d rows of column ids in [0, m), strictly increasing within each row
+// @param bt_data      the values of bt, one per stored entry
+// @param row_begin    first row of a to compute (rows [row_begin, row_end) are written)
+// @param k            1 <= k <= m
+// @param combine      kScale or kJaccard
+// @param row_weight   n, or null (kScale only: both null or both set)
+// @param col_weight   m, or null
+// @param shrinkage    >= 0
+// @param min_score    scores below it are dropped (-inf: none)
+// @param exclude_self drop column c == r (needs m == n)
+// @param capacity     candidates buffered per row (> k)
+// @param ids          (row_end - row_begin) * k, written: best first, -1 past the row's entries
+// @param values       (row_end - row_begin) * k, written: -inf past the row's entries
+template <class T, class I>
+void sparse_dot_topk(CsrView<I> a, const T* __restrict a_data, index_t n, CsrView<I> bt,
+                     const T* __restrict bt_data, index_t d, index_t m, index_t row_begin, index_t row_end,
+                     index_t k, int combine, const T* row_weight, const T* col_weight, T shrinkage, T min_score,
+                     bool exclude_self, index_t capacity, int n_threads, id_t* __restrict ids,
+                     T* __restrict values) {
+  TR_CHECK(k >= 1 && k <= m, "sparse_dot_topk: k must be in [1, m]");
+  TR_CHECK(capacity > k, "sparse_dot_topk: need capacity > k");
+  TR_CHECK(0 <= row_begin && row_begin <= row_end && row_end <= n, "sparse_dot_topk: rows out of range");
+  TR_CHECK(combine == kScale || combine == kJaccard, "sparse_dot_topk: unknown combine");
+  TR_CHECK((row_weight == nullptr) == (col_weight == nullptr),
+           "sparse_dot_topk: row_weight and col_weight must be given together");
+  TR_CHECK(combine == kScale || row_weight != nullptr, "sparse_dot_topk: jaccard needs the weights");
+  TR_CHECK(!exclude_self || m == n, "sparse_dot_topk: exclude_self needs m == n");
+  TR_CHECK(d <= static_cast<index_t>(std::numeric_limits<std::int32_t>::max()), "sparse_dot_topk: counts are int32, d must fit");
+  TR_CHECK(!(shrinkage < 0), "sparse_dot_topk: shrinkage must be >= 0");
+  check_ids_fit(m, "sparse_dot_topk");
+  ExceptionCapture errors;
+#pragma omp parallel num_threads(n_threads) default(none)                                            \
+    shared(a, a_data, bt, bt_data, m, row_begin, row_end, k, combine, row_weight, col_weight, shrinkage, \
+               min_score, exclude_self, capacity, ids, values, errors)
+  {
+    std::vector<T> acc;
+    std::vector<std::int32_t> count;  // 0: untouched (every touch adds 1)
+    std::vector<id_t> touched;
+    std::vector<Candidate<T>> buffer;
+    errors.run([&] {
+      acc.assign(m, T(0));
+      count.assign(m, 0);
+      touched.resize(m);
+      buffer.resize(capacity);
+    });
+#pragma omp for schedule(dynamic, 4)
+    for (index_t r = row_begin; r < row_end; ++r) {
+      if (errors.failed()) continue;
+      errors.run([&] {
+        T* __restrict s = acc.data();
+        std::int32_t* __restrict cnt = count.data();
+        id_t* __restrict seen = touched.data();
+        index_t n_seen = 0;
+        for (index_t e = a.row_begin(r), e_end = a.row_end(r); e < e_end; ++e) {
+          const index_t j = static_cast<index_t>(a.indices[e]);
+          const T av = a_data[e];
+          for (index_t f = bt.row_begin(j), f_end = bt.row_end(j); f < f_end; ++f) {
+            const index_t c = static_cast<index_t>(bt.indices[f]);
+            if (cnt[c]++ == 0) seen[n_seen++] = static_cast<id_t>(c);
+            s[c] += av * bt_data[f];
+          }
+        }
+        RowTopK<T> top(buffer.data(), k, capacity);
+        const T rw = row_weight != nullptr ? row_weight[r] : T(1);
+        for (index_t t = 0; t < n_seen; ++t) {
+          const id_t c = seen[t];
+          const T common = static_cast<T>(cnt[c]);
+          T score = s[c];
+          s[c] = T(0);
+          cnt[c] = 0;
+          if (exclude_self && c == r) continue;
+          if (combine == kJaccard)
+            score = common / (rw + col_weight[c] - common);
+          else if (row_weight != nullptr)
+            score = score * (rw * col_weight[c]);
+          if (shrinkage > 0) score = score * (common / (common + shrinkage));
+          if (!(score >= min_score)) continue;
+          top.offer(score, c);
+        }
+        top.write(ids + (r - row_begin) * k, values + (r - row_begin) * k, T(1));
+      });
+    }
+  }
+  errors.rethrow();
+}
+
+}  // namespace turborec

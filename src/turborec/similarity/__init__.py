@@ -1,0 +1,204 @@
+"""Sparse similarity: the top-k of a sparse product (:func:`sparse_dot_topk`), item-item or
+user-user neighbours by several measures (:func:`topk_similarity`), and the TF-IDF and BM25
+weightings of implicit (:func:`tfidf_weight`, :func:`bm25_weight`).
+
+Every measure runs on the one kernel, ``sparse_dot_topk`` (``csrc/include/turborec/
+similarity.hpp``): row-wise sparse accumulation into a dense accumulator per thread, merged
+into a running top-k per row. The facts the backends share live here, once: the measures'
+weights (inverse norms for cosine, norm powers for asymmetric cosine, stored-entry counts for
+Jaccard) are computed here and every backend applies them to each score after the product in
+the same order, so native, numba and the numpy reference round alike; the candidate buffer; the
+row blocks of the padded output. Implementations: ``_numpy.py`` (the reference), ``_native.py``,
+``_numba.py``. Definitions and parity with implicit and Surprise: docs/similarity.md.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+
+from .. import _validation as v
+from .._dispatch import dispatch
+from ..selection import topk_capacity
+from ._operands import as_operand, check_threshold, check_number, output_dtype, power, squared_norms
+from ._weighting import bm25_weight, tfidf_weight
+
+__all__ = ["MEASURES", "bm25_weight", "sparse_dot_topk", "tfidf_weight", "topk_similarity"]
+
+MEASURES = ("dot", "cosine", "jaccard", "asymmetric_cosine")
+
+# How a score is formed from the product's sum s and the count n of shared entries (the order of
+# the combine codes of similarity.hpp, exported by the binding as _native.SIMILARITY_COMBINE).
+COMBINE = ("scale", "jaccard")
+SCALE, JACCARD = 0, 1
+
+# The kernel writes each row's top-k into a padded (rows, k) block that is then compacted into
+# the CSR: rows are taken this many padded entries at a time, so that block stays bounded.
+BLOCK_ENTRIES = 1 << 22
+
+
+class Scoring(NamedTuple):
+    """What every backend applies to the sum ``s`` and count ``n`` of a pair (row r, column c):
+    ``combine`` SCALE: ``s * (row_weight[r] * col_weight[c])`` (or ``s`` without weights);
+    JACCARD: ``n / (row_weight[r] + col_weight[c] - n)``; then, when ``shrinkage > 0``,
+    ``score * (n / (n + shrinkage))``. Scores below ``min_score`` (and NaN) are dropped, and the
+    diagonal too when ``exclude_self``. ``shrinkage`` and ``min_score`` are scalars of the
+    output dtype, so every backend computes in it."""
+
+    combine: int
+    shrinkage: np.floating
+    min_score: np.floating
+    exclude_self: bool
+
+
+def _csr_parts(x, index_dtype):
+    indptr, indices = v.csr_arrays(x)
+    return (indptr.astype(index_dtype, copy=False), indices.astype(index_dtype, copy=False),
+            np.ascontiguousarray(x.data[: x.nnz]))
+
+
+def _topk_product(a, b_t, m, k, weights, scoring, backend, n_threads):
+    """The CSR (n x m) of each row's top-k of ``a @ b_t``, from the padded blocks the kernel writes."""
+    n = a.shape[0]
+    dtype = a.dtype
+    index_dtype = np.int64 if max(a.nnz, b_t.nnz, n + 1, m + 1, a.shape[1] + 1) > v.INT32_MAX else np.int32
+    a_parts, bt_parts = _csr_parts(a, index_dtype), _csr_parts(b_t, index_dtype)
+    k = min(k, m)
+    block = max(1, BLOCK_ENTRIES // max(k, 1))
+    counts, chunks_ids, chunks_values = [], [], []
+    for r0 in range(0, max(n, 1), block):
+        r1 = min(n, r0 + block)
+        ids, values = dispatch("similarity", "sparse_dot_topk", inputs=(a_parts, bt_parts, *weights),
+                               params=(m, (r0, r1), k, scoring, topk_capacity(k)),
+                               outputs=[((r1 - r0, k), np.int32), ((r1 - r0, k), dtype)], backend=backend,
+                               n_threads=n_threads)
+        stored = ids >= 0  # each row's entries come first, best first; -1 pads the rest
+        counts.append(stored.sum(axis=1))
+        chunks_ids.append(ids[stored])
+        chunks_values.append(values[stored])
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64)
+    out = sp.csr_matrix((np.concatenate(chunks_values).astype(dtype, copy=False), np.concatenate(chunks_ids),
+                         indptr), shape=(n, m))
+    out.has_sorted_indices = False  # best first, not by column
+    return out
+
+
+def sparse_dot_topk(A, B, k, *, threshold=None, normalize=False, exclude_self=False, backend=None,
+                    n_threads=None):
+    """The top-k of each row of ``A @ B.T`` for sparse ``A`` and ``B``, as a sparse matrix.
+
+    The dense ``n x m`` product is never built: each row of ``A`` is multiplied into an
+    accumulator of length ``m`` and merged into a running top-k. Memory beyond the inputs and
+    the output: about ``n_threads * (m + k)`` entries, plus one padded block of at most 4M
+    (id, score) pairs. Results do not depend on ``n_threads``.
+
+    Parameters
+    ----------
+    A : scipy.sparse matrix of shape (n, d)
+        Any format (checked, then converted to CSR); finite values of any real or bool dtype.
+        Duplicate entries are summed (as scipy sums them) and stored zeros dropped; ``A`` itself
+        is never modified.
+    B : scipy.sparse matrix of shape (m, d)
+        Likewise.
+    k : int
+        Entries to keep per row (``k > m`` keeps every scored column).
+    threshold : float, optional
+        Scores below it are not returned.
+    normalize : bool, default False
+        Score by cosine: ``(a . b) / (|a| |b|)`` with Euclidean row norms.
+    exclude_self : bool, default False
+        Never return column ``r`` for row ``r`` (needs ``m == n``; ``A`` and ``B`` are usually
+        the same matrix).
+    backend : str, optional
+        ``"native"``, ``"numba"``, ``"numpy"`` or ``"auto"``; see :mod:`turborec.backends`.
+    n_threads : int, optional
+        See :func:`turborec.resolve_n_threads`.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of shape (n, m)
+        At most ``k`` stored entries per row, in score order (best first, ties to the lower
+        column id), so its indices are NOT sorted by column. float64 when ``A`` or ``B`` is
+        float64, else float32. Only columns that share at least one stored entry with the row
+        are scored: a row with nothing in common with ``B`` has no entries, and a stored 0 means
+        a product that summed to 0. NaN scores (a product that overflowed) are never returned.
+    """
+    k = v.check_k(k)
+    A, B = v.as_csr(A, "A"), v.as_csr(B, "B")  # shape and format checks first, values next
+    dtype = output_dtype(A.dtype, B.dtype)
+    A, B = as_operand(A, "A", dtype), as_operand(B, "B", dtype)
+    if A.shape[1] != B.shape[1]:
+        raise ValueError(f"B: expected {A.shape[1]} columns like A, got shape {B.shape}")
+    n, m = A.shape[0], B.shape[0]
+    v.check_id_range(m, "B", "rows")
+    normalize = v.as_bool(normalize, "normalize")
+    exclude_self = v.as_bool(exclude_self, "exclude_self")
+    if exclude_self and m != n:
+        raise ValueError(f"exclude_self: needs A and B with as many rows, got {n} and {m}")
+    weights = (None, None)
+    if normalize:
+        weights = (power(squared_norms(A), -0.5, dtype), power(squared_norms(B), -0.5, dtype))
+    scoring = Scoring(SCALE, dtype.type(0), check_threshold(threshold, dtype), exclude_self)
+    return _topk_product(A, B.T.tocsr(), m, k, weights, scoring, backend, n_threads)
+
+
+def topk_similarity(X, k, *, measure="cosine", alpha=0.5, shrinkage=0.0, threshold=None, backend=None,
+                    n_threads=None):
+    """The ``k`` most similar other rows of each row of ``X``.
+
+    For item-item neighbours pass the items x users matrix (``user_items.T``).
+
+    Parameters
+    ----------
+    X : scipy.sparse matrix of shape (n, d)
+        Any format, finite values; duplicates summed, stored zeros dropped, never modified.
+    k : int
+        Neighbours per row.
+    measure : {"cosine", "dot", "jaccard", "asymmetric_cosine"}
+        With ``s = a . b`` and Euclidean norms ``|a|``:
+
+        - ``"dot"``: ``s``;
+        - ``"cosine"``: ``s / (|a| |b|)`` over whole rows (implicit's ``CosineRecommender``);
+        - ``"jaccard"``: ``|A & B| / |A | B|`` over the sets of stored entries (values ignored);
+        - ``"asymmetric_cosine"``: ``s / (|a|**(2 alpha) * |b|**(2 (1 - alpha)))``; ``alpha``
+          0.5 is cosine.
+    alpha : float in [0, 1], default 0.5
+        The exponent of ``asymmetric_cosine`` (ignored by the other measures).
+    shrinkage : float >= 0, default 0
+        Multiplies each score by ``n / (n + shrinkage)``, with ``n`` the number of entries the
+        two rows share (stored in both): similarities backed by few shared entries shrink.
+    threshold : float, optional
+        Scores below it (after shrinkage) are not returned.
+    backend, n_threads
+        As in :func:`sparse_dot_topk`.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of shape (n, n)
+        At most ``k`` entries per row, best first (ties to the lower id), never the row itself;
+        only rows sharing at least one stored entry are scored. float64 for float64 ``X``, else
+        float32.
+    """
+    k = v.check_k(k)
+    if not isinstance(measure, str):
+        raise TypeError(f"measure: expected a str, got {type(measure).__name__}")
+    if measure not in MEASURES:
+        raise ValueError(f"measure: expected one of {', '.join(MEASURES)}; got {measure!r}")
+    alpha = check_number(alpha, "alpha", 0.0, 1.0)
+    shrinkage = check_number(shrinkage, "shrinkage", 0.0)
+    X = as_operand(v.as_csr(X, "X"), "X")
+    n, dtype = X.shape[0], X.dtype
+    v.check_id_range(n, "X", "rows")
+    combine, weights = SCALE, (None, None)
+    if measure == "cosine":
+        inverse = power(squared_norms(X), -0.5, dtype)
+        weights = (inverse, inverse)
+    elif measure == "asymmetric_cosine":
+        squares = squared_norms(X)
+        weights = (power(squares, -alpha, dtype), power(squares, alpha - 1.0, dtype))
+    elif measure == "jaccard":
+        combine = JACCARD
+        stored = np.diff(X.indptr).astype(dtype)
+        weights = (stored, stored)
+    scoring = Scoring(combine, dtype.type(shrinkage), check_threshold(threshold, dtype), True)
+    return _topk_product(X, X.T.tocsr(), n, k, weights, scoring, backend, n_threads)

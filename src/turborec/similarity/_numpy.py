@@ -1,0 +1,62 @@
+"""NumPy reference of the similarity family: slow, obviously correct, the test oracle. It builds
+the dense product of the row block, which the other backends never do.
+
+The contract every backend of this family meets (the public functions in ``__init__.py`` have
+validated and coerced everything before the call):
+
+- ``a`` is ``(indptr, indices, data)`` of a canonical CSR with ``n = len(indptr) - 1`` rows
+  over ``d`` columns (indices strictly increasing within each row, no stored zeros), ``bt``
+  likewise ``B`` transposed (``d`` rows over ``m`` columns); both index arrays int32, or both
+  int64; ``data`` float32 or float64, the same in both, finite;
+- ``row_weight`` (n) / ``col_weight`` (m) are None or both given, in that dtype;
+- ``rows = (row_begin, row_end)``: the rows of ``a`` computed, ``1 <= k <= m``, ``scoring`` a
+  ``Scoring`` (combine, shrinkage and min_score as scalars of the dtype, exclude_self only
+  when m == n), ``capacity`` the candidate buffer (> k), ``n_threads`` a resolved positive int,
+  and ``ids`` / ``values`` the (row_end - row_begin, k) outputs.
+
+For row r and column c let ``s`` be the sum of a[r, j] * b[c, j] and ``n`` the number of j
+stored in both. Only pairs with ``n >= 1`` are scored, by ``Scoring``'s formula, computed in the
+data's dtype in the order written there. Each output row holds the row's best k scores, best
+first, ties to the lower column id; NaN scores, scores below ``min_score`` and (exclude_self)
+the diagonal are never selected; the rest of the row is padded with id -1 and -inf.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..selection import _numpy as selection
+from . import JACCARD
+
+
+def _dense(parts, n_rows, n_cols, ones=False):
+    indptr, indices, data = parts
+    values = np.ones_like(data) if ones else data
+    return sp.csr_matrix((values, indices, indptr), shape=(n_rows, n_cols)).toarray()
+
+
+def scores(a, bt, row_weight, col_weight, m, rows, scoring):
+    """The dense (row_end - row_begin, m) scores of the row block, -inf where not eligible."""
+    n, d = len(a[0]) - 1, len(bt[0]) - 1
+    r0, r1 = rows
+    dtype = a[2].dtype
+    sums = (_dense(a, n, d)[r0:r1] @ _dense(bt, d, m)).astype(dtype)
+    common = _dense(a, n, d, ones=True)[r0:r1].astype(np.float64) @ _dense(bt, d, m, ones=True).astype(np.float64)
+    n_common = common.astype(dtype)
+    if scoring.combine == JACCARD:
+        score = n_common / ((row_weight[r0:r1, None] + col_weight[None, :]) - n_common)
+    elif row_weight is not None:
+        score = sums * (row_weight[r0:r1, None] * col_weight[None, :])
+    else:
+        score = sums
+    if scoring.shrinkage > 0:
+        score = score * (n_common / (n_common + scoring.shrinkage))
+    eligible = (common > 0) & (score >= scoring.min_score)
+    if scoring.exclude_self:
+        eligible[np.arange(r1 - r0), np.arange(r0, r1)] = False
+    return np.where(eligible, score, -np.inf).astype(dtype)
+
+
+def sparse_dot_topk(a, bt, row_weight, col_weight, m, rows, k, scoring, capacity, n_threads, ids, values):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        keys = scores(a, bt, row_weight, col_weight, m, rows, scoring)
+    selection.topk(keys, None, k, True, None, n_threads, ids, values)
