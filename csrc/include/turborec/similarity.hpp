@@ -5,7 +5,7 @@
 // j) is added, scaled by a[r, j]. The columns touched are listed as they are first touched, and
 // only they are scored and offered to the row's running top-k (RowTopK::offer, topk.hpp): a
 // column that shares no stored feature with row r has no score and is never returned. Memory
-// beyond inputs and outputs: per thread, m accumulators, m counts, m touched ids and one
+// beyond inputs and outputs: per thread, m accumulators (sum and count), m touched ids and one
 // candidate buffer. Each row's sums run in the order of its stored entries, whatever the thread
 // that runs it, so results never depend on n_threads.
 //
@@ -27,6 +27,14 @@
 namespace turborec {
 
 enum Combine : int { kScale = 0, kJaccard = 1 };
+
+// One accumulator: the sum and the number of shared entries side by side, so a touch reads and
+// writes one cache line.
+template <class T>
+struct Slot {
+  T sum = T(0);
+  std::int32_t count = 0;
+};
 
 // @param a            n rows of column ids in [0, d), strictly increasing within each row
 // @param a_data       the values of a, one per stored entry
@@ -65,41 +73,43 @@ void sparse_dot_topk(CsrView<I> a, const T* __restrict a_data, index_t n, CsrVie
     shared(a, a_data, bt, bt_data, m, row_begin, row_end, k, combine, row_weight, col_weight, shrinkage, \
                min_score, exclude_self, capacity, ids, values, errors)
   {
-    std::vector<T> acc;
-    std::vector<std::int32_t> count;  // 0: untouched (every touch adds 1)
+    std::vector<Slot<T>> slots;  // count 0: untouched (every touch adds 1)
     std::vector<id_t> touched;
     std::vector<Candidate<T>> buffer;
     errors.run([&] {
-      acc.assign(m, T(0));
-      count.assign(m, 0);
-      touched.resize(m);
+      slots.assign(m, Slot<T>{});
+      touched.resize(m + 1);  // one past m: the append below always writes, then counts
       buffer.resize(capacity);
     });
 #pragma omp for schedule(dynamic, 4)
     for (index_t r = row_begin; r < row_end; ++r) {
       if (errors.failed()) continue;
       errors.run([&] {
-        T* __restrict s = acc.data();
-        std::int32_t* __restrict cnt = count.data();
+        Slot<T>* __restrict slot = slots.data();
         id_t* __restrict seen = touched.data();
         index_t n_seen = 0;
         for (index_t e = a.row_begin(r), e_end = a.row_end(r); e < e_end; ++e) {
           const index_t j = static_cast<index_t>(a.indices[e]);
           const T av = a_data[e];
+          const I* __restrict cols = bt.indices;
+          const T* __restrict vals = bt_data;
           for (index_t f = bt.row_begin(j), f_end = bt.row_end(j); f < f_end; ++f) {
-            const index_t c = static_cast<index_t>(bt.indices[f]);
-            if (cnt[c]++ == 0) seen[n_seen++] = static_cast<id_t>(c);
-            s[c] += av * bt_data[f];
+            Slot<T>& here = slot[cols[f]];
+            // Branch-free append of a first touch: whether a column is new is unpredictable, and
+            // a mispredicted branch would serialise the accumulator's cache misses.
+            seen[n_seen] = static_cast<id_t>(cols[f]);
+            n_seen += here.count == 0;
+            here.count += 1;
+            here.sum += av * vals[f];
           }
         }
         RowTopK<T> top(buffer.data(), k, capacity);
         const T rw = row_weight != nullptr ? row_weight[r] : T(1);
         for (index_t t = 0; t < n_seen; ++t) {
           const id_t c = seen[t];
-          const T common = static_cast<T>(cnt[c]);
-          T score = s[c];
-          s[c] = T(0);
-          cnt[c] = 0;
+          const T common = static_cast<T>(slot[c].count);
+          T score = slot[c].sum;
+          slot[c] = Slot<T>{};
           if (exclude_self && c == r) continue;
           if (combine == kJaccard)
             score = common / (rw + col_weight[c] - common);
