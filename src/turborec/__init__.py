@@ -12,7 +12,7 @@ from .exceptions import BackendUnavailableError, PerformanceWarning
 from .selection import topk, topk_dot
 from .evaluation import cross_validate, evaluate
 from .models import MostPopular, Random
-from . import datasets, exceptions, metrics, models, split  # noqa: E402  (submodules as attributes)
+from . import datasets, exceptions, features, metrics, models, split  # noqa: E402  (submodules as attributes)
 
 __version__ = "0.1.0"
 
