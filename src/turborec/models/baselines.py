@@ -56,6 +56,9 @@ class MostPopular(RecommenderBase):
         self.backend_, self.n_threads_ = resolve_backend_and_threads(self.backend, self.n_threads)
         return self
 
+    def _score(self, users):
+        return np.repeat(self.item_popularity_[None, :], len(users), axis=0)
+
     def _rank(self, users, N, exclude, candidates):
         # Only the most popular (N + most liked items of a user) can make any user's list.
         pool = np.arange(self.n_items_) if candidates is None else candidates
@@ -111,6 +114,9 @@ class Random(RecommenderBase):
         self.backend_, self.n_threads_ = resolve_backend_and_threads(self.backend, self.n_threads)
         self._rng = np.random.default_rng(self.seed)
         return self
+
+    def _score(self, users):
+        return self._rng.random((len(users), self.n_items_), dtype=np.float32)
 
     def _rank(self, users, N, exclude, candidates):
         pool = np.arange(self.n_items_) if candidates is None else candidates
