@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import _validation as v
+from .. import selection as _topk
 from .._threads import resolve_n_threads
 from ..backends import resolve
 from ..datasets import Interactions
@@ -54,6 +55,38 @@ def as_user_items(user_items, name="user_items", stacklevel=3):
         warnings.warn(f"{name}: got a {user_items.format.upper()} matrix; converting to CSR (pass CSR to avoid the copy)",
                       ParameterWarning, stacklevel=stacklevel)
     return v.as_csr(user_items, name)  # structure checked before scipy touches it; converted
+
+
+def topk_of_pool(scores, N, exclude, pool, n_items, backend, n_threads):
+    """Best ``N`` per row of dense scores over the candidate items ``pool``.
+
+    Parameters
+    ----------
+    scores : float32 ndarray of shape (n_rows, len(pool))
+        Column ``j`` scores item ``pool[j]``.
+    N : int
+    exclude : scipy.sparse.csr_matrix of shape (n_rows, n_items), or None
+        Items never returned, by item id.
+    pool : sorted int ndarray of item ids
+    n_items : int
+    backend, n_threads
+        Of :func:`turborec.topk`.
+
+    Returns
+    -------
+    ids : int32 ndarray (n_rows, min(N, len(pool)))
+        Item ids, -1 where no eligible item is left.
+    values : float32 ndarray of the same shape
+    """
+    pool_exclude = None
+    if exclude is not None:
+        exclude = exclude.copy()
+        exclude.sort_indices()
+        indptr, indices = v.restrict_columns(exclude.indptr, exclude.indices, pool, n_items)
+        pool_exclude = sp.csr_matrix((np.ones(len(indices), np.float32), indices, indptr),
+                                     shape=(scores.shape[0], len(pool)))
+    ids, values = _topk.topk(scores, N, exclude=pool_exclude, backend=backend, n_threads=n_threads)
+    return np.where(ids >= 0, pool[np.maximum(ids, 0)], -1), values
 
 
 def resolve_backend_and_threads(backend, n_threads):

@@ -6,9 +6,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import _validation as v
-from .. import selection as _topk
 from .._progress import check_show_progress
-from ._base import RecommenderBase, as_user_items, resolve_backend_and_threads
+from ._base import RecommenderBase, as_user_items, resolve_backend_and_threads, topk_of_pool
 
 NORMALIZATIONS = ("minmax", "rank", None)
 _BLOCK = 1 << 22  # user x item scores blended per step (~32 MiB of float64)
@@ -132,7 +131,7 @@ class Hybrid(RecommenderBase):
         show_progress : bool, default True
             Passed to each model's ``fit``.
         callback : callable, optional
-            Accepted for implicit compatibility; never called.
+            Not passed on, never called (implicit's signature).
 
         Returns
         -------
@@ -173,16 +172,8 @@ class Hybrid(RecommenderBase):
             stop = min(start + block, len(users))
             part = None if exclude is None else exclude[start:stop]
             blend = self._blend(users[start:stop], part, pool)
-            part_exclude = None
-            if part is not None:
-                part = part.copy()
-                part.sort_indices()
-                indptr, indices = v.restrict_columns(part.indptr, part.indices, pool, self.n_items_)
-                part_exclude = sp.csr_matrix((np.ones(len(indices), np.float32), indices, indptr),
-                                             shape=(stop - start, len(pool)))
-            i, s = _topk.topk(blend[:, pool], N, exclude=part_exclude, backend=self.backend_,
-                              n_threads=self.n_threads_)
-            ids.append(np.where(i >= 0, pool[np.maximum(i, 0)], -1))
+            i, s = topk_of_pool(blend[:, pool], N, part, pool, self.n_items_, self.backend_, self.n_threads_)
+            ids.append(i)
             scores.append(s)
         return np.vstack(ids), np.vstack(scores)
 
