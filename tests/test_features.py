@@ -227,6 +227,8 @@ def test_read_item_features_options_and_errors(tmp_path):
         read_item_features(path, item_col="item")
     with pytest.raises(TypeError, match=r"item_col: expected a RecBole field name"):
         read_item_features(path, item_col=0)
+    with pytest.raises(ValueError, match=r"unknown: expected one of \('drop', 'error'\), got 'ignore'"):
+        read_item_features(path, unknown="ignore")
     with pytest.raises(ValueError, match=r"label_sep: expected a non-empty str"):
         read_item_features(path, label_sep="")
     with pytest.raises(TypeError, match=r"like: expected the training Interactions"):

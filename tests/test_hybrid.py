@@ -111,6 +111,17 @@ def test_one_model_of_weight_one_ranks_as_that_model(implicit_data, normalize, w
             np.testing.assert_array_equal(ours[1], theirs[1])
 
 
+def test_scores_one_float32_ulp_apart_keep_their_order():
+    """Normalised scores stay float64 until the top-k: in float32, (s - min) / (max - min) would
+    merge 1.0 and the next float32 (both round to the same fraction of the span of 3e6)."""
+    items = np.array([[-1e6], [1.0], [np.nextafter(np.float32(1), np.float32(2))], [2e6]], np.float32)
+    model = FactorModel(np.ones((1, 1), np.float32), items)
+    hybrid = Hybrid([(model, 1.0)], prefit=True).fit()
+    nothing = sp.csr_matrix((1, 4), dtype=np.float32)
+    np.testing.assert_array_equal(hybrid.recommend(0, nothing, N=4)[0], [3, 2, 1, 0])
+    np.testing.assert_array_equal(model.recommend(0, nothing, N=4)[0], [3, 2, 1, 0])
+
+
 def test_two_models_hand_computed_blend():
     # One user, four items. Model a scores [4, 2, 1, 0], model b scores [0, 1, 3, 2]; item 0 is liked.
     a = FactorModel(np.array([[1.0]], np.float32), np.array([[4], [2], [1], [0]], np.float32))

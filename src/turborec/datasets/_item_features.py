@@ -10,7 +10,7 @@ from ..exceptions import DataWarning
 from ..features import multi_hot
 from ._assemble import _concat_ids, _lookup_read_ids
 from ._idmap import IdMapper, _examples
-from ._interactions import _check_like
+from ._interactions import _LIKE_POLICIES, _check_like
 from ._readers import _recbole_names
 from ._source import _Source
 from ._tokenizer import _read_delimited
@@ -67,6 +67,8 @@ def read_item_features(path, *, like=None, item_col="item_id", label_col="class"
     """
     if like is not None:
         unknown = _check_like(like, unknown)
+    elif unknown not in _LIKE_POLICIES:
+        raise ValueError(f"unknown: expected one of {_LIKE_POLICIES}, got {unknown!r}")
     if on_bad_line not in ("error", "skip"):
         raise ValueError(f"on_bad_line: expected one of ('error', 'skip'), got {on_bad_line!r}")
     for name, col in (("item_col", item_col), ("label_col", label_col)):

@@ -178,7 +178,11 @@ class Hybrid(RecommenderBase):
         return np.vstack(ids), np.vstack(scores)
 
     def _blend(self, users, exclude, pool):
-        """float32 (len(users), n_items) weighted sum of normalised scores (valid on eligible items)."""
+        """float64 (len(users), n_items) weighted sum of normalised scores (valid on eligible items).
+
+        Kept in float64 through the top-k (and rounded to float32 after it): distinct float32
+        scores of one model stay distinct after normalisation, so a lone model ranks as itself.
+        """
         eligible = np.zeros((len(users), self.n_items_), dtype=bool)
         eligible[:, pool] = True
         if exclude is not None:
@@ -190,7 +194,7 @@ class Hybrid(RecommenderBase):
                 continue
             raw = _model_scores(model, users, self.n_items_, position)
             blend += weight * _normalized(raw, eligible, self.normalize)
-        return blend.astype(np.float32)
+        return blend
 
 
 def _model_scores(model, users, n_items, position):
