@@ -164,7 +164,8 @@ def _compare_with_sklearn(texts, options):
 @pytest.mark.parametrize("options", SKLEARN_OPTIONS)
 def test_tfidf_equals_sklearn_on_random_texts(options):
     rng = np.random.default_rng(8)
-    words = np.array(["Alpha", "beta", "gamma", "delta", "eps", "x", "Zeta", "eta", "theta", "iota"])
+    words = np.array(["Alpha", "beta", "gamma", "delta", "eps", "x", "Zeta", "eta", "theta", "iota", "Éclair",
+                      "naïve", "straße", "日本語", "l'été"])
     texts = [" ".join(rng.choice(words, rng.integers(0, 12))) + rng.choice(["", ".", ", 42!"])
              for _ in range(200)]
     _compare_with_sklearn(texts, options)

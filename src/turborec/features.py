@@ -162,12 +162,17 @@ def tfidf_tokens(list_of_texts, *, min_df=1, max_df=1.0, lowercase=True, token_p
         texts = [text.lower() for text in texts]
     tokens = list(map(pattern.findall, texts))
     lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=n)
-    flat = np.array(list(chain.from_iterable(tokens)), dtype=str)
-    if not len(flat):
+    flat = list(chain.from_iterable(tokens))
+    if not flat:
         raise ValueError("list_of_texts: no text has a token matching token_pattern: empty vocabulary")
-    terms, term_of = np.unique(flat, return_inverse=True)
+    # Distinct tokens by hashing (a string sort of every token is several times slower), sorted
+    # by code point as scikit-learn sorts its vocabulary; then each token's term id.
+    terms = sorted(dict.fromkeys(flat))
+    term_of = np.fromiter(map(dict(zip(terms, range(len(terms)))).__getitem__, flat), dtype=np.int64,
+                          count=len(flat))
+    terms = np.array(terms, dtype=str)
     rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
-    pairs, counts = np.unique(rows * len(terms) + term_of.reshape(-1), return_counts=True)
+    pairs, counts = np.unique(rows * len(terms) + term_of, return_counts=True)
     rows, columns = pairs // len(terms), pairs % len(terms)
     df = np.bincount(columns, minlength=len(terms))
 
@@ -214,6 +219,11 @@ def _as_sequence(values, name):
 
 def _as_labels(labels, name, lengths=None):
     """Labels as a str or int64 array; a TypeError naming the item for anything else or a mix."""
+    types = set(map(type, labels))  # the common cases decided without a Python call per label
+    if types and types <= {str, np.str_}:
+        return np.array(labels, dtype=str)
+    if types and all(issubclass(t, (int, np.integer)) and not issubclass(t, (bool, np.bool_)) for t in types):
+        return np.array(labels, dtype=np.int64)
     kinds = list(map(_kind_of, labels))
     if not kinds:
         return np.zeros(0, dtype=str)
