@@ -309,6 +309,12 @@ def test_bad_fits_are_named(data):
     model.models = [(MostPopular(), -2.0)]  # set after construction: checked again at fit
     with pytest.raises(ValueError, match=r"models\[0\]: expected a finite weight >= 0"):
         model.fit(data)
+    fitted = Hybrid([(MostPopular(), 1.0), (FactorModel(*_int_factors(0)), 1.0)]).fit(data)
+    before = fitted.recommend(0, data)
+    fitted.set_params(normalize="zscore")  # takes effect (and is checked) at the next fit
+    np.testing.assert_array_equal(fitted.recommend(0, data)[1], before[1])
+    with pytest.raises(ValueError, match="normalize: expected one of"):
+        fitted.fit(data)
     with pytest.raises(RuntimeError, match="Hybrid is not fitted"):
         Hybrid([(MostPopular(), 1.0)]).recommend(0, data)
 

@@ -89,8 +89,9 @@ class Hybrid(RecommenderBase):
         """
         params = super().get_params(deep=False)
         if deep:
-            for i, (model, _) in enumerate(self.models):
-                if hasattr(model, "get_params"):
+            for i, pair in enumerate(self.models):
+                model = pair[0] if isinstance(pair, (list, tuple)) and len(pair) == 2 else None
+                if hasattr(model, "get_params") and not isinstance(model, type):
                     params.update((f"models__{i}__{key}", value) for key, value in model.get_params(deep=True).items())
         return params
 
@@ -159,7 +160,8 @@ class Hybrid(RecommenderBase):
                 raise ValueError(f"models[{i}]: fitted on shape {found}, expected {shape} like {what}")
             shape = found
         self.weights_ = np.array([weight for _, weight in pairs], dtype=np.float64)
-        self._fitted_models = [model for model, _ in pairs]  # what recommend blends, until the next fit
+        # What recommend blends, until the next fit (set_params takes effect at fit).
+        self._fitted_models, self._fitted_normalize = [model for model, _ in pairs], self.normalize
         self.n_users_, self.n_items_ = shape
         self.backend_, self.n_threads_ = resolve_backend_and_threads(self.backend, self.n_threads)
         return self
@@ -193,7 +195,7 @@ class Hybrid(RecommenderBase):
             if weight == 0:
                 continue
             raw = _model_scores(model, users, self.n_items_, position)
-            blend += weight * _normalized(raw, eligible, self.normalize)
+            blend += weight * _normalized(raw, eligible, self._fitted_normalize)
         return blend
 
 
