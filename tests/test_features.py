@@ -224,8 +224,10 @@ def test_read_item_features_options_and_errors(tmp_path):
     assert X.toarray().tolist() == [[0, 1, 1, 0], [1, 0, 0, 0]]
     with pytest.raises(ValueError, match=r"items.tsv, line 2: label 'Comedy' is not in the vocabulary"):
         read_item_features(path, item_col="item", label_col="tags", label_sep="|", vocabulary=["War", "Drama"])
-    with pytest.raises(ValueError, match=r"no column 'class' for text_col"):
+    with pytest.raises(ValueError, match=r"no column 'class' for label_col"):
         read_item_features(path, item_col="item")
+    with pytest.raises(ValueError, match=r"label_col: 'item' is also item_col"):
+        read_item_features(path, item_col="item", label_col="item:token")
     with pytest.raises(TypeError, match=r"item_col: expected a RecBole field name"):
         read_item_features(path, item_col=0)
     with pytest.raises(ValueError, match=r"unknown: expected one of \('drop', 'error'\), got 'ignore'"):

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-_LABEL = {"user": "user id", "item": "item id", "rating": "rating", "timestamp": "timestamp", "text": "text"}
+_LABEL = {"user": "user id", "item": "item id", "rating": "rating", "timestamp": "timestamp", "label": "label"}
 _EXACT_FLOAT = 2.0 ** 53  # integers up to this are exact in float64
 
 
@@ -113,7 +113,7 @@ def _convert_text(values, label):
 
 
 _CONVERTERS = {"user": _convert_ids, "item": _convert_ids, "rating": _convert_ratings,
-               "timestamp": _convert_timestamps, "text": _convert_text}
+               "timestamp": _convert_timestamps, "label": _convert_text}
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,4 +186,4 @@ def _fast_text(tokens):
 
 
 _FAST_CONVERTERS = {"user": _fast_ids, "item": _fast_ids, "rating": _fast_ratings, "timestamp": _fast_timestamps,
-                    "text": _fast_text}
+                    "label": _fast_text}

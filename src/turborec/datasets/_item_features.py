@@ -77,13 +77,13 @@ def read_item_features(path, *, like=None, item_col="item_id", label_col="class"
     if label_sep is not None and (not isinstance(label_sep, str) or not label_sep):
         raise ValueError(f"label_sep: expected a non-empty str or None, got {label_sep!r}")
     source = _Source(path, encoding=encoding)
-    columns = {"item": item_col.split(":", 1)[0], "text": label_col.split(":", 1)[0]}
-    if columns["item"] == columns["text"]:
+    columns = {"item": item_col.split(":", 1)[0], "label": label_col.split(":", 1)[0]}
+    if columns["item"] == columns["label"]:
         raise ValueError(f"label_col: {label_col!r} is also item_col")
     table = _read_delimited(source, sep="\t", header=True, columns=columns, on_bad_line=on_bad_line,
                             quoting=False, header_names=_recbole_names)
     ids = _concat_ids(table.parts["item"])
-    texts = _concat(table.parts["text"], str)
+    texts = _concat(table.parts["label"], str)
     lines = _concat(table.positions, np.int64)
     if table.stats.bad:
         shown = "; ".join(f"line {at}: {reason}" for at, reason in table.stats.examples)
