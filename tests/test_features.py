@@ -226,7 +226,7 @@ def test_read_item_features_options_and_errors(tmp_path):
         read_item_features(path, item_col="item", label_col="tags", label_sep="|", vocabulary=["War", "Drama"])
     with pytest.raises(ValueError, match=r"no column 'class' for label_col"):
         read_item_features(path, item_col="item")
-    with pytest.raises(ValueError, match=r"label_col: 'item' is also item_col"):
+    with pytest.raises(ValueError, match=r"label_col: 'item:token' is also item_col"):
         read_item_features(path, item_col="item", label_col="item:token")
     with pytest.raises(TypeError, match=r"item_col: expected a RecBole field name"):
         read_item_features(path, item_col=0)
