@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import turborec
-from turborec import datasets, exceptions, metrics, models, split
+from turborec import datasets, exceptions, features, metrics, models, split
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -61,7 +61,7 @@ def test_readme_block_runs_without_the_extras(index, tmp_path):
 def _public_names():
     """Every public name as ``(qualified name, object)``."""
     names = [(f"turborec.{name}", getattr(turborec, name)) for name in turborec.__all__]
-    for module in (datasets, metrics, models, exceptions, split):
+    for module in (datasets, features, metrics, models, exceptions, split):
         names += [(f"{module.__name__}.{name}", getattr(module, name)) for name in module.__all__]
     names += [(f"turborec.split.{name}", function) for name, function in inspect.getmembers(split, inspect.isfunction)
               if function.__module__ == split.__name__ and not name.startswith("_")]
@@ -124,7 +124,7 @@ def test_api_reference_signatures_are_the_real_ones():
     objects = dict(_public_names())
     objects.update({f"Interactions.{name}": getattr(datasets.Interactions, name) for name in ("from_raw", "to_csr", "subset")})
     objects.update({f"RecommenderBase.{name}": getattr(models.RecommenderBase, name)
-                    for name in ("recommend", "get_params", "set_params")})
+                    for name in ("recommend", "score", "get_params", "set_params")})
     checked = 0
     for name, signature in documented:
         if signature is None:

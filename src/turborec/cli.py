@@ -25,7 +25,7 @@ def _demo(args):
     users, items, seen = synthetic_factors(args.users, args.items, args.factors, args.seen, seed=args.seed)
     rows = []
     results = {}
-    for name in available():
+    for name in available("selection"):
         # The reference backend materialises whole score rows: time it on a slice of users.
         n = min(args.users, args.reference_users) if name == "numpy" else args.users
         call = dict(exclude=seen[:n], backend=name, n_threads=n_threads)

@@ -3,6 +3,7 @@
 from ..exceptions import DataWarning
 from ._idmap import IdMapper
 from ._interactions import Interactions
+from ._item_features import read_item_features
 from ._movielens import movielens
 from ._parquet import read_parquet
 from ._readers import read_csv, read_movielens_file, read_recbole
@@ -14,6 +15,7 @@ __all__ = [
     "Interactions",
     "movielens",
     "read_csv",
+    "read_item_features",
     "read_movielens_file",
     "read_parquet",
     "read_recbole",

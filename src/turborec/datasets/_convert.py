@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-_LABEL = {"user": "user id", "item": "item id", "rating": "rating", "timestamp": "timestamp"}
+_LABEL = {"user": "user id", "item": "item id", "rating": "rating", "timestamp": "timestamp", "label": "label"}
 _EXACT_FLOAT = 2.0 ** 53  # integers up to this are exact in float64
 
 
@@ -107,8 +107,13 @@ def _plain_int(text):
     return number
 
 
+def _convert_text(values, label):
+    """Free text (e.g. a RecBole ``token_seq`` of labels), stripped; never bad."""
+    return np.char.strip(values), []
+
+
 _CONVERTERS = {"user": _convert_ids, "item": _convert_ids, "rating": _convert_ratings,
-               "timestamp": _convert_timestamps}
+               "timestamp": _convert_timestamps, "label": _convert_text}
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,4 +181,9 @@ def _plain_ints(tokens):
     return values if np.array_equal(plain, lengths) else None
 
 
-_FAST_CONVERTERS = {"user": _fast_ids, "item": _fast_ids, "rating": _fast_ratings, "timestamp": _fast_timestamps}
+def _fast_text(tokens):
+    return _convert_text(np.array(tokens, dtype=str), "")[0]
+
+
+_FAST_CONVERTERS = {"user": _fast_ids, "item": _fast_ids, "rating": _fast_ratings, "timestamp": _fast_timestamps,
+                    "label": _fast_text}

@@ -3,5 +3,6 @@
 from ._base import ParameterWarning, RecommenderBase
 from .baselines import MostPopular, Random
 from .factors import FactorModel
+from .hybrid import Hybrid
 
-__all__ = ["FactorModel", "MostPopular", "ParameterWarning", "Random", "RecommenderBase"]
+__all__ = ["FactorModel", "Hybrid", "MostPopular", "ParameterWarning", "Random", "RecommenderBase"]

@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import _validation as v
+from .. import selection as _topk
 from .._threads import resolve_n_threads
 from ..backends import resolve
 from ..datasets import Interactions
@@ -56,6 +57,38 @@ def as_user_items(user_items, name="user_items", stacklevel=3):
     return v.as_csr(user_items, name)  # structure checked before scipy touches it; converted
 
 
+def topk_of_pool(scores, N, exclude, pool, n_items, backend, n_threads):
+    """Best ``N`` per row of dense scores over the candidate items ``pool``.
+
+    Parameters
+    ----------
+    scores : float32 ndarray of shape (n_rows, len(pool))
+        Column ``j`` scores item ``pool[j]``.
+    N : int
+    exclude : scipy.sparse.csr_matrix of shape (n_rows, n_items), or None
+        Items never returned, by item id.
+    pool : sorted int ndarray of item ids
+    n_items : int
+    backend, n_threads
+        Of :func:`turborec.topk`.
+
+    Returns
+    -------
+    ids : int32 ndarray (n_rows, min(N, len(pool)))
+        Item ids, -1 where no eligible item is left.
+    values : float32 ndarray of the same shape
+    """
+    pool_exclude = None
+    if exclude is not None:
+        exclude = exclude.copy()
+        exclude.sort_indices()
+        indptr, indices = v.restrict_columns(exclude.indptr, exclude.indices, pool, n_items)
+        pool_exclude = sp.csr_matrix((np.ones(len(indices), np.float32), indices, indptr),
+                                     shape=(scores.shape[0], len(pool)))
+    ids, values = _topk.topk(scores, N, exclude=pool_exclude, backend=backend, n_threads=n_threads)
+    return np.where(ids >= 0, pool[np.maximum(ids, 0)], -1), values
+
+
 def resolve_backend_and_threads(backend, n_threads):
     """The backend name and thread count a model runs with (its ``backend_``, ``n_threads_``)."""
     return resolve("selection", backend).name, resolve_n_threads(n_threads)
@@ -66,7 +99,9 @@ class RecommenderBase:
 
     ``_rank(users, N, exclude, candidates)`` returns ids and scores of the best ``N`` eligible
     items per user (fewer columns, or -1 ids, where fewer are eligible); ``recommend`` validates
-    its arguments before and shapes the result after.
+    its arguments before and shapes the result after. ``_score(users)`` returns every item's
+    score, dense (``score`` validates before); the default ranks every item with ``_rank``, and
+    models that can score directly override it.
 
     Subclasses take every parameter as an explicit keyword of ``__init__`` (no ``*args`` or
     ``**kwargs``) and store it unchanged under the same name, as scikit-learn estimators do.
@@ -191,15 +226,7 @@ class RecommenderBase:
             -FLT_MAX where the id is -1.
         """
         self._check_fitted()
-        scalar = np.ndim(userid) == 0
-        users = np.atleast_1d(np.asarray(userid))
-        if users.size and not np.issubdtype(users.dtype, np.integer):
-            raise TypeError(f"userid: expected int user ids, got dtype {users.dtype}")
-        if users.ndim != 1:
-            raise ValueError(f"userid: expected an int or a 1-D array, got shape {np.shape(userid)}")
-        if users.size and (users.min() < 0 or users.max() >= self.n_users_):
-            bad = users.min() if users.min() < 0 else users.max()
-            raise IndexError(f"userid: {bad} out of range [0, {self.n_users_})")
+        scalar, users = self._users(userid)
         N = v.check_k(N, "N")
         if recalculate_user:
             raise NotImplementedError(f"{type(self).__name__} cannot recalculate users")
@@ -216,6 +243,58 @@ class RecommenderBase:
         ids, scores = self._rank(users, width, exclude, items)
         ids, scores = _pad(ids, scores, width)
         return (ids[0], scores[0]) if scalar else (ids, scores)
+
+    def score(self, userid, user_items=None):
+        """Scores of every item for one user or an array of users: the hook that
+        :class:`~turborec.models.Hybrid` blends.
+
+        Higher is better; ``recommend`` ranks by the same scores (Random draws fresh ones at
+        every call). Nothing is filtered: liked items are scored like the others.
+
+        Parameters
+        ----------
+        userid : int or array-like of int
+        user_items : scipy.sparse.csr_matrix of shape (len(userid), n_items), or Interactions, optional
+            The users' rows, as for :meth:`recommend`; checked when given. The models of this
+            package score a user without them.
+
+        Returns
+        -------
+        scores : float32 ndarray of shape (n_items,) or (len(userid), n_items)
+            Dense: mind the memory of many users over a large catalogue, and pass them in
+            batches.
+        """
+        self._check_fitted()
+        scalar, users = self._users(userid)
+        if user_items is not None:
+            self._liked(users, user_items)
+        scores = np.asarray(self._score(users), dtype=np.float32)
+        return scores[0] if scalar else scores
+
+    def _score(self, users):
+        """Dense (len(users), n_items) scores; by default every item ranked by ``_rank``.
+
+        Subclasses that can score directly override this.
+        """
+        ids, values = self._rank(users, self.n_items_, None, None)
+        ids, values = _pad(ids, values, self.n_items_)
+        scores = np.full((len(users), self.n_items_), SINK_SCORE, dtype=np.float32)
+        rows, cols = np.nonzero(ids >= 0)
+        scores[rows, ids[rows, cols]] = values[rows, cols]
+        return scores
+
+    def _users(self, userid):
+        """``(scalar, int array of user ids)`` of a ``userid`` argument, checked."""
+        scalar = np.ndim(userid) == 0
+        users = np.atleast_1d(np.asarray(userid))
+        if users.size and not np.issubdtype(users.dtype, np.integer):
+            raise TypeError(f"userid: expected int user ids, got dtype {users.dtype}")
+        if users.ndim != 1:
+            raise ValueError(f"userid: expected an int or a 1-D array, got shape {np.shape(userid)}")
+        if users.size and (users.min() < 0 or users.max() >= self.n_users_):
+            bad = users.min() if users.min() < 0 else users.max()
+            raise IndexError(f"userid: {bad} out of range [0, {self.n_users_})")
+        return scalar, users
 
     def _liked(self, users, user_items):
         """The rows of ``users`` in ``user_items`` (a CSR of those rows, or a whole Interactions)."""

@@ -1,13 +1,11 @@
 """Baselines every evaluation should be read against: popularity and random."""
 
 import numpy as np
-import scipy.sparse as sp
 
-from .. import _validation as v
 from .. import selection as _topk
 from ..metrics import as_relevance
 from .._progress import check_show_progress
-from ._base import RecommenderBase, as_user_items, resolve_backend_and_threads
+from ._base import RecommenderBase, as_user_items, resolve_backend_and_threads, topk_of_pool
 
 
 class MostPopular(RecommenderBase):
@@ -55,6 +53,9 @@ class MostPopular(RecommenderBase):
         self.item_popularity_ = np.bincount(user_items.indices, minlength=self.n_items_).astype(np.float32)
         self.backend_, self.n_threads_ = resolve_backend_and_threads(self.backend, self.n_threads)
         return self
+
+    def _score(self, users):
+        return np.repeat(self.item_popularity_[None, :], len(users), axis=0)
 
     def _rank(self, users, N, exclude, candidates):
         # Only the most popular (N + most liked items of a user) can make any user's list.
@@ -112,6 +113,9 @@ class Random(RecommenderBase):
         self._rng = np.random.default_rng(self.seed)
         return self
 
+    def _score(self, users):
+        return self._rng.random((len(users), self.n_items_), dtype=np.float32)
+
     def _rank(self, users, N, exclude, candidates):
         pool = np.arange(self.n_items_) if candidates is None else candidates
         block = max(1, (1 << 24) // max(len(pool), 1))  # bound the random score block to ~64 MiB
@@ -119,15 +123,8 @@ class Random(RecommenderBase):
         for start in range(0, len(users), block):
             stop = min(start + block, len(users))
             random_scores = self._rng.random((stop - start, len(pool)), dtype=np.float32)
-            part_exclude = None
-            if exclude is not None:
-                part = exclude[start:stop]
-                part.sort_indices()
-                indptr, indices = v.restrict_columns(part.indptr, part.indices, pool, self.n_items_)
-                part_exclude = sp.csr_matrix((np.ones(len(indices), np.float32), indices, indptr),
-                                             shape=(stop - start, len(pool)))
-            i, s = _topk.topk(random_scores, N, exclude=part_exclude, backend=self.backend_,
-                              n_threads=self.n_threads_)
-            ids.append(np.where(i >= 0, pool[np.maximum(i, 0)], -1))
+            i, s = topk_of_pool(random_scores, N, None if exclude is None else exclude[start:stop], pool,
+                                self.n_items_, self.backend_, self.n_threads_)
+            ids.append(i)
             scores.append(s)
         return np.vstack(ids), np.vstack(scores)

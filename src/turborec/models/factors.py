@@ -95,3 +95,6 @@ class FactorModel(RecommenderBase):
         return _topk.topk_dot(self.user_factors[users], self.item_factors, N, exclude=exclude, candidates=candidates,
                               backend=self.backend_, n_threads=self.n_threads_)
 
+    def _score(self, users):
+        # In the factors' dtype, rounded to float32 once at the end, as topk_dot's scores are.
+        return (self.user_factors[users] @ self.item_factors.T).astype(np.float32)
