@@ -4,5 +4,8 @@ from ._base import ParameterWarning, RecommenderBase
 from .baselines import MostPopular, Random
 from .factors import FactorModel
 from .hybrid import Hybrid
+from .implicit_knn import BM25Recommender, CosineRecommender, ItemItemRecommender, TFIDFRecommender
+from .neighbours import ItemKNN, UserKNN
 
-__all__ = ["FactorModel", "Hybrid", "MostPopular", "ParameterWarning", "Random", "RecommenderBase"]
+__all__ = ["BM25Recommender", "CosineRecommender", "FactorModel", "Hybrid", "ItemItemRecommender", "ItemKNN",
+           "MostPopular", "ParameterWarning", "Random", "RecommenderBase", "TFIDFRecommender", "UserKNN"]

@@ -105,7 +105,15 @@ class RecommenderBase:
 
     Subclasses take every parameter as an explicit keyword of ``__init__`` (no ``*args`` or
     ``**kwargs``) and store it unchanged under the same name, as scikit-learn estimators do.
+
+    Models that score a user from its row of ``user_items`` (item-item neighbours) set
+    ``_scores_user_items``: ``recommend`` then always reads the rows (filtering or not), accepts
+    ``recalculate_user`` (the row is always what is scored), and calls
+    ``_rank(users, N, exclude, candidates, rows=rows)``; ``score`` calls ``_score(users, rows)``
+    (``rows`` None when ``user_items`` is not given).
     """
+
+    _scores_user_items = False
 
     @classmethod
     def _param_names(cls):
@@ -228,11 +236,12 @@ class RecommenderBase:
         self._check_fitted()
         scalar, users = self._users(userid)
         N = v.check_k(N, "N")
-        if recalculate_user:
+        if recalculate_user and not self._scores_user_items:
             raise NotImplementedError(f"{type(self).__name__} cannot recalculate users")
         if filter_items is not None and items is not None:
             raise ValueError("filter_items and items: give at most one of them")
-        exclude = self._liked(users, user_items) if filter_already_liked_items else None
+        rows = self._liked(users, user_items) if filter_already_liked_items or self._scores_user_items else None
+        exclude = rows if filter_already_liked_items else None
         width = min(N, self.n_items_)
         if filter_items is not None:
             banned = v.as_candidates(filter_items, self.n_items_, "filter_items")
@@ -240,7 +249,10 @@ class RecommenderBase:
         elif items is not None:
             items = v.as_candidates(items, self.n_items_, "items")
             width = min(N, len(items))
-        ids, scores = self._rank(users, width, exclude, items)
+        if self._scores_user_items:
+            ids, scores = self._rank(users, width, exclude, items, rows=rows)
+        else:
+            ids, scores = self._rank(users, width, exclude, items)
         ids, scores = _pad(ids, scores, width)
         return (ids[0], scores[0]) if scalar else (ids, scores)
 
@@ -266,9 +278,9 @@ class RecommenderBase:
         """
         self._check_fitted()
         scalar, users = self._users(userid)
-        if user_items is not None:
-            self._liked(users, user_items)
-        scores = np.asarray(self._score(users), dtype=np.float32)
+        rows = None if user_items is None else self._liked(users, user_items)
+        scores = np.asarray(self._score(users, rows) if self._scores_user_items else self._score(users),
+                            dtype=np.float32)
         return scores[0] if scalar else scores
 
     def _score(self, users):
