@@ -14,7 +14,8 @@ import scipy.sparse as sp
 
 import turborec
 from turborec.datasets import Interactions
-from turborec.models import FactorModel, MostPopular, ParameterWarning, Random, RecommenderBase
+from turborec.models import (BM25Recommender, CosineRecommender, FactorModel, ItemItemRecommender, ItemKNN, MostPopular,
+                             ParameterWarning, Random, RecommenderBase, TFIDFRecommender, UserKNN)
 from turborec import _progress
 from turborec.models._base import SINK_SCORE
 
@@ -38,6 +39,12 @@ MODELS = {
     "MostPopular": lambda: MostPopular(),
     "Random": lambda: Random(seed=1),
     "FactorModel": lambda: FactorModel(*_factors()),
+    "ItemKNN": lambda: ItemKNN(K=3),
+    "UserKNN": lambda: UserKNN(K=2, measure="jaccard"),
+    "CosineRecommender": lambda: CosineRecommender(K=3),
+    "TFIDFRecommender": lambda: TFIDFRecommender(K=3),
+    "BM25Recommender": lambda: BM25Recommender(K=3),
+    "ItemItemRecommender": lambda: ItemItemRecommender(K=3),
 }
 
 
@@ -90,7 +97,10 @@ def test_n_beyond_the_catalogue_gives_min_n_n_items_columns_like_topk_dot(make, 
         shown = ids[user][ids[user] >= 0]
         assert len(set(shown)) == len(shown)  # no item twice, and no padding that looks like item 0
         liked = set(matrix[user].indices) if filter_liked else set()
-        assert set(shown) == set(range(N_ITEMS)) - liked
+        expected = set(range(N_ITEMS)) - liked
+        if getattr(model, "_ranks_reachable_only", False):  # neighbourhood models: reached items only, as implicit
+            expected &= _reachable(model, user, matrix)
+        assert set(shown) == expected
         np.testing.assert_array_equal(scores[user][ids[user] < 0], SINK_SCORE)
     queries = np.ones((N_USERS, 3), np.float32)
     k_ids, _ = turborec.topk_dot(queries, np.ones((N_ITEMS, 3), np.float32), N_ITEMS + 4)
@@ -99,13 +109,23 @@ def test_n_beyond_the_catalogue_gives_min_n_n_items_columns_like_topk_dot(make, 
 
 def test_n_beyond_the_given_items_gives_len_items_columns(make, data):
     model = make().fit(data)
+    matrix = data.to_csr(values="ones")
+    reachable_only = getattr(model, "_ranks_reachable_only", False)
     ids, _ = model.recommend(np.arange(N_USERS), data, N=10, items=[5, 4, 4, 3], filter_already_liked_items=False)
     assert ids.shape == (N_USERS, 3)  # the items are a set: {3, 4, 5}
-    assert all(set(row) == {3, 4, 5} for row in ids)
+    for user, row in enumerate(ids):
+        expected = {3, 4, 5} & _reachable(model, user, matrix) if reachable_only else {3, 4, 5}
+        assert set(row[row >= 0]) == expected
     ids, _ = model.recommend(0, data, N=10, filter_items=[0])
     assert ids.shape == (N_ITEMS,)  # filtered items sink to -1 but keep their slots
-    assert set(ids[ids >= 0]) == {2, 3, 4, 5}
-    assert (ids == -1).sum() == 2
+    expected = {2, 3, 4, 5} & _reachable(model, 0, matrix) if reachable_only else {2, 3, 4, 5}
+    assert set(ids[ids >= 0]) == expected
+    assert (ids == -1).sum() == N_ITEMS - len(expected)
+
+
+def _reachable(model, user, matrix):
+    """Items with a nonzero score for ``user``: those a neighbourhood model can recommend."""
+    return set(np.flatnonzero(model.score(user, matrix[user])).tolist())
 
 
 def test_get_params_lists_the_constructor_arguments(make):

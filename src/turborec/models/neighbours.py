@@ -37,6 +37,7 @@ class NeighbourModel(RecommenderBase):
     """
 
     _item_based = True
+    _ranks_reachable_only = True  # recommend returns only items a neighbour reaches (as implicit), then -1
 
     def _threads(self):
         """The ``n_threads`` argument the kernels get (implicit's classes map ``num_threads``)."""
