@@ -294,10 +294,15 @@ def _weighted(X, weighting, K1, B):
 
 
 def _training_rows(user_items):
-    """The fitted users x items CSR (canonical float32 or float64), checked finite."""
-    user_items = v.as_csr(as_user_items(user_items, stacklevel=4), "user_items", canonical=True)
-    if user_items.dtype not in (np.float32, np.float64):
-        user_items = user_items.astype(np.float32)
+    """The fitted users x items CSR: duplicates summed, stored zeros dropped, float32 or float64
+    kept (other dtypes become float64), checked finite; never the caller's matrix."""
+    user_items = as_user_items(user_items, stacklevel=4)
+    dtype = user_items.dtype if user_items.dtype in (np.float32, np.float64) else np.float64
+    nnz = user_items.indptr[-1]
+    user_items = sp.csr_matrix((user_items.data[:nnz].astype(dtype), user_items.indices[:nnz].copy(),
+                                user_items.indptr.copy()), shape=user_items.shape)
+    user_items.sum_duplicates()
+    user_items.eliminate_zeros()
     if not np.isfinite(user_items.data).all():
         raise ValueError("user_items: contains NaN or inf values")
     return user_items
