@@ -325,3 +325,19 @@ def test_interactions_are_taken_like_their_implicit_matrix():
         a, b = make().fit(table), make().fit(ones)
         np.testing.assert_array_equal(a.similarity_.toarray(), b.similarity_.toarray())
         np.testing.assert_array_equal(a.recommend(np.arange(9), table, N=4)[0], b.recommend(np.arange(9), ones[:9], N=4)[0])
+
+
+def test_hybrid_blends_item_knn_through_its_score_hook():
+    """Hybrid scores models without user_items: ItemKNN then reads the users' training rows."""
+    from turborec.models import Hybrid
+
+    user_items = _random_matrix(12)
+    knn = ItemKNN(K=10).fit(user_items)
+    users = np.arange(50)
+    np.testing.assert_allclose(knn.score(users), knn.score(users, user_items[users]))
+    blend = Hybrid([(knn, 1.0)], normalize=None, prefit=True).fit()
+    ids, scores = blend.recommend(users, user_items[users], N=5)
+    own_ids, own_scores = knn.recommend(users, user_items[users], N=5)
+    full = (own_ids >= 0).all(axis=1)  # users who reach 5 items: the blend ranks them alike
+    assert full.sum() > 25
+    np.testing.assert_allclose(scores[full], own_scores[full], rtol=1e-6)
