@@ -341,3 +341,38 @@ def test_hybrid_blends_item_knn_through_its_score_hook():
     full = (own_ids >= 0).all(axis=1)  # users who reach 5 items: the blend ranks them alike
     assert full.sum() > 25
     np.testing.assert_allclose(scores[full], own_scores[full], rtol=1e-6)
+
+
+def test_ties_at_the_kth_neighbour_are_broken_as_implicit_breaks_them():
+    """Item 2 co-occurs with items 1, 3, 4 once each and with itself twice. implicit reaches them
+    in the order 1, 2, 3, 4 (user 1's items, then user 2's), feeds its heap 4, 3, 2, 1, and
+    keeps {2, 4} at K=2: item 3 entered first and was evicted by 2 as the lowest id of the tied
+    score. Keeping the lower id would give {1, 2}."""
+    X = sp.csr_matrix(np.array([[1, 1, 0, 0, 0], [0, 1, 1, 0, 0], [0, 0, 1, 1, 1]], dtype=np.float32))
+    ours = models.ItemItemRecommender(K=2).fit(X)
+    expected = np.array([[1, 1, 0, 0, 0], [0, 2, 1, 0, 0], [0, 0, 2, 0, 1], [0, 0, 0, 1, 1], [0, 0, 0, 1, 1]])
+    np.testing.assert_array_equal(ours.similarity.toarray(), expected)
+    theirs = implicit_nn.ItemItemRecommender(K=2, num_threads=1)
+    theirs.fit(X.astype(np.float64), show_progress=False)
+    np.testing.assert_array_equal(theirs.similarity.toarray(), expected)
+    assert set(ItemKNN(K=1, measure="dot").fit(X).similar_items(2, N=3)[0]) == {1, -1}  # lower id, itself out
+
+
+def test_exclusions_hold_for_negative_and_huge_user_weights():
+    """Liked items are excluded inside the sparse product by an offset sized from the data."""
+    user_items = _random_matrix(13, integer=False)
+    model = ItemKNN(K=8, measure="dot").fit(user_items)
+    rng = np.random.default_rng(0)
+    for scale in (1.0, -1.0, 1e30):
+        rows = user_items[:40].copy()
+        rows.data = (rng.standard_normal(rows.nnz) * scale).astype(np.float32)
+        ids, scores = model.recommend(np.arange(40), rows, N=6)
+        dense = (rows.astype(np.float64) @ model.similarity_.astype(np.float64)).toarray()
+        for user in range(40):
+            got = ids[user][ids[user] >= 0]
+            assert not set(got) & set(rows[user].indices)
+            np.testing.assert_allclose(scores[user][: len(got)], dense[user][got], rtol=1e-5)
+            reached = np.flatnonzero((abs(rows[user]) @ abs(model.similarity_)).toarray().ravel())
+            others = np.setdiff1d(np.setdiff1d(reached, rows[user].indices), got)
+            if len(others):
+                assert scores[user][len(got) - 1] >= dense[user][others].max() - 1e-5 * abs(scale)
