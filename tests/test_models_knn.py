@@ -281,6 +281,9 @@ def test_save_load_and_pickle_round_trip(make, tmp_path):
         np.testing.assert_array_equal(got[1], expected[1])
     with np.load(path + ".npz", allow_pickle=False) as data:
         assert all(data[key].dtype != object for key in data.files)
+    numpy_params = type(model)(K=np.int64(4), backend=None)
+    numpy_params.save(path)
+    assert type(model).load(path).K == 4
     with pytest.raises(ValueError, match="file: holds a"):
         ItemKNN.load(path) if not isinstance(model, ItemKNN) else UserKNN.load(path)
 

@@ -226,7 +226,8 @@ class NeighbourModel(RecommenderBase):
         file : str, path or file object
             A ``str`` path without the ``.npz`` suffix gets it (as ``numpy.savez`` does).
         """
-        arrays = {"params": np.array(json.dumps(self.get_params(deep=False))), "class": np.array(type(self).__name__)}
+        arrays = {"params": np.array(json.dumps(self.get_params(deep=False), default=_plain)),
+                  "class": np.array(type(self).__name__)}
         if hasattr(self, "similarity_"):
             for name, matrix in (("similarity", self.similarity_), ("user_items", self.user_items_)):
                 arrays.update({f"{name}_data": matrix.data, f"{name}_indices": matrix.indices,
@@ -269,6 +270,13 @@ class NeighbourModel(RecommenderBase):
         self.__dict__.update(state)
         if "similarity_" in state:
             self._basis = (self.similarity_.T if self._item_based else self.user_items_.T).tocsr()
+
+
+def _plain(value):
+    """NumPy scalars as Python numbers in the saved parameters; anything else cannot be saved."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"save: a parameter of type {type(value).__name__} cannot be saved without pickling")
 
 
 def check_K(K):
