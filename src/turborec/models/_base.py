@@ -267,8 +267,9 @@ class RecommenderBase:
         ----------
         userid : int or array-like of int
         user_items : scipy.sparse.csr_matrix of shape (len(userid), n_items), or Interactions, optional
-            The users' rows, as for :meth:`recommend`; checked when given. The models of this
-            package score a user without them.
+            The users' rows, as for :meth:`recommend`; checked when given. Item-item
+            neighbourhood models (``ItemKNN`` and implicit's item-item classes) score these rows,
+            or the users' training rows when none are given; the other models ignore them.
 
         Returns
         -------
