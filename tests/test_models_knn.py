@@ -379,3 +379,13 @@ def test_exclusions_hold_for_negative_and_huge_user_weights():
             others = np.setdiff1d(np.setdiff1d(reached, rows[user].indices), got)
             if len(others):
                 assert scores[user][len(got) - 1] >= dense[user][others].max() - 1e-5 * abs(scale)
+
+
+@pytest.mark.parametrize("name", IMPLICIT_NAMES + ("ItemKNN", "UserKNN"))
+@pytest.mark.parametrize("shape", [(3, 4), (2, 1)])
+def test_empty_and_tiny_matrices_fit_and_recommend_nothing_or_little(name, shape):
+    empty = sp.csr_matrix(shape, dtype=np.float32)
+    model = getattr(models, name)(K=50).fit(empty)
+    ids, scores = model.recommend(np.arange(shape[0]), empty, N=3)
+    assert ids.shape == (shape[0], min(3, shape[1])) and (ids == -1).all() and (scores == SINK_SCORE).all()
+    assert (model.score(np.arange(shape[0])) == 0).all()

@@ -159,6 +159,8 @@ class BM25Recommender(ItemItemRecommender):
 
     def _weight(self, item_users):
         K1, B = check_number(self.K1, "K1", 0.0), check_number(self.B, "B", 0.0, 1.0)
+        if item_users.nnz == 0:  # no lengths to average (implicit divides 0 by 0 here)
+            return _with_data(item_users, item_users.data.astype(np.float64))
         x = item_users.data
         lengths = np.ravel(item_users.sum(axis=1))
         length_norm = (1.0 - B) + B * lengths / lengths.mean()
