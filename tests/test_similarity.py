@@ -388,6 +388,18 @@ def test_row_blocks_give_the_same_result(every_backend, rng, monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
+def test_binary_data_takes_the_count_path(every_backend, rng):
+    """All values 1: the kernels keep counts only (``Scoring.pattern``). Cosine of 2 * X runs the
+    general path and, scaled by powers of two, must agree bit for bit."""
+    X = sp.csr_matrix((rng.random((80, 40)) < 0.2).astype(np.float32))
+    ones = parts(topk_similarity(X, 6, measure="cosine", backend=every_backend))
+    twos = parts(topk_similarity(X * 2, 6, measure="cosine", backend=every_backend))
+    for a, b in zip(ones, twos):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(ones, parts(topk_similarity(X, 6, measure="cosine", backend="numpy"))):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_cosine_of_zero_rows(every_backend):
     A = sp.csr_matrix(np.array([[0.0, 0.0], [1.0, 0.0]]))
     got = sparse_dot_topk(A, A, 2, normalize=True, backend=every_backend)
@@ -442,7 +454,7 @@ def _raw_args(**changes):
     args = dict(a_indptr=a.indptr, a_indices=a.indices, a_data=a.data, n=2, bt_indptr=bt.indptr,
                 bt_indices=bt.indices, bt_data=bt.data, d=2, m=2, row_begin=0, row_end=2, k=2, combine=0,
                 row_weight=None, col_weight=None, shrinkage=0.0, min_score=-np.inf, exclude_self=False,
-                capacity=18, n_threads=1, out_ids=np.empty((2, 2), np.int32), out_values=np.empty((2, 2), np.float32))
+                pattern=False, capacity=18, n_threads=1, out_ids=np.empty((2, 2), np.int32), out_values=np.empty((2, 2), np.float32))
     return {**args, **changes}
 
 
@@ -467,6 +479,7 @@ def _raw_args(**changes):
      ValueError, "exclude_self: needs"),
     (dict(out_values=np.empty((2, 3), np.float32)), ValueError, "out_ids/out_values: expected shape"),
     (dict(n_threads=0), ValueError, "n_threads: expected"),
+    (dict(pattern=True, a_data=np.array([1.0, 2.0, 1.0], np.float32)), ValueError, "pattern: every value of a_data"),
 ])
 def test_raw_binding_refuses_inconsistent_arrays(changes, error, match):
     from test_hostile import fails

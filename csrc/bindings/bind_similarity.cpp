@@ -33,7 +33,7 @@ void sparse_dot_topk_typed(const py::array& a_indptr, const py::array& a_indices
                            const py::array& bt_data, py::ssize_t d, py::ssize_t m, py::ssize_t row_begin,
                            py::ssize_t row_end, py::ssize_t k, int combine, const py::object& row_weight,
                            const py::object& col_weight, double shrinkage, double min_score, bool exclude_self,
-                           py::ssize_t capacity, int n_threads, py::array& out_ids, py::array& out_values) {
+                           bool pattern, py::ssize_t capacity, int n_threads, py::array& out_ids, py::array& out_values) {
   expect(n >= 0 && d >= 0 && m >= 0, "n, d, m: expected non-negative sizes");
   expect_int32_ids(m, "m");
   expect(0 <= row_begin && row_begin <= row_end && row_end <= n,
@@ -68,9 +68,15 @@ void sparse_dot_topk_typed(const py::array& a_indptr, const py::array& a_indices
       } else {
         expect(bt_data.shape(0) >= static_cast<py::ssize_t>(bt.indptr[d]), "bt_data: fewer values than stored entries");
         expect_no_duplicates(bt, d, "bt");
+        if (pattern) {
+          for (py::ssize_t e = 0; e < static_cast<py::ssize_t>(a.indptr[n]); ++e)
+            if (ad[e] != T(1)) expect(false, "pattern: every value of a_data must be 1");
+          for (py::ssize_t e = 0; e < static_cast<py::ssize_t>(bt.indptr[d]); ++e)
+            if (bd[e] != T(1)) expect(false, "pattern: every value of bt_data must be 1");
+        }
         py::gil_scoped_release release;
         sparse_dot_topk<T>(a, ad, n, bt, bd, d, m, row_begin, row_end, k, combine, rw, cw, static_cast<T>(shrinkage),
-                           static_cast<T>(min_score), exclude_self, capacity, n_threads, ids, values);
+                           static_cast<T>(min_score), exclude_self, pattern, capacity, n_threads, ids, values);
       }
     });
   });
@@ -81,16 +87,16 @@ void sparse_dot_topk_any(const py::array& a_indptr, const py::array& a_indices, 
                          const py::array& bt_data, py::ssize_t d, py::ssize_t m, py::ssize_t row_begin,
                          py::ssize_t row_end, py::ssize_t k, int combine, const py::object& row_weight,
                          const py::object& col_weight, double shrinkage, double min_score, bool exclude_self,
-                         py::ssize_t capacity, int n_threads, py::array& out_ids, py::array& out_values) {
+                         bool pattern, py::ssize_t capacity, int n_threads, py::array& out_ids, py::array& out_values) {
   expect_n_threads(n_threads);
   if (has_dtype<double>(a_data))
     sparse_dot_topk_typed<double>(a_indptr, a_indices, a_data, n, bt_indptr, bt_indices, bt_data, d, m, row_begin,
                                   row_end, k, combine, row_weight, col_weight, shrinkage, min_score, exclude_self,
-                                  capacity, n_threads, out_ids, out_values);
+                                  pattern, capacity, n_threads, out_ids, out_values);
   else
     sparse_dot_topk_typed<float>(a_indptr, a_indices, a_data, n, bt_indptr, bt_indices, bt_data, d, m, row_begin,
                                  row_end, k, combine, row_weight, col_weight, shrinkage, min_score, exclude_self,
-                                 capacity, n_threads, out_ids, out_values);
+                                 pattern, capacity, n_threads, out_ids, out_values);
 }
 
 }  // namespace
@@ -101,7 +107,7 @@ void bind_similarity(py::module_& m) {
         py::arg("bt_indices").noconvert(), py::arg("bt_data").noconvert(), py::arg("d"), py::arg("m"),
         py::arg("row_begin"), py::arg("row_end"), py::arg("k"), py::arg("combine"), py::arg("row_weight"),
         py::arg("col_weight"), py::arg("shrinkage"), py::arg("min_score"), py::arg("exclude_self").noconvert(),
-        py::arg("capacity"), py::arg("n_threads"), py::arg("out_ids").noconvert(), py::arg("out_values").noconvert(),
+        py::arg("pattern").noconvert(), py::arg("capacity"), py::arg("n_threads"), py::arg("out_ids").noconvert(), py::arg("out_values").noconvert(),
         "Top-k of each row of A @ B.T for CSR A and B^T into padded out_ids / out_values. See similarity.hpp.");
   m.attr("SIMILARITY_COMBINE") = py::make_tuple("scale", "jaccard");
 }

@@ -40,6 +40,55 @@ struct Slot {
   std::int32_t count = 0;
 };
 
+namespace detail {
+
+// Adds row r of a @ bt into the accumulators and lists the columns touched first, in `seen`;
+// returns how many. The append is branch-free: whether a column is new is unpredictable, and a
+// mispredicted branch would serialise the accumulators' cache misses.
+template <class T, class I>
+inline index_t accumulate_row(CsrView<I> a, const T* __restrict a_data, CsrView<I> bt, const T* __restrict bt_data,
+                              index_t r, Slot<T>* __restrict slot, id_t* __restrict seen) {
+  index_t n_seen = 0;
+  const I* __restrict cols = bt.indices;
+  for (index_t e = a.row_begin(r), e_end = a.row_end(r); e < e_end; ++e) {
+    const index_t j = static_cast<index_t>(a.indices[e]);
+    const T av = a_data[e];
+    const index_t f_end = bt.row_end(j);
+    for (index_t f = bt.row_begin(j); f < f_end; ++f) {
+      if (f + kPrefetch < f_end) __builtin_prefetch(slot + cols[f + kPrefetch], 1);
+      Slot<T>& here = slot[cols[f]];
+      seen[n_seen] = static_cast<id_t>(cols[f]);
+      n_seen += here.count == 0;
+      here.count += 1;
+      here.sum += av * bt_data[f];
+    }
+  }
+  return n_seen;
+}
+
+// The same when every stored value of a and bt is 1: the sums are the counts, so only the
+// counts are kept (half the accumulator bytes, and no values read).
+template <class I>
+inline index_t count_row(CsrView<I> a, CsrView<I> bt, index_t r, std::int32_t* __restrict count,
+                         id_t* __restrict seen) {
+  index_t n_seen = 0;
+  const I* __restrict cols = bt.indices;
+  for (index_t e = a.row_begin(r), e_end = a.row_end(r); e < e_end; ++e) {
+    const index_t j = static_cast<index_t>(a.indices[e]);
+    const index_t f_end = bt.row_end(j);
+    for (index_t f = bt.row_begin(j); f < f_end; ++f) {
+      if (f + kPrefetch < f_end) __builtin_prefetch(count + cols[f + kPrefetch], 1);
+      std::int32_t& here = count[cols[f]];
+      seen[n_seen] = static_cast<id_t>(cols[f]);
+      n_seen += here == 0;
+      here += 1;
+    }
+  }
+  return n_seen;
+}
+
+}  // namespace detail
+
 // @param a            n rows of column ids in [0, d), strictly increasing within each row
 // @param a_data       the values of a, one per stored entry
 // @param bt           B^T: d rows of column ids in [0, m), strictly increasing within each row
@@ -52,6 +101,7 @@ struct Slot {
 // @param shrinkage    >= 0
 // @param min_score    scores below it are dropped (-inf: none)
 // @param exclude_self drop column c == r (needs m == n)
+// @param pattern      every value of a_data and bt_data is 1: the sums are the counts
 // @param capacity     candidates buffered per row (> k)
 // @param ids          (row_end - row_begin) * k, written: best first, -1 past the row's entries
 // @param values       (row_end - row_begin) * k, written: -inf past the row's entries
@@ -59,7 +109,7 @@ template <class T, class I>
 void sparse_dot_topk(CsrView<I> a, const T* __restrict a_data, index_t n, CsrView<I> bt,
                      const T* __restrict bt_data, index_t d, index_t m, index_t row_begin, index_t row_end,
                      index_t k, int combine, const T* row_weight, const T* col_weight, T shrinkage, T min_score,
-                     bool exclude_self, index_t capacity, int n_threads, id_t* __restrict ids,
+                     bool exclude_self, bool pattern, index_t capacity, int n_threads, id_t* __restrict ids,
                      T* __restrict values) {
   TR_CHECK(k >= 1 && k <= m, "sparse_dot_topk: k must be in [1, m]");
   TR_CHECK(capacity > k, "sparse_dot_topk: need capacity > k");
@@ -75,14 +125,18 @@ void sparse_dot_topk(CsrView<I> a, const T* __restrict a_data, index_t n, CsrVie
   ExceptionCapture errors;
 #pragma omp parallel num_threads(n_threads) default(none)                                            \
     shared(a, a_data, bt, bt_data, m, row_begin, row_end, k, combine, row_weight, col_weight, shrinkage, \
-               min_score, exclude_self, capacity, ids, values, errors)
+               min_score, exclude_self, pattern, capacity, ids, values, errors)
   {
-    std::vector<Slot<T>> slots;  // count 0: untouched (every touch adds 1)
+    std::vector<Slot<T>> slots;       // count 0: untouched (every touch adds 1)
+    std::vector<std::int32_t> counts;  // instead, for a pattern product
     std::vector<id_t> touched;
     std::vector<Candidate<T>> buffer;
     errors.run([&] {
-      slots.assign(m, Slot<T>{});
-      touched.resize(m + 1);  // one past m: the append below always writes, then counts
+      if (pattern)
+        counts.assign(m, 0);
+      else
+        slots.assign(m, Slot<T>{});
+      touched.resize(m + 1);  // one past m: the append always writes, then counts
       buffer.resize(capacity);
     });
 #pragma omp for schedule(dynamic, 4)
@@ -90,32 +144,23 @@ void sparse_dot_topk(CsrView<I> a, const T* __restrict a_data, index_t n, CsrVie
       if (errors.failed()) continue;
       errors.run([&] {
         Slot<T>* __restrict slot = slots.data();
+        std::int32_t* __restrict count = counts.data();
         id_t* __restrict seen = touched.data();
-        index_t n_seen = 0;
-        for (index_t e = a.row_begin(r), e_end = a.row_end(r); e < e_end; ++e) {
-          const index_t j = static_cast<index_t>(a.indices[e]);
-          const T av = a_data[e];
-          const I* __restrict cols = bt.indices;
-          const T* __restrict vals = bt_data;
-          const index_t f_end = bt.row_end(j);
-          for (index_t f = bt.row_begin(j); f < f_end; ++f) {
-            if (f + kPrefetch < f_end) __builtin_prefetch(slot + cols[f + kPrefetch], 1);
-            Slot<T>& here = slot[cols[f]];
-            // Branch-free append of a first touch: whether a column is new is unpredictable, and
-            // a mispredicted branch would serialise the accumulator's cache misses.
-            seen[n_seen] = static_cast<id_t>(cols[f]);
-            n_seen += here.count == 0;
-            here.count += 1;
-            here.sum += av * vals[f];
-          }
-        }
+        const index_t n_seen = pattern ? detail::count_row(a, bt, r, count, seen)
+                                       : detail::accumulate_row(a, a_data, bt, bt_data, r, slot, seen);
         RowTopK<T> top(buffer.data(), k, capacity);
         const T rw = row_weight != nullptr ? row_weight[r] : T(1);
         for (index_t t = 0; t < n_seen; ++t) {
           const id_t c = seen[t];
-          const T common = static_cast<T>(slot[c].count);
-          T score = slot[c].sum;
-          slot[c] = Slot<T>{};
+          T common, score;
+          if (pattern) {
+            score = common = static_cast<T>(count[c]);
+            count[c] = 0;
+          } else {
+            common = static_cast<T>(slot[c].count);
+            score = slot[c].sum;
+            slot[c] = Slot<T>{};
+          }
           if (exclude_self && c == r) continue;
           if (combine == kJaccard)
             score = common / (rw + col_weight[c] - common);

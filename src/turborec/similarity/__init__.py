@@ -43,12 +43,15 @@ class Scoring(NamedTuple):
     JACCARD: ``n / (row_weight[r] + col_weight[c] - n)``; then, when ``shrinkage > 0``,
     ``score * (n / (n + shrinkage))``. Scores below ``min_score`` (and NaN) are dropped, and the
     diagonal too when ``exclude_self``. ``shrinkage`` and ``min_score`` are scalars of the
-    output dtype, so every backend computes in it."""
+    output dtype, so every backend computes in it. ``pattern``: every stored value of both
+    operands is 1, so ``s`` is ``n`` (cast to the dtype) and the native kernel keeps counts only;
+    :func:`_topk_product` sets it."""
 
     combine: int
     shrinkage: np.floating
     min_score: np.floating
     exclude_self: bool
+    pattern: bool = False
 
 
 def _csr_parts(x, index_dtype):
@@ -63,6 +66,7 @@ def _topk_product(a, b_t, m, k, weights, scoring, backend, n_threads):
     dtype = a.dtype
     index_dtype = np.int64 if max(a.nnz, b_t.nnz, n + 1, m + 1, a.shape[1] + 1) > v.INT32_MAX else np.int32
     a_parts, bt_parts = _csr_parts(a, index_dtype), _csr_parts(b_t, index_dtype)
+    scoring = scoring._replace(pattern=bool((a_parts[2] == 1).all() and (bt_parts[2] == 1).all()))
     k = min(k, m)
     block = max(1, BLOCK_ENTRIES // max(k, 1))
     counts, chunks_ids, chunks_values = [], [], []

@@ -12,5 +12,5 @@ if tuple(_native.SIMILARITY_COMBINE) != COMBINE:  # the header's combine codes m
 def sparse_dot_topk(a, bt, row_weight, col_weight, m, rows, k, scoring, capacity, n_threads, ids, values):
     n, d = len(a[0]) - 1, len(bt[0]) - 1
     _native.sparse_dot_topk(*a, n, *bt, d, m, *rows, k, scoring.combine, row_weight, col_weight,
-                            float(scoring.shrinkage), float(scoring.min_score), scoring.exclude_self, capacity,
+                            float(scoring.shrinkage), float(scoring.min_score), scoring.exclude_self, scoring.pattern, capacity,
                             n_threads, ids, values)

@@ -42,6 +42,8 @@ def scores(a, bt, row_weight, col_weight, m, rows, scoring):
     sums = (_dense(a, n, d)[r0:r1] @ _dense(bt, d, m)).astype(dtype)
     common = _dense(a, n, d, ones=True)[r0:r1].astype(np.float64) @ _dense(bt, d, m, ones=True).astype(np.float64)
     n_common = common.astype(dtype)
+    if scoring.pattern:  # every value is 1: the sums are the counts
+        sums = n_common
     if scoring.combine == JACCARD:
         score = n_common / ((row_weight[r0:r1, None] + col_weight[None, :]) - n_common)
     elif row_weight is not None:
