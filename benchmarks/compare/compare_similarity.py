@@ -1,8 +1,10 @@
 """Item-item cosine top-k: turborec against sparse_dot_topn and implicit, in one process.
 
 Every method starts from the same users x items CSR (binary implicit feedback with power-law
-item popularity, ``turborec.datasets.synthetic_implicit``) and ends with each item's k most
-cosine-similar other items:
+item popularity, ``turborec.datasets.synthetic_implicit``; ``--weighted`` replaces the ones by
+seeded values 1 to 5) and ends with each item's k most cosine-similar other items. turborec
+sees binary values and keeps counts only (half the accumulator traffic); ``--weighted`` measures
+its general path:
 
 - turborec: ``topk_similarity(user_items.T.tocsr(), k, measure="cosine")`` (the transpose is
   timed);
@@ -24,6 +26,7 @@ Usage::
     python benchmarks/compare/compare_similarity.py                 # 100k users x 50k items, 5M nnz, k=20
     python benchmarks/compare/compare_similarity.py --quick         # small smoke run
     python benchmarks/compare/compare_similarity.py --markdown similarity.md
+    python benchmarks/compare/compare_similarity.py --weighted      # values 1-5: no count-only path
 
 Generating the full data set takes about two minutes; it is cached under ``--cache``.
 """
@@ -148,7 +151,7 @@ def report(args, user_items, times, agree):
     pop = np.diff(user_items.tocsc().indptr)
     lines = [f"Item-item cosine top-{args.k}: {user_items.shape[0]:,} users x {user_items.shape[1]:,} items, "
              f"{user_items.nnz:,} interactions (item popularity: max {pop.max():,}, median {int(np.median(pop))}), "
-             f"{args.threads} threads, median of {args.repeat}",
+             f"{'values 1-5' if args.weighted else 'binary values'}, {args.threads} threads, median of {args.repeat}",
              f"Machine: {cpu_model()}, {os.cpu_count()} CPUs; Python {platform.python_version()}, turborec "
              f"{turborec.__version__}, implicit {version('implicit')}, sparse_dot_topn {version('sparse_dot_topn')}; "
              f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
@@ -172,6 +175,8 @@ def parse_args(argv=None):
     p.add_argument("--k", type=int)
     p.add_argument("--repeat", type=int)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--weighted", action="store_true",
+                   help="values 1 to 5 (seeded) instead of ones: turborec's general path, not its count-only one")
     p.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "turborec-bench"))
     p.add_argument("--markdown", help="also write the report to this file")
     args = p.parse_args(argv)
@@ -184,6 +189,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     user_items = make_problem(args.users, args.items, args.nnz, args.cache)
+    if args.weighted:
+        user_items.data = np.random.default_rng(SEED).integers(1, 6, size=user_items.nnz).astype(np.float32)
     methods = {name: run for name, (run, needs) in METHODS.items()
                if needs is None or version(needs if needs != "sparse_dot_topn" else "sparse-dot-topn")}
     skipped = sorted(set(METHODS) - set(methods))
