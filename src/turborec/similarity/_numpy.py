@@ -1,5 +1,7 @@
 """NumPy reference of the similarity family: slow, obviously correct, the test oracle. It builds
-the dense product of the row block, which the other backends never do.
+the dense product of the row block, which the other backends never do, and sums it by BLAS in
+BLAS's order: equal to the kernels' sums (each column in the order of the row's stored entries)
+whenever they are exact, e.g. on integer values, and within rounding otherwise.
 
 The contract every backend of this family meets (the public functions in ``__init__.py`` have
 validated and coerced everything before the call):
