@@ -9,12 +9,12 @@ implicit on 100,000 x 50,000 is ``benchmarks/compare/compare_similarity.py``.
 import numpy as np
 import scipy.sparse as sp
 
-import turborec
 from turborec.backends import FAMILIES
 from turborec.similarity import sparse_dot_topk, topk_similarity
 
+from .bench_topk import check_backend  # skips what cannot run here, and numpy past the small size
+
 HOST_BACKENDS = list(FAMILIES["similarity"])  # from the registry (host backends only)
-AVAILABLE = turborec.available()  # probed once, in asv's fork server
 SEED = 0
 SMALL = 2_000  # items at which the numpy reference also runs
 
@@ -36,13 +36,6 @@ def power_law_user_items(n_users, n_items, per_user=50, exponent=1.0, seed=SEED)
     return matrix
 
 
-def check_backend(backend, n_items):
-    if backend not in AVAILABLE:
-        raise NotImplementedError(f"backend {backend!r} is unavailable here")
-    if backend == "numpy" and n_items != SMALL:
-        raise NotImplementedError("the numpy reference only runs at the small size")
-
-
 class ItemItemSimilarity:
     """Top-20 neighbours of every item of a power-law users x items matrix."""
 
@@ -60,7 +53,7 @@ class ItemItemSimilarity:
     k = 20
 
     def setup(self, backend, n_items, measure, values):
-        check_backend(backend, n_items)
+        check_backend(backend, n_items, small=SMALL)
         user_items = power_law_user_items(2 * n_items, n_items)
         if values == "weighted":
             user_items.data = np.random.default_rng(SEED).integers(1, 6, user_items.nnz).astype(np.float32)
@@ -91,7 +84,7 @@ class SparseDotTopk:
     k = 10
 
     def setup(self, backend, n_items):
-        check_backend(backend, n_items)
+        check_backend(backend, n_items, small=SMALL)
         self.users = power_law_user_items(2 * n_items, n_items, seed=SEED + 1)
         self.queries = self.users[:1000]
         sparse_dot_topk(self.queries[:4], self.users, self.k, normalize=True, backend=backend)

@@ -33,7 +33,6 @@ Generating the full data set takes about two minutes; it is cached under ``--cac
 
 import argparse
 import datetime
-import importlib.metadata
 import os
 import platform
 import sys
@@ -47,6 +46,8 @@ import scipy.sparse as sp
 import turborec
 from turborec.datasets import synthetic_implicit
 from turborec.similarity import topk_similarity
+
+from compare_topk import cpu_model, version
 
 FULL = dict(users=100_000, items=50_000, nnz=5_000_000, k=20, repeat=3)
 QUICK = dict(users=5_000, items=3_000, nnz=150_000, k=20, repeat=2)
@@ -129,24 +130,6 @@ def agreement(reference, result, k):
 # --------------------------------------------------------------------------- the report
 
 
-def version(dist):
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def report(args, user_items, times, agree):
     pop = np.diff(user_items.tocsc().indptr)
     lines = [f"Item-item cosine top-{args.k}: {user_items.shape[0]:,} users x {user_items.shape[1]:,} items, "
@@ -192,7 +175,7 @@ def main(argv=None):
     if args.weighted:
         user_items.data = np.random.default_rng(SEED).integers(1, 6, size=user_items.nnz).astype(np.float32)
     methods = {name: run for name, (run, needs) in METHODS.items()
-               if needs is None or version(needs if needs != "sparse_dot_topn" else "sparse-dot-topn")}
+               if needs is None or version(needs) != "not installed"}
     skipped = sorted(set(METHODS) - set(methods))
     results, times = {}, {name: [] for name in methods}
     for name, run in methods.items():  # warm-up, and the results compared
