@@ -389,7 +389,7 @@ def test_row_blocks_give_the_same_result(every_backend, rng, monkeypatch):
 
 
 def test_binary_data_takes_the_count_path(every_backend, rng):
-    """All values 1: the kernels keep counts only (``Scoring.pattern``). Cosine of 2 * X runs the
+    """All values 1: the kernels keep counts only (``Scoring.accumulate`` COUNTS). Cosine of 2 * X runs the
     general path and, scaled by powers of two, must agree bit for bit."""
     X = sp.csr_matrix((rng.random((80, 40)) < 0.2).astype(np.float32))
     ones = parts(topk_similarity(X, 6, measure="cosine", backend=every_backend))
@@ -398,6 +398,28 @@ def test_binary_data_takes_the_count_path(every_backend, rng):
         np.testing.assert_array_equal(a, b)
     for a, b in zip(ones, parts(topk_similarity(X, 6, measure="cosine", backend="numpy"))):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("values, path", [
+    ((1, 1), similarity.COUNTS), ((1, 5), similarity.SUMS), ((-2, 3), similarity.SUMS_AND_COUNTS),
+    ((1e-30, 1e-30), similarity.SUMS_AND_COUNTS),  # positive, but the products underflow to 0
+])
+def test_every_accumulator_gives_the_reference_answer(every_backend, rng, values, path):
+    low, high = values
+    X = sp.random(60, 30, density=0.2, random_state=rng, format="csr", dtype=np.float32)
+    if low == 1e-30:
+        X.data[:] = 1e-30
+    else:
+        X.data = rng.integers(low, high, size=X.nnz, endpoint=True).astype(np.float32)
+        X.data[X.data == 0] = 1
+    indptr, indices, data = parts(X)
+    scoring = similarity.Scoring(similarity.SCALE, np.float32(0), np.float32(-np.inf), True)
+    assert similarity._accumulate(data, X.T.tocsr().data, scoring) == path
+    got = parts(topk_similarity(X, 5, measure="dot", backend=every_backend))
+    for a, b in zip(got, parts(topk_similarity(X, 5, measure="dot", backend="numpy"))):
+        np.testing.assert_array_equal(a, b)
+    if low == 1e-30:
+        assert len(got[2]) > 0 and (got[2] == 0).all()  # shared entries whose products underflowed: stored 0
 
 
 def test_cosine_of_zero_rows(every_backend):
@@ -446,6 +468,7 @@ def test_native_combine_codes_match_the_package():
     from turborec import _native
 
     assert tuple(_native.SIMILARITY_COMBINE) == similarity.COMBINE
+    assert tuple(_native.SIMILARITY_ACCUMULATE) == similarity.ACCUMULATE
 
 
 def _raw_args(**changes):
@@ -454,7 +477,7 @@ def _raw_args(**changes):
     args = dict(a_indptr=a.indptr, a_indices=a.indices, a_data=a.data, n=2, bt_indptr=bt.indptr,
                 bt_indices=bt.indices, bt_data=bt.data, d=2, m=2, row_begin=0, row_end=2, k=2, combine=0,
                 row_weight=None, col_weight=None, shrinkage=0.0, min_score=-np.inf, exclude_self=False,
-                pattern=False, capacity=18, n_threads=1, out_ids=np.empty((2, 2), np.int32), out_values=np.empty((2, 2), np.float32))
+                accumulate=0, capacity=18, n_threads=1, out_ids=np.empty((2, 2), np.int32), out_values=np.empty((2, 2), np.float32))
     return {**args, **changes}
 
 
@@ -479,7 +502,16 @@ def _raw_args(**changes):
      ValueError, "exclude_self: needs"),
     (dict(out_values=np.empty((2, 3), np.float32)), ValueError, "out_ids/out_values: expected shape"),
     (dict(n_threads=0), ValueError, "n_threads: expected"),
-    (dict(pattern=True, a_data=np.array([1.0, 2.0, 1.0], np.float32)), ValueError, "pattern: every value of a_data"),
+    (dict(accumulate=1, a_data=np.array([1.0, 2.0, 1.0], np.float32)), ValueError,
+     "accumulate: counts only, but a_data holds a value other than 1"),
+    (dict(accumulate=2, a_data=np.array([1.0, -2.0, 1.0], np.float32), bt_data=np.array([-1.0, 1.0, 1.0], np.float32)),
+     ValueError, "accumulate: sums only, but a product of a_data and bt_data may not be positive"),
+    (dict(accumulate=2, a_data=np.array([1.0, -2.0, 1.0], np.float32)), ValueError,
+     "accumulate: sums only, but a product of a_data and bt_data may not be positive"),
+    (dict(accumulate=2, a_data=np.array([1.0, 1e-30, 1.0], np.float32), bt_data=np.array([1e-20, 1.0, 1.0], np.float32)),
+     ValueError, "accumulate: sums only, but a product"),
+    (dict(accumulate=2, shrinkage=1.0), ValueError, "accumulate: sums only \\(2\\) cannot serve jaccard or shrinkage"),
+    (dict(accumulate=3), ValueError, "accumulate: expected 0"),
 ])
 def test_raw_binding_refuses_inconsistent_arrays(changes, error, match):
     from test_hostile import fails

@@ -31,6 +31,12 @@ MEASURES = ("dot", "cosine", "jaccard", "asymmetric_cosine")
 # the combine codes of similarity.hpp, exported by the binding as _native.SIMILARITY_COMBINE).
 COMBINE = ("scale", "jaccard")
 SCALE, JACCARD = 0, 1
+# How the native kernel accumulates a row (_native.SIMILARITY_ACCUMULATE): sums and counts of
+# shared entries; counts only when every value is 1 (the sums are the counts); sums only when no
+# count is needed and every product is positive (a sum is 0 exactly until touched). The results
+# are the same; the lighter accumulators halve the memory traffic of the hot loop.
+ACCUMULATE = ("sums_and_counts", "counts", "sums")
+SUMS_AND_COUNTS, COUNTS, SUMS = 0, 1, 2
 
 # The kernel writes each row's top-k into a padded (rows, k) block that is then compacted into
 # the CSR: rows are taken this many padded entries at a time, so that block stays bounded.
@@ -43,15 +49,25 @@ class Scoring(NamedTuple):
     JACCARD: ``n / (row_weight[r] + col_weight[c] - n)``; then, when ``shrinkage > 0``,
     ``score * (n / (n + shrinkage))``. Scores below ``min_score`` (and NaN) are dropped, and the
     diagonal too when ``exclude_self``. ``shrinkage`` and ``min_score`` are scalars of the
-    output dtype, so every backend computes in it. ``pattern``: every stored value of both
-    operands is 1, so ``s`` is ``n`` (cast to the dtype) and the native kernel keeps counts only;
-    :func:`_topk_product` sets it."""
+    output dtype, so every backend computes in it. ``accumulate`` (:func:`_topk_product` sets
+    it): with ``COUNTS`` every stored value is 1, so ``s`` is ``n`` cast to the dtype."""
 
     combine: int
     shrinkage: np.floating
     min_score: np.floating
     exclude_self: bool
-    pattern: bool = False
+    accumulate: int = SUMS_AND_COUNTS
+
+
+def _accumulate(a_data, bt_data, scoring):
+    """The lightest accumulator that gives the same results (see ``ACCUMULATE``)."""
+    if (a_data == 1).all() and (bt_data == 1).all():
+        return COUNTS
+    if scoring.combine == SCALE and not scoring.shrinkage > 0 and len(a_data) and len(bt_data):
+        a_min, b_min = a_data.min(), bt_data.min()
+        if a_min > 0 and b_min > 0 and a_min * b_min >= np.finfo(a_data.dtype).tiny:  # in the dtype, as the binding
+            return SUMS
+    return SUMS_AND_COUNTS
 
 
 def _csr_parts(x, index_dtype):
@@ -66,7 +82,7 @@ def _topk_product(a, b_t, m, k, weights, scoring, backend, n_threads):
     dtype = a.dtype
     index_dtype = np.int64 if max(a.nnz, b_t.nnz, n + 1, m + 1, a.shape[1] + 1) > v.INT32_MAX else np.int32
     a_parts, bt_parts = _csr_parts(a, index_dtype), _csr_parts(b_t, index_dtype)
-    scoring = scoring._replace(pattern=bool((a_parts[2] == 1).all() and (bt_parts[2] == 1).all()))
+    scoring = scoring._replace(accumulate=_accumulate(a_parts[2], bt_parts[2], scoring))
     k = min(k, m)
     block = max(1, BLOCK_ENTRIES // max(k, 1))
     counts, chunks_ids, chunks_values = [], [], []
@@ -200,8 +216,9 @@ def topk_similarity(X, k, *, measure="cosine", alpha=0.5, shrinkage=0.0, thresho
     elif measure == "asymmetric_cosine":
         squares = squared_norms(X)
         weights = (power(squares, -alpha, dtype), power(squares, alpha - 1.0, dtype))
-    elif measure == "jaccard":
+    elif measure == "jaccard":  # on the pattern: ones, so the kernel keeps counts only
         combine = JACCARD
+        X = sp.csr_matrix((np.ones(X.nnz, dtype), X.indices, X.indptr), shape=X.shape)
         stored = np.diff(X.indptr).astype(dtype)
         weights = (stored, stored)
     scoring = Scoring(combine, dtype.type(shrinkage), check_threshold(threshold, dtype), True)

@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..selection import _numpy as selection
-from . import JACCARD
+from . import COUNTS, JACCARD
 
 
 def _dense(parts, n_rows, n_cols, ones=False):
@@ -44,7 +44,7 @@ def scores(a, bt, row_weight, col_weight, m, rows, scoring):
     sums = (_dense(a, n, d)[r0:r1] @ _dense(bt, d, m)).astype(dtype)
     common = _dense(a, n, d, ones=True)[r0:r1].astype(np.float64) @ _dense(bt, d, m, ones=True).astype(np.float64)
     n_common = common.astype(dtype)
-    if scoring.pattern:  # every value is 1: the sums are the counts
+    if scoring.accumulate == COUNTS:  # every value is 1: the sums are the counts
         sums = n_common
     if scoring.combine == JACCARD:
         score = n_common / ((row_weight[r0:r1, None] + col_weight[None, :]) - n_common)
