@@ -166,7 +166,8 @@ def topk_similarity(X, k, *, measure="cosine", alpha=0.5, shrinkage=0.0, thresho
                     n_threads=None):
     """The ``k`` most similar other rows of each row of ``X``.
 
-    For item-item neighbours pass the items x users matrix (``user_items.T``).
+    For item-item neighbours pass the items x users matrix: ``user_items.T`` as it is (a CSC
+    matrix, whose transpose, needed too, is then free) rather than ``user_items.T.tocsr()``.
 
     Parameters
     ----------
@@ -206,7 +207,12 @@ def topk_similarity(X, k, *, measure="cosine", alpha=0.5, shrinkage=0.0, thresho
         raise ValueError(f"measure: expected one of {', '.join(MEASURES)}; got {measure!r}")
     alpha = check_number(alpha, "alpha", 0.0, 1.0)
     shrinkage = check_number(shrinkage, "shrinkage", 0.0)
-    X = as_operand(v.as_csr(X, "X"), "X")
+    if sp.issparse(X) and X.format == "csc":  # e.g. user_items.T: its transpose is free, X costs one
+        X_t = as_operand(v.as_csr_of_transpose(X, "X"), "X")
+        X = X_t.T.tocsr()
+    else:
+        X = as_operand(v.as_csr(X, "X"), "X")
+        X_t = X.T.tocsr()
     n, dtype = X.shape[0], X.dtype
     v.check_id_range(n, "X", "rows")
     combine, weights = SCALE, (None, None)
@@ -218,8 +224,8 @@ def topk_similarity(X, k, *, measure="cosine", alpha=0.5, shrinkage=0.0, thresho
         weights = (power(squares, -alpha, dtype), power(squares, alpha - 1.0, dtype))
     elif measure == "jaccard":  # on the pattern: ones, so the kernel keeps counts only
         combine = JACCARD
-        X = sp.csr_matrix((np.ones(X.nnz, dtype), X.indices, X.indptr), shape=X.shape)
+        X, X_t = (sp.csr_matrix((np.ones(M.nnz, dtype), M.indices, M.indptr), shape=M.shape) for M in (X, X_t))
         stored = np.diff(X.indptr).astype(dtype)
         weights = (stored, stored)
     scoring = Scoring(combine, dtype.type(shrinkage), check_threshold(threshold, dtype), True)
-    return _topk_product(X, X.T.tocsr(), n, k, weights, scoring, backend, n_threads)
+    return _topk_product(X, X_t, n, k, weights, scoring, backend, n_threads)
