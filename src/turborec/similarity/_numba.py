@@ -13,7 +13,7 @@ accumulators. Kernels are compiled lazily, once per dtype, and cached on disk.
 import numpy as np
 from numba import njit, prange
 
-from .._jit import launch
+from .._jit import csr_int64, launch
 from ..selection._numba import _offer_one, _write
 from . import COUNTS
 
@@ -71,6 +71,8 @@ def sparse_dot_topk(a, bt, row_weight, col_weight, m, rows, k, scoring, capacity
     weighted = row_weight is not None
     if not weighted:
         row_weight = col_weight = np.empty(0, a[2].dtype)
+    a = (*csr_int64(a[:2], len(a[0]) - 1), a[2])  # one compiled index type, as every numba kernel
+    bt = (*csr_int64(bt[:2], len(bt[0]) - 1), bt[2])
     launch(_sparse_dot_topk, n_threads, *a, *bt, m, *rows, k, scoring.combine, weighted, row_weight, col_weight,
            scoring.shrinkage, scoring.min_score, scoring.exclude_self, scoring.accumulate == COUNTS, capacity, ids,
            values)
