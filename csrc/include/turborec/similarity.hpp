@@ -42,12 +42,14 @@ struct Slot {
 
 namespace detail {
 
-// Adds row r of a @ bt into the accumulators and lists the columns touched first, in `seen`;
-// returns how many. The append is branch-free: whether a column is new is unpredictable, and a
-// mispredicted branch would serialise the accumulators' cache misses.
-template <class T, class I>
-inline index_t accumulate_row(CsrView<I> a, const T* __restrict a_data, CsrView<I> bt, const T* __restrict bt_data,
-                              index_t r, Slot<T>* __restrict slot, id_t* __restrict seen) {
+// Visits the products of row r of a @ bt: for each, update(acc[c], a value, f) adds to the
+// accumulator of column c (f indexes bt's entry) and returns whether c was untouched; first
+// touches are listed in `seen`, and their number returned. The append is branch-free: whether a
+// column is new is unpredictable, and a mispredicted branch would serialise the accumulators'
+// cache misses, which the prefetch kPrefetch touches ahead also hides.
+template <class Acc, class T, class I, class Update>
+inline index_t scatter_row(CsrView<I> a, const T* __restrict a_data, CsrView<I> bt, index_t r, Acc* __restrict acc,
+                           id_t* __restrict seen, Update update) {
   index_t n_seen = 0;
   const I* __restrict cols = bt.indices;
   for (index_t e = a.row_begin(r), e_end = a.row_end(r); e < e_end; ++e) {
@@ -55,59 +57,45 @@ inline index_t accumulate_row(CsrView<I> a, const T* __restrict a_data, CsrView<
     const T av = a_data[e];
     const index_t f_end = bt.row_end(j);
     for (index_t f = bt.row_begin(j); f < f_end; ++f) {
-      if (f + kPrefetch < f_end) __builtin_prefetch(slot + cols[f + kPrefetch], 1);
-      Slot<T>& here = slot[cols[f]];
+      if (f + kPrefetch < f_end) __builtin_prefetch(acc + cols[f + kPrefetch], 1);
       seen[n_seen] = static_cast<id_t>(cols[f]);
-      n_seen += here.count == 0;
-      here.count += 1;
-      here.sum += av * bt_data[f];
+      n_seen += update(acc[cols[f]], av, f);
     }
   }
   return n_seen;
 }
 
-// The same when every stored value of a and bt is 1: the sums are the counts, so only the
-// counts are kept (half the accumulator bytes, and no values read).
-template <class I>
-inline index_t count_row(CsrView<I> a, CsrView<I> bt, index_t r, std::int32_t* __restrict count,
-                         id_t* __restrict seen) {
-  index_t n_seen = 0;
-  const I* __restrict cols = bt.indices;
-  for (index_t e = a.row_begin(r), e_end = a.row_end(r); e < e_end; ++e) {
-    const index_t j = static_cast<index_t>(a.indices[e]);
-    const index_t f_end = bt.row_end(j);
-    for (index_t f = bt.row_begin(j); f < f_end; ++f) {
-      if (f + kPrefetch < f_end) __builtin_prefetch(count + cols[f + kPrefetch], 1);
-      std::int32_t& here = count[cols[f]];
-      seen[n_seen] = static_cast<id_t>(cols[f]);
-      n_seen += here == 0;
-      here += 1;
-    }
-  }
-  return n_seen;
-}
-
-// The same when the counts are not needed and every product is positive (positive values whose
-// products cannot underflow): a sum is then 0 exactly until its column is touched, so the sums
-// alone mark what was touched (half the accumulator bytes of accumulate_row).
+// The three accumulators (see Accumulate below): the sum and the count of a column side by side
+// in one slot; the count alone when every value is 1 (the sums are the counts); the sum alone
+// when no count is needed and every product is positive (a sum is then 0 exactly until touched).
 template <class T, class I>
-inline index_t sum_row(CsrView<I> a, const T* __restrict a_data, CsrView<I> bt, const T* __restrict bt_data,
-                       index_t r, T* __restrict sum, id_t* __restrict seen) {
-  index_t n_seen = 0;
-  const I* __restrict cols = bt.indices;
-  for (index_t e = a.row_begin(r), e_end = a.row_end(r); e < e_end; ++e) {
-    const index_t j = static_cast<index_t>(a.indices[e]);
-    const T av = a_data[e];
-    const index_t f_end = bt.row_end(j);
-    for (index_t f = bt.row_begin(j); f < f_end; ++f) {
-      if (f + kPrefetch < f_end) __builtin_prefetch(sum + cols[f + kPrefetch], 1);
-      T& here = sum[cols[f]];
-      seen[n_seen] = static_cast<id_t>(cols[f]);
-      n_seen += here == T(0);
-      here += av * bt_data[f];
-    }
-  }
-  return n_seen;
+inline index_t accumulate_row(CsrView<I> a, const T* a_data, CsrView<I> bt, const T* __restrict bt_data, index_t r,
+                              Slot<T>* slot, id_t* seen) {
+  return scatter_row(a, a_data, bt, r, slot, seen, [bt_data](Slot<T>& here, T av, index_t f) {
+    const bool fresh = here.count == 0;
+    here.count += 1;
+    here.sum += av * bt_data[f];
+    return fresh;
+  });
+}
+
+template <class T, class I>
+inline index_t count_row(CsrView<I> a, const T* a_data, CsrView<I> bt, index_t r, std::int32_t* count, id_t* seen) {
+  return scatter_row(a, a_data, bt, r, count, seen, [](std::int32_t& here, T, index_t) {
+    const bool fresh = here == 0;
+    here += 1;
+    return fresh;
+  });
+}
+
+template <class T, class I>
+inline index_t sum_row(CsrView<I> a, const T* a_data, CsrView<I> bt, const T* __restrict bt_data, index_t r, T* sum,
+                       id_t* seen) {
+  return scatter_row(a, a_data, bt, r, sum, seen, [bt_data](T& here, T av, index_t f) {
+    const bool fresh = here == T(0);
+    here += av * bt_data[f];
+    return fresh;
+  });
 }
 
 }  // namespace detail
@@ -183,7 +171,7 @@ void sparse_dot_topk(CsrView<I> a, const T* __restrict a_data, index_t n, CsrVie
         std::int32_t* __restrict count = counts.data();
         id_t* __restrict seen = touched.data();
         T* __restrict sum = sums.data();
-        const index_t n_seen = accumulate == kCounts ? detail::count_row(a, bt, r, count, seen)
+        const index_t n_seen = accumulate == kCounts ? detail::count_row(a, a_data, bt, r, count, seen)
                                : accumulate == kSums ? detail::sum_row(a, a_data, bt, bt_data, r, sum, seen)
                                                      : detail::accumulate_row(a, a_data, bt, bt_data, r, slot, seen);
         RowTopK<T> top(buffer.data(), k, capacity);
