@@ -603,6 +603,24 @@ class TestSimilarity:
         if every_backend != "numpy":
             assert_same(_csr_state(got), _csr_state(turborec.sparse_dot_topk(big, big, 2, backend="native")))
 
+    @pytest.mark.parametrize("dtype, exponents", [(np.float32, (-146, -70, 0, 70, 125)),
+                                                  (np.float64, (-1070, -520, 0, 520, 1021))])
+    def test_cosine_of_tiny_and_huge_rows(self, every_backend, dtype, exponents):
+        """Like the selection family's (issue 7): sums of tiny values underflowed to 0 and scored
+        NaN, huge ones overflowed; rows are scaled by powers of two, which cosine ignores."""
+        from turborec.similarity import topk_similarity
+
+        for e in exponents:
+            for f in exponents:
+                A = sp.csr_matrix(np.ldexp(np.array([[3.0, 4.0]], dtype), e))
+                B = sp.csr_matrix(np.ldexp(np.array([[1.0, 0.0], [0.0, 1.0], [-3.0, -4.0]], dtype), f))
+                got = call(turborec.sparse_dot_topk, A, B, 3, normalize=True, backend=every_backend)
+                np.testing.assert_array_equal(got.indices, [1, 0, 2])
+                np.testing.assert_allclose(got.data, [0.8, 0.6, -1.0], rtol=1e-6)
+                got = call(topk_similarity, sp.vstack([A, B]).tocsr(), 1, backend=every_backend)
+                np.testing.assert_array_equal(got.indices, [2, 0, 0, 1])  # row 3 is -row 0: cosine -1 but shared
+                np.testing.assert_allclose(got.data, [0.8, 0.6, 0.8, -0.6], rtol=1e-6)
+
     @pytest.mark.parametrize("k, error", BAD_K)
     def test_bad_k(self, every_backend, k, error):
         from turborec.similarity import topk_similarity

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from .. import _validation as v
 from .._dispatch import dispatch
 from ..selection import topk_capacity
-from ._operands import as_operand, check_threshold, check_number, output_dtype, power, squared_norms
+from ._operands import as_operand, check_number, check_threshold, cosine_rows, output_dtype, power, squared_norms
 from ._weighting import bm25_weight, tfidf_weight
 
 __all__ = ["MEASURES", "bm25_weight", "sparse_dot_topk", "tfidf_weight", "topk_similarity"]
@@ -157,6 +157,7 @@ def sparse_dot_topk(A, B, k, *, threshold=None, normalize=False, exclude_self=Fa
         raise ValueError(f"exclude_self: needs A and B with as many rows, got {n} and {m}")
     weights = (None, None)
     if normalize:
+        A, B = cosine_rows(A), cosine_rows(B)
         weights = (power(squared_norms(A), -0.5, dtype), power(squared_norms(B), -0.5, dtype))
     scoring = Scoring(SCALE, dtype.type(0), check_threshold(threshold, dtype), exclude_self)
     return _topk_product(A, B.T.tocsr(), m, k, weights, scoring, backend, n_threads)
@@ -217,6 +218,9 @@ def topk_similarity(X, k, *, measure="cosine", alpha=0.5, shrinkage=0.0, thresho
     v.check_id_range(n, "X", "rows")
     combine, weights = SCALE, (None, None)
     if measure == "cosine":
+        scaled = cosine_rows(X)
+        if scaled is not X:
+            X, X_t = scaled, scaled.T.tocsr()
         inverse = power(squared_norms(X), -0.5, dtype)
         weights = (inverse, inverse)
     elif measure == "asymmetric_cosine":

@@ -87,3 +87,28 @@ def power(values, exponent, dtype):
     positive = values > 0
     out[positive] = values[positive] ** exponent
     return out.astype(dtype)
+
+
+def cosine_rows(x):
+    """``x`` with every row whose largest magnitude is so small or large that its sums or its
+    inverse norm would leave the dtype's range (as ``selection.cosine_operands``: float32 values of
+    1e-30 summed to 0 and scored NaN) multiplied by the power of two that brings that magnitude
+    into [0.5, 1). Scaling by a power of two is exact and leaves cosines unchanged; ``x`` itself
+    when no row needs it (always, for data within the range)."""
+    if x.nnz == 0:
+        return x
+    limit = 2.0 ** (np.finfo(x.dtype).maxexp // 2 - 4)  # 2**60 for float32, as cosine_operands
+    data = x.data[: x.nnz]
+    low, high = data.min(), data.max()
+    if low >= 1 / limit and high <= limit:  # positive data in range (counts, ratings): no pass needed
+        return x
+    nonempty = np.flatnonzero(np.diff(x.indptr) > 0)
+    largest = np.maximum.reduceat(np.abs(data), x.indptr[:-1][nonempty])
+    exponent = np.frexp(largest)[1]
+    shift = np.where((largest < 1 / limit) | (largest > limit), exponent, 0)
+    if not shift.any():
+        return x
+    per_row = np.zeros(x.shape[0], np.int64)
+    per_row[nonempty] = shift
+    scaled = np.ldexp(data, -np.repeat(per_row, np.diff(x.indptr))).astype(x.dtype)
+    return sp.csr_matrix((scaled, x.indices[: x.nnz], x.indptr), shape=x.shape)
