@@ -644,5 +644,6 @@ class TestSimilarity:
                   backend=every_backend, **{flag: value})
 
     def test_backend_without_the_family_says_so(self):
-        with pytest.raises(turborec.BackendUnavailableError, match="backend 'cuda' does not implement the 'similarity'"):
+        with pytest.raises(turborec.BackendUnavailableError,
+                           match="backend 'cuda' does not implement the 'similarity'"):
             call(turborec.sparse_dot_topk, self.X, self.X, 2, backend="cuda")

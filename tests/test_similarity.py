@@ -491,7 +491,8 @@ def _raw_args(**changes):
     args = dict(a_indptr=a.indptr, a_indices=a.indices, a_data=a.data, n=2, bt_indptr=bt.indptr,
                 bt_indices=bt.indices, bt_data=bt.data, d=2, m=2, row_begin=0, row_end=2, k=2, combine=0,
                 row_weight=None, col_weight=None, shrinkage=0.0, min_score=-np.inf, exclude_self=False,
-                accumulate=0, capacity=18, n_threads=1, out_ids=np.empty((2, 2), np.int32), out_values=np.empty((2, 2), np.float32))
+                accumulate=0, capacity=18, n_threads=1, out_ids=np.empty((2, 2), np.int32),
+                out_values=np.empty((2, 2), np.float32))
     return {**args, **changes}
 
 
@@ -500,7 +501,8 @@ def _raw_args(**changes):
           a_data=np.ones(3, np.float32)), ValueError, "a.indices: duplicate entry"),
     (dict(a_indptr=np.array([0, 5, 3], np.int32)), ValueError, "a.indptr: must never decrease"),
     (dict(bt_indices=np.array([0, 7, 1], np.int32)), ValueError, "bt.indices: 7 out of range"),
-    (dict(bt_indptr=np.array([0, 2, 3], np.int64), bt_indices=np.array([0, 1, 1], np.int64)), ValueError, "bt.indptr: expected the index dtype of a.indptr"),
+    (dict(bt_indptr=np.array([0, 2, 3], np.int64), bt_indices=np.array([0, 1, 1], np.int64)), ValueError,
+     "bt.indptr: expected the index dtype of a.indptr"),
     (dict(a_data=np.ones(3, np.float64)), TypeError, "bt_data: expected dtype float64"),
     (dict(a_data=np.ones(1, np.float32)), ValueError, "a_data: fewer values than stored entries"),
     (dict(k=3), ValueError, "k: expected 1 to m = 2"),
@@ -509,7 +511,8 @@ def _raw_args(**changes):
     (dict(combine=2), ValueError, "combine: expected 0"),
     (dict(combine=1), ValueError, "jaccard needs both"),
     (dict(row_weight=np.ones(2, np.float32)), ValueError, "row_weight/col_weight: give both"),
-    (dict(row_weight=np.ones(3, np.float32), col_weight=np.ones(2, np.float32)), ValueError, "row_weight: expected length 2"),
+    (dict(row_weight=np.ones(3, np.float32), col_weight=np.ones(2, np.float32)), ValueError,
+     "row_weight: expected length 2"),
     (dict(shrinkage=-1.0), ValueError, "shrinkage"),
     (dict(min_score=np.nan), ValueError, "min_score"),
     (dict(m=3, bt_indptr=np.array([0, 2, 3], np.int32), exclude_self=True, out_ids=np.empty((2, 2), np.int32)),
@@ -522,7 +525,8 @@ def _raw_args(**changes):
      ValueError, "accumulate: sums only, but a product of a_data and bt_data may not be positive"),
     (dict(accumulate=2, a_data=np.array([1.0, -2.0, 1.0], np.float32)), ValueError,
      "accumulate: sums only, but a product of a_data and bt_data may not be positive"),
-    (dict(accumulate=2, a_data=np.array([1.0, 1e-30, 1.0], np.float32), bt_data=np.array([1e-20, 1.0, 1.0], np.float32)),
+    (dict(accumulate=2, a_data=np.array([1.0, 1e-30, 1.0], np.float32),
+          bt_data=np.array([1e-20, 1.0, 1.0], np.float32)),
      ValueError, "accumulate: sums only, but a product"),
     (dict(accumulate=2, shrinkage=1.0), ValueError, "accumulate: sums only \\(2\\) cannot serve jaccard or shrinkage"),
     (dict(accumulate=3), ValueError, "accumulate: expected 0"),

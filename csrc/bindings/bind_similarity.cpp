@@ -17,7 +17,8 @@ template <class I>
 void expect_no_duplicates(CsrView<I> csr, py::ssize_t n_rows, const std::string& name) {
   for (py::ssize_t r = 0; r < n_rows; ++r)
     for (I e = csr.indptr[r] + 1; e < csr.indptr[r + 1]; ++e)
-      if (csr.indices[e - 1] == csr.indices[e]) expect(false, name + ".indices: duplicate entry in a row (sum them first)");
+      if (csr.indices[e - 1] == csr.indices[e])
+        expect(false, name + ".indices: duplicate entry in a row (sum them first)");
 }
 
 // kCounts needs every value to be 1, kSums every product positive (no underflow to 0): a wrong
@@ -53,7 +54,8 @@ void sparse_dot_topk_any(const py::array& a_indptr, const py::array& a_indices, 
                          const py::array& bt_data, py::ssize_t d, py::ssize_t m, py::ssize_t row_begin,
                          py::ssize_t row_end, py::ssize_t k, int combine, const py::object& row_weight,
                          const py::object& col_weight, double shrinkage, double min_score, bool exclude_self,
-                         int accumulate, py::ssize_t capacity, int n_threads, py::array& out_ids, py::array& out_values) {
+                         int accumulate, py::ssize_t capacity, int n_threads, py::array& out_ids,
+                         py::array& out_values) {
   expect_n_threads(n_threads);
   expect(n >= 0 && d >= 0 && m >= 0, "n, d, m: expected non-negative sizes");
   expect_int32_ids(m, "m");
@@ -94,7 +96,8 @@ void sparse_dot_topk_any(const py::array& a_indptr, const py::array& a_indices, 
         if constexpr (!std::is_same_v<IA, IB>) {
           expect(false, "bt.indptr: expected the index dtype of a.indptr");
         } else {
-          expect(bt_data.shape(0) >= static_cast<py::ssize_t>(bt.indptr[d]), "bt_data: fewer values than stored entries");
+          expect(bt_data.shape(0) >= static_cast<py::ssize_t>(bt.indptr[d]),
+                 "bt_data: fewer values than stored entries");
           expect_no_duplicates(bt, d, "bt");
           expect_accumulate_fits<T>(accumulate, ad, static_cast<py::ssize_t>(a.indptr[n]), bd,
                                     static_cast<py::ssize_t>(bt.indptr[d]));
@@ -119,7 +122,8 @@ void bind_similarity(py::module_& m) {
         py::arg("bt_indices").noconvert(), py::arg("bt_data").noconvert(), py::arg("d"), py::arg("m"),
         py::arg("row_begin"), py::arg("row_end"), py::arg("k"), py::arg("combine"), py::arg("row_weight"),
         py::arg("col_weight"), py::arg("shrinkage"), py::arg("min_score"), py::arg("exclude_self").noconvert(),
-        py::arg("accumulate"), py::arg("capacity"), py::arg("n_threads"), py::arg("out_ids").noconvert(), py::arg("out_values").noconvert(),
+        py::arg("accumulate"), py::arg("capacity"), py::arg("n_threads"), py::arg("out_ids").noconvert(),
+        py::arg("out_values").noconvert(),
         "Top-k of each row of A @ B.T for CSR A and B^T into padded out_ids / out_values. See similarity.hpp.");
   m.attr("SIMILARITY_COMBINE") = py::make_tuple("scale", "jaccard");
   m.attr("SIMILARITY_ACCUMULATE") = py::make_tuple("sums_and_counts", "counts", "sums");

@@ -136,7 +136,8 @@ void sparse_dot_topk(CsrView<I> a, const T* __restrict a_data, index_t n, CsrVie
            "sparse_dot_topk: row_weight and col_weight must be given together");
   TR_CHECK(combine == kScale || row_weight != nullptr, "sparse_dot_topk: jaccard needs the weights");
   TR_CHECK(!exclude_self || m == n, "sparse_dot_topk: exclude_self needs m == n");
-  TR_CHECK(d <= static_cast<index_t>(std::numeric_limits<std::int32_t>::max()), "sparse_dot_topk: counts are int32, d must fit");
+  TR_CHECK(d <= static_cast<index_t>(std::numeric_limits<std::int32_t>::max()),
+           "sparse_dot_topk: counts are int32, d must fit");
   TR_CHECK(!(shrinkage < 0), "sparse_dot_topk: shrinkage must be >= 0");
   TR_CHECK(accumulate == kSumsAndCounts || accumulate == kCounts || accumulate == kSums,
            "sparse_dot_topk: unknown accumulate");
