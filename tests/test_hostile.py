@@ -536,3 +536,114 @@ class TestMetrics:
     def test_backend_without_the_family_says_so(self):
         with pytest.raises(turborec.BackendUnavailableError, match="backend 'cupy' does not implement the 'metrics'"):
             call(ranking_metrics, RECS, self.relevant(), 2, backend="cupy")
+
+
+# ---- similarity (issue 8) ----
+
+
+def _summed(m):
+    """A plain sorted float64 CSR of ``m``'s stored entries, duplicates summed (a stored zero is
+    no entry)."""
+    rows, cols, values = _entries(m)
+    dense = np.zeros(m.shape)
+    np.add.at(dense, (rows, cols), np.asarray(values, np.float64))
+    return sp.csr_matrix(dense)
+
+
+def _csr_state(m):
+    return m.indptr, m.indices, m.data
+
+
+class TestSimilarity:
+    FAMILY = "similarity"
+    X = sp.csr_matrix(np.array([[1.0, 0, 2, 0], [0, 1, 1, 0], [3, 0, 0, 1]]))
+
+    @pytest.mark.parametrize("case", MALFORMED)
+    def test_malformed_matrices(self, every_backend, case):
+        build, error, match = MALFORMED[case]
+        from turborec.similarity import topk_similarity
+
+        fails(error, match.format("X"), topk_similarity, build(), 2, backend=every_backend)
+        fails(error, match.format("A"), turborec.sparse_dot_topk, build(), self.X[:, :4], 2, backend=every_backend)
+        fails(error, match.format("B"), turborec.sparse_dot_topk, self.X, build(), 2, backend=every_backend)
+
+    @pytest.mark.parametrize("case", AWKWARD)
+    @pytest.mark.parametrize("measure", ["dot", "jaccard"])
+    def test_awkward_matrices_give_the_reference_answer(self, every_backend, case, measure):
+        from turborec.similarity import topk_similarity
+
+        matrix = AWKWARD[case]()
+        clean = _summed(matrix)
+        want = topk_similarity(clean, 3, measure=measure, backend="numpy")
+        got = call(topk_similarity, matrix, 3, measure=measure, backend=every_backend)
+        assert got.dtype == (np.float64 if _entries(matrix)[2].dtype == np.float64 else np.float32)
+        assert_same(_csr_state(got), _csr_state(want.astype(got.dtype)))
+        got = call(turborec.sparse_dot_topk, matrix, matrix, 3, normalize=True, backend=every_backend)
+        want = turborec.sparse_dot_topk(clean, clean, 3, normalize=True, backend="numpy")
+        np.testing.assert_array_equal(got.indices, want.indices)
+        np.testing.assert_allclose(got.data, want.data, rtol=1e-6)
+
+    @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+    def test_non_finite_values_are_refused(self, every_backend, value):
+        from turborec.similarity import bm25_weight, topk_similarity
+
+        bad = sp.csr_matrix(np.array([[1.0, value], [0.0, 1.0]]))
+        fails(ValueError, "X: contains NaN or inf", topk_similarity, bad, 1, backend=every_backend)
+        fails(ValueError, "B: contains NaN or inf", turborec.sparse_dot_topk, bad[:1, :1], bad.T, 1,
+              backend=every_backend)
+        fails(ValueError, "X: contains NaN or inf", bm25_weight, bad)
+
+    def test_huge_values_overflow_to_no_entry_not_a_crash(self, every_backend):
+        """Finite float32 values whose products overflow: inf is a score, inf - inf (NaN) is none.
+        Where NaN appears depends on the order of the sums, so the compiled backends (which sum in
+        the same order) must agree and no backend may return NaN; the reference sums by BLAS."""
+        big = sp.csr_matrix(np.array([[3e38, 3e38], [3e38, -3e38]], np.float32))
+        got = call(turborec.sparse_dot_topk, big, big, 2, backend=every_backend)
+        assert got.shape == (2, 2) and not np.isnan(got.data).any() and np.isinf(got.data).any()
+        if every_backend != "numpy":
+            assert_same(_csr_state(got), _csr_state(turborec.sparse_dot_topk(big, big, 2, backend="native")))
+
+    @pytest.mark.parametrize("dtype, exponents", [(np.float32, (-146, -70, 0, 70, 125)),
+                                                  (np.float64, (-1070, -520, 0, 520, 1021))])
+    def test_cosine_of_tiny_and_huge_rows(self, every_backend, dtype, exponents):
+        """Like the selection family's (issue 7): sums of tiny values underflowed to 0 and scored
+        NaN, huge ones overflowed; rows are scaled by powers of two, which cosine ignores."""
+        from turborec.similarity import topk_similarity
+
+        for e in exponents:
+            for f in exponents:
+                A = sp.csr_matrix(np.ldexp(np.array([[3.0, 4.0]], dtype), e))
+                B = sp.csr_matrix(np.ldexp(np.array([[1.0, 0.0], [0.0, 1.0], [-3.0, -4.0]], dtype), f))
+                got = call(turborec.sparse_dot_topk, A, B, 3, normalize=True, backend=every_backend)
+                np.testing.assert_array_equal(got.indices, [1, 0, 2])
+                np.testing.assert_allclose(got.data, [0.8, 0.6, -1.0], rtol=1e-6)
+                got = call(topk_similarity, sp.vstack([A, B]).tocsr(), 1, backend=every_backend)
+                np.testing.assert_array_equal(got.indices, [2, 0, 0, 1])  # row 3 is -row 0: cosine -1 but shared
+                np.testing.assert_allclose(got.data, [0.8, 0.6, 0.8, -0.6], rtol=1e-6)
+
+    @pytest.mark.parametrize("k, error", BAD_K)
+    def test_bad_k(self, every_backend, k, error):
+        from turborec.similarity import topk_similarity
+
+        fails(error, "k: expected a positive int", topk_similarity, self.X, k, backend=every_backend)
+        fails(error, "k: expected a positive int", turborec.sparse_dot_topk, self.X, self.X, k, backend=every_backend)
+
+    @pytest.mark.parametrize("n_threads, error", BAD_THREADS)
+    def test_bad_n_threads(self, every_backend, n_threads, error):
+        fails(error, "n_threads: expected", turborec.sparse_dot_topk, self.X, self.X, 2, n_threads=n_threads,
+              backend=every_backend)
+
+    @pytest.mark.parametrize("backend_name, error, match", BAD_BACKENDS)
+    def test_bad_backend_names(self, backend_name, error, match):
+        fails(error, match, turborec.sparse_dot_topk, self.X, self.X, 2, backend=backend_name)
+
+    @pytest.mark.parametrize("value", NOT_BOOLS)
+    def test_flags_must_be_bools(self, every_backend, value):
+        for flag in ("normalize", "exclude_self"):
+            fails(TypeError, f"{flag}: expected a bool", turborec.sparse_dot_topk, self.X, self.X, 2,
+                  backend=every_backend, **{flag: value})
+
+    def test_backend_without_the_family_says_so(self):
+        with pytest.raises(turborec.BackendUnavailableError,
+                           match="backend 'cuda' does not implement the 'similarity'"):
+            call(turborec.sparse_dot_topk, self.X, self.X, 2, backend="cuda")

@@ -242,9 +242,9 @@ def test_cosine_equals_implicit_on_movielens(host_backend):
 def test_cosine_equals_implicit_on_random_data(host_backend, rng):
     user_items = sp.random(400, 300, density=0.05, random_state=rng, format="csr", dtype=np.float32)
     user_items.data = np.ceil(user_items.data * 5)
-    user_items = user_items[np.diff(user_items.indptr) > 0]  # implicit divides by zero norms
-    keep = np.diff(user_items.tocsc().indptr) > 0
-    assert_same_neighbours_as_implicit(user_items[:, keep].tocsr(), 10, host_backend)
+    user_items = sp.csr_matrix(user_items.toarray() * (np.arange(300) % 37 != 0))  # items without users
+    assert (np.diff(user_items.tocsc().indptr) == 0).any()  # have no entries, in both
+    assert_same_neighbours_as_implicit(user_items, 10, host_backend)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
@@ -388,6 +388,54 @@ def test_row_blocks_give_the_same_result(every_backend, rng, monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
+def test_binary_data_takes_the_count_path(every_backend, rng):
+    """All values 1: the kernels keep counts only (``Scoring.accumulate`` COUNTS). Cosine of 2 * X runs the
+    general path and, scaled by powers of two, must agree bit for bit."""
+    X = sp.csr_matrix((rng.random((80, 40)) < 0.2).astype(np.float32))
+    ones = parts(topk_similarity(X, 6, measure="cosine", backend=every_backend))
+    twos = parts(topk_similarity(X * 2, 6, measure="cosine", backend=every_backend))
+    for a, b in zip(ones, twos):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(ones, parts(topk_similarity(X, 6, measure="cosine", backend="numpy"))):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("values, path", [
+    ((1, 1), similarity.COUNTS), ((1, 5), similarity.SUMS), ((-2, 3), similarity.SUMS_AND_COUNTS),
+    ((1e-30, 1e-30), similarity.SUMS_AND_COUNTS),  # positive, but the products underflow to 0
+])
+def test_every_accumulator_gives_the_reference_answer(every_backend, rng, values, path):
+    low, high = values
+    X = sp.random(60, 30, density=0.2, random_state=rng, format="csr", dtype=np.float32)
+    if low == 1e-30:
+        X.data[:] = 1e-30
+    else:
+        X.data = rng.integers(low, high, size=X.nnz, endpoint=True).astype(np.float32)
+        X.data[X.data == 0] = 1
+    indptr, indices, data = parts(X)
+    scoring = similarity.Scoring(similarity.SCALE, np.float32(0), np.float32(-np.inf), True)
+    assert similarity._accumulate(data, X.T.tocsr().data, scoring) == path
+    got = parts(topk_similarity(X, 5, measure="dot", backend=every_backend))
+    for a, b in zip(got, parts(topk_similarity(X, 5, measure="dot", backend="numpy"))):
+        np.testing.assert_array_equal(a, b)
+    if low == 1e-30:
+        assert len(got[2]) > 0 and (got[2] == 0).all()  # shared entries whose products underflowed: stored 0
+
+
+@pytest.mark.parametrize("measure", MEASURES)
+def test_csc_input_is_read_as_its_transpose(every_backend, rng, measure):
+    """``user_items.T`` (CSC) takes the path that reuses its arrays: same result as its CSR."""
+    user_items = integer_sparse(rng, 120, 50, 0.1, np.float32, low=1)
+    user_items.data[::3] = 1.5  # not a pattern
+    before = parts(user_items.copy())
+    got = parts(topk_similarity(user_items.T, 6, measure=measure, shrinkage=1.0, backend=every_backend))
+    for a, b in zip(got, parts(topk_similarity(user_items.T.tocsr(), 6, measure=measure, shrinkage=1.0,
+                                               backend=every_backend))):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(parts(user_items), before):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_cosine_of_zero_rows(every_backend):
     A = sp.csr_matrix(np.array([[0.0, 0.0], [1.0, 0.0]]))
     got = sparse_dot_topk(A, A, 2, normalize=True, backend=every_backend)
@@ -434,6 +482,7 @@ def test_native_combine_codes_match_the_package():
     from turborec import _native
 
     assert tuple(_native.SIMILARITY_COMBINE) == similarity.COMBINE
+    assert tuple(_native.SIMILARITY_ACCUMULATE) == similarity.ACCUMULATE
 
 
 def _raw_args(**changes):
@@ -442,7 +491,8 @@ def _raw_args(**changes):
     args = dict(a_indptr=a.indptr, a_indices=a.indices, a_data=a.data, n=2, bt_indptr=bt.indptr,
                 bt_indices=bt.indices, bt_data=bt.data, d=2, m=2, row_begin=0, row_end=2, k=2, combine=0,
                 row_weight=None, col_weight=None, shrinkage=0.0, min_score=-np.inf, exclude_self=False,
-                capacity=18, n_threads=1, out_ids=np.empty((2, 2), np.int32), out_values=np.empty((2, 2), np.float32))
+                accumulate=0, capacity=18, n_threads=1, out_ids=np.empty((2, 2), np.int32),
+                out_values=np.empty((2, 2), np.float32))
     return {**args, **changes}
 
 
@@ -451,7 +501,8 @@ def _raw_args(**changes):
           a_data=np.ones(3, np.float32)), ValueError, "a.indices: duplicate entry"),
     (dict(a_indptr=np.array([0, 5, 3], np.int32)), ValueError, "a.indptr: must never decrease"),
     (dict(bt_indices=np.array([0, 7, 1], np.int32)), ValueError, "bt.indices: 7 out of range"),
-    (dict(bt_indptr=np.array([0, 2, 3], np.int64), bt_indices=np.array([0, 1, 1], np.int64)), ValueError, "bt.indptr: expected the index dtype of a.indptr"),
+    (dict(bt_indptr=np.array([0, 2, 3], np.int64), bt_indices=np.array([0, 1, 1], np.int64)), ValueError,
+     "bt.indptr: expected the index dtype of a.indptr"),
     (dict(a_data=np.ones(3, np.float64)), TypeError, "bt_data: expected dtype float64"),
     (dict(a_data=np.ones(1, np.float32)), ValueError, "a_data: fewer values than stored entries"),
     (dict(k=3), ValueError, "k: expected 1 to m = 2"),
@@ -460,13 +511,25 @@ def _raw_args(**changes):
     (dict(combine=2), ValueError, "combine: expected 0"),
     (dict(combine=1), ValueError, "jaccard needs both"),
     (dict(row_weight=np.ones(2, np.float32)), ValueError, "row_weight/col_weight: give both"),
-    (dict(row_weight=np.ones(3, np.float32), col_weight=np.ones(2, np.float32)), ValueError, "row_weight: expected length 2"),
+    (dict(row_weight=np.ones(3, np.float32), col_weight=np.ones(2, np.float32)), ValueError,
+     "row_weight: expected length 2"),
     (dict(shrinkage=-1.0), ValueError, "shrinkage"),
     (dict(min_score=np.nan), ValueError, "min_score"),
     (dict(m=3, bt_indptr=np.array([0, 2, 3], np.int32), exclude_self=True, out_ids=np.empty((2, 2), np.int32)),
      ValueError, "exclude_self: needs"),
     (dict(out_values=np.empty((2, 3), np.float32)), ValueError, "out_ids/out_values: expected shape"),
     (dict(n_threads=0), ValueError, "n_threads: expected"),
+    (dict(accumulate=1, a_data=np.array([1.0, 2.0, 1.0], np.float32)), ValueError,
+     "accumulate: counts only, but a_data holds a value other than 1"),
+    (dict(accumulate=2, a_data=np.array([1.0, -2.0, 1.0], np.float32), bt_data=np.array([-1.0, 1.0, 1.0], np.float32)),
+     ValueError, "accumulate: sums only, but a product of a_data and bt_data may not be positive"),
+    (dict(accumulate=2, a_data=np.array([1.0, -2.0, 1.0], np.float32)), ValueError,
+     "accumulate: sums only, but a product of a_data and bt_data may not be positive"),
+    (dict(accumulate=2, a_data=np.array([1.0, 1e-30, 1.0], np.float32),
+          bt_data=np.array([1e-20, 1.0, 1.0], np.float32)),
+     ValueError, "accumulate: sums only, but a product"),
+    (dict(accumulate=2, shrinkage=1.0), ValueError, "accumulate: sums only \\(2\\) cannot serve jaccard or shrinkage"),
+    (dict(accumulate=3), ValueError, "accumulate: expected 0"),
 ])
 def test_raw_binding_refuses_inconsistent_arrays(changes, error, match):
     from test_hostile import fails

@@ -1,11 +1,13 @@
 """Item-item cosine top-k: turborec against sparse_dot_topn and implicit, in one process.
 
 Every method starts from the same users x items CSR (binary implicit feedback with power-law
-item popularity, ``turborec.datasets.synthetic_implicit``) and ends with each item's k most
-cosine-similar other items:
+item popularity, ``turborec.datasets.synthetic_implicit``; ``--weighted`` replaces the ones by
+seeded values 1 to 5) and ends with each item's k most cosine-similar other items. turborec
+sees binary values and keeps counts only (half the accumulator traffic); ``--weighted`` measures
+its general path:
 
-- turborec: ``topk_similarity(user_items.T.tocsr(), k, measure="cosine")`` (the transpose is
-  timed);
+- turborec: ``topk_similarity(user_items.T, k, measure="cosine")`` (a CSC view; the one
+  transpose it needs is timed);
 - sparse_dot_topn: rows of ``user_items.T`` divided by their norms (timed), then
   ``sp_matmul_topn(X, X.T, top_n=k + 1, sort=True, n_threads=threads)``; the item itself is
   among its k + 1;
@@ -24,13 +26,13 @@ Usage::
     python benchmarks/compare/compare_similarity.py                 # 100k users x 50k items, 5M nnz, k=20
     python benchmarks/compare/compare_similarity.py --quick         # small smoke run
     python benchmarks/compare/compare_similarity.py --markdown similarity.md
+    python benchmarks/compare/compare_similarity.py --weighted      # values 1-5: no count-only path
 
 Generating the full data set takes about two minutes; it is cached under ``--cache``.
 """
 
 import argparse
 import datetime
-import importlib.metadata
 import os
 import platform
 import sys
@@ -45,7 +47,9 @@ import turborec
 from turborec.datasets import synthetic_implicit
 from turborec.similarity import topk_similarity
 
-FULL = dict(users=100_000, items=50_000, nnz=5_000_000, k=20, repeat=3)
+from compare_topk import cpu_model, version
+
+FULL = dict(users=100_000, items=50_000, nnz=5_000_000, k=20, repeat=5)
 QUICK = dict(users=5_000, items=3_000, nnz=150_000, k=20, repeat=2)
 SEED = 0
 
@@ -67,7 +71,7 @@ def make_problem(users, items, nnz, cache):
 
 
 def run_turborec(user_items, k, threads):
-    return topk_similarity(user_items.T.tocsr(), k, measure="cosine", backend="native", n_threads=threads)
+    return topk_similarity(user_items.T, k, measure="cosine", backend="native", n_threads=threads)
 
 
 def run_sparse_dot_topn(user_items, k, threads):
@@ -126,40 +130,24 @@ def agreement(reference, result, k):
 # --------------------------------------------------------------------------- the report
 
 
-def version(dist):
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def report(args, user_items, times, agree):
     pop = np.diff(user_items.tocsc().indptr)
     lines = [f"Item-item cosine top-{args.k}: {user_items.shape[0]:,} users x {user_items.shape[1]:,} items, "
              f"{user_items.nnz:,} interactions (item popularity: max {pop.max():,}, median {int(np.median(pop))}), "
-             f"{args.threads} threads, median of {args.repeat}",
+             f"{'values 1-5' if args.weighted else 'binary values'}, {args.threads} threads, median of {args.repeat}",
              f"Machine: {cpu_model()}, {os.cpu_count()} CPUs; Python {platform.python_version()}, turborec "
              f"{turborec.__version__}, implicit {version('implicit')}, sparse_dot_topn {version('sparse_dot_topn')}; "
              f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
              "",
-             "| method | median s | min s | turborec is x faster | neighbours shared with turborec | max sorted-score diff |",
-             "|---|---:|---:|---:|---:|---:|"]
-    base = np.median(times["turborec"])
+             "| method | median s | min s | x turborec (medians) | x turborec (minima) | neighbours shared with "
+             "turborec | max sorted-score diff |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    base, base_min = np.median(times["turborec"]), min(times["turborec"])
     for name, runs in times.items():
         med = np.median(runs)
         shared, diff = agree.get(name, (1.0, 0.0))
-        lines.append(f"| {name} | {med:.2f} | {min(runs):.2f} | {med / base:.2f} | {shared:.2%} | {diff:.1e} |")
+        lines.append(f"| {name} | {med:.2f} | {min(runs):.2f} | {med / base:.2f} | {min(runs) / base_min:.2f} | "
+                     f"{shared:.2%} | {diff:.1e} |")
     return "\n".join(lines)
 
 
@@ -172,6 +160,8 @@ def parse_args(argv=None):
     p.add_argument("--k", type=int)
     p.add_argument("--repeat", type=int)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--weighted", action="store_true",
+                   help="values 1 to 5 (seeded) instead of ones: turborec's general path, not its count-only one")
     p.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "turborec-bench"))
     p.add_argument("--markdown", help="also write the report to this file")
     args = p.parse_args(argv)
@@ -184,8 +174,10 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     user_items = make_problem(args.users, args.items, args.nnz, args.cache)
+    if args.weighted:
+        user_items.data = np.random.default_rng(SEED).integers(1, 6, size=user_items.nnz).astype(np.float32)
     methods = {name: run for name, (run, needs) in METHODS.items()
-               if needs is None or version(needs if needs != "sparse_dot_topn" else "sparse-dot-topn")}
+               if needs is None or version(needs) != "not installed"}
     skipped = sorted(set(METHODS) - set(methods))
     results, times = {}, {name: [] for name in methods}
     for name, run in methods.items():  # warm-up, and the results compared

@@ -3,6 +3,9 @@
 // (row_end - row_begin, k) outputs, and turborec/similarity/__init__.py turns them into a CSR.
 #include <turborec/similarity.hpp>
 
+#include <algorithm>
+#include <limits>
+
 #include "arrays.hpp"
 
 namespace turborec::bind {
@@ -14,7 +17,26 @@ template <class I>
 void expect_no_duplicates(CsrView<I> csr, py::ssize_t n_rows, const std::string& name) {
   for (py::ssize_t r = 0; r < n_rows; ++r)
     for (I e = csr.indptr[r] + 1; e < csr.indptr[r + 1]; ++e)
-      if (csr.indices[e - 1] == csr.indices[e]) expect(false, name + ".indices: duplicate entry in a row (sum them first)");
+      if (csr.indices[e - 1] == csr.indices[e])
+        expect(false, name + ".indices: duplicate entry in a row (sum them first)");
+}
+
+// kCounts needs every value to be 1, kSums every product positive (no underflow to 0): a wrong
+// claim would be a silently wrong answer.
+template <class T>
+void expect_accumulate_fits(int accumulate, const T* ad, py::ssize_t a_nnz, const T* bd, py::ssize_t b_nnz) {
+  if (accumulate == kCounts) {
+    for (py::ssize_t e = 0; e < a_nnz; ++e)
+      if (ad[e] != T(1)) expect(false, "accumulate: counts only, but a_data holds a value other than 1");
+    for (py::ssize_t e = 0; e < b_nnz; ++e)
+      if (bd[e] != T(1)) expect(false, "accumulate: counts only, but bt_data holds a value other than 1");
+  } else if (accumulate == kSums) {
+    T a_min = std::numeric_limits<T>::infinity(), b_min = a_min;
+    for (py::ssize_t e = 0; e < a_nnz; ++e) a_min = std::min(a_min, ad[e]);
+    for (py::ssize_t e = 0; e < b_nnz; ++e) b_min = std::min(b_min, bd[e]);
+    expect(a_min > 0 && b_min > 0 && !(a_min * b_min < std::numeric_limits<T>::min()),
+           "accumulate: sums only, but a product of a_data and bt_data may not be positive");
+  }
 }
 
 template <class T>
@@ -27,13 +49,14 @@ const T* optional_input(const py::object& a, const char* name, py::ssize_t lengt
   return p;
 }
 
-template <class T>
-void sparse_dot_topk_typed(const py::array& a_indptr, const py::array& a_indices, const py::array& a_data,
-                           py::ssize_t n, const py::array& bt_indptr, const py::array& bt_indices,
-                           const py::array& bt_data, py::ssize_t d, py::ssize_t m, py::ssize_t row_begin,
-                           py::ssize_t row_end, py::ssize_t k, int combine, const py::object& row_weight,
-                           const py::object& col_weight, double shrinkage, double min_score, bool exclude_self,
-                           py::ssize_t capacity, int n_threads, py::array& out_ids, py::array& out_values) {
+void sparse_dot_topk_any(const py::array& a_indptr, const py::array& a_indices, const py::array& a_data,
+                         py::ssize_t n, const py::array& bt_indptr, const py::array& bt_indices,
+                         const py::array& bt_data, py::ssize_t d, py::ssize_t m, py::ssize_t row_begin,
+                         py::ssize_t row_end, py::ssize_t k, int combine, const py::object& row_weight,
+                         const py::object& col_weight, double shrinkage, double min_score, bool exclude_self,
+                         int accumulate, py::ssize_t capacity, int n_threads, py::array& out_ids,
+                         py::array& out_values) {
+  expect_n_threads(n_threads);
   expect(n >= 0 && d >= 0 && m >= 0, "n, d, m: expected non-negative sizes");
   expect_int32_ids(m, "m");
   expect(0 <= row_begin && row_begin <= row_end && row_end <= n,
@@ -42,55 +65,53 @@ void sparse_dot_topk_typed(const py::array& a_indptr, const py::array& a_indices
   expect_plan_size(capacity, "capacity");
   expect(capacity > k, "capacity: expected more than k");
   expect(combine == kScale || combine == kJaccard, "combine: expected 0 (scale) or 1 (jaccard)");
+  expect(accumulate == kSumsAndCounts || accumulate == kCounts || accumulate == kSums,
+         "accumulate: expected 0 (sums and counts), 1 (counts) or 2 (sums)");
+  expect(accumulate != kSums || (combine == kScale && shrinkage == 0),
+         "accumulate: sums only (2) cannot serve jaccard or shrinkage, which need the counts");
   expect(shrinkage >= 0, "shrinkage: expected a number >= 0");
   expect(!(min_score != min_score), "min_score: expected a number, got NaN");
   expect(!exclude_self || m == n, "exclude_self: needs as many columns as rows (m == n)");
-  const T* ad = input<T>(a_data, "a_data", 1);
-  const T* bd = input<T>(bt_data, "bt_data", 1);
-  const T* rw = optional_input<T>(row_weight, "row_weight", n);
-  const T* cw = optional_input<T>(col_weight, "col_weight", m);
-  expect((rw == nullptr) == (cw == nullptr), "row_weight/col_weight: give both or neither");
-  expect(combine == kScale || rw != nullptr, "row_weight/col_weight: jaccard needs both");
-  id_t* ids = output<id_t>(out_ids, "out_ids", 2);
-  T* values = output<T>(out_values, "out_values", 2);
-  const py::ssize_t rows = row_end - row_begin;
-  expect(out_ids.shape(0) == rows && out_ids.shape(1) == k && out_values.shape(0) == rows && out_values.shape(1) == k,
-         "out_ids/out_values: expected shape (row_end - row_begin, k) = (" + std::to_string(rows) + ", " +
-             std::to_string(k) + ")");
-  with_csr(a_indptr, a_indices, n, d, "a", [&](auto a) {
-    using IA = std::remove_const_t<std::remove_pointer_t<decltype(a.indptr)>>;
-    expect(a_data.shape(0) >= static_cast<py::ssize_t>(a.indptr[n]), "a_data: fewer values than stored entries");
-    expect_no_duplicates(a, n, "a");
-    with_csr(bt_indptr, bt_indices, d, m, "bt", [&](auto bt) {
-      using IB = std::remove_const_t<std::remove_pointer_t<decltype(bt.indptr)>>;
-      if constexpr (!std::is_same_v<IA, IB>) {
-        expect(false, "bt.indptr: expected the index dtype of a.indptr");
-      } else {
-        expect(bt_data.shape(0) >= static_cast<py::ssize_t>(bt.indptr[d]), "bt_data: fewer values than stored entries");
-        expect_no_duplicates(bt, d, "bt");
-        py::gil_scoped_release release;
-        sparse_dot_topk<T>(a, ad, n, bt, bd, d, m, row_begin, row_end, k, combine, rw, cw, static_cast<T>(shrinkage),
-                           static_cast<T>(min_score), exclude_self, capacity, n_threads, ids, values);
-      }
+  // The value type is a_data's (float64, else float32: a wrong dtype is then named by input<T>).
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    const T* ad = input<T>(a_data, "a_data", 1);
+    const T* bd = input<T>(bt_data, "bt_data", 1);
+    const T* rw = optional_input<T>(row_weight, "row_weight", n);
+    const T* cw = optional_input<T>(col_weight, "col_weight", m);
+    expect((rw == nullptr) == (cw == nullptr), "row_weight/col_weight: give both or neither");
+    expect(combine == kScale || rw != nullptr, "row_weight/col_weight: jaccard needs both");
+    id_t* ids = output<id_t>(out_ids, "out_ids", 2);
+    T* values = output<T>(out_values, "out_values", 2);
+    const py::ssize_t rows = row_end - row_begin;
+    expect(out_ids.shape(0) == rows && out_ids.shape(1) == k && out_values.shape(0) == rows && out_values.shape(1) == k,
+           "out_ids/out_values: expected shape (row_end - row_begin, k) = (" + std::to_string(rows) + ", " +
+               std::to_string(k) + ")");
+    with_csr(a_indptr, a_indices, n, d, "a", [&](auto a) {
+      using IA = std::remove_const_t<std::remove_pointer_t<decltype(a.indptr)>>;
+      expect(a_data.shape(0) >= static_cast<py::ssize_t>(a.indptr[n]), "a_data: fewer values than stored entries");
+      expect_no_duplicates(a, n, "a");
+      with_csr(bt_indptr, bt_indices, d, m, "bt", [&](auto bt) {
+        using IB = std::remove_const_t<std::remove_pointer_t<decltype(bt.indptr)>>;
+        if constexpr (!std::is_same_v<IA, IB>) {
+          expect(false, "bt.indptr: expected the index dtype of a.indptr");
+        } else {
+          expect(bt_data.shape(0) >= static_cast<py::ssize_t>(bt.indptr[d]),
+                 "bt_data: fewer values than stored entries");
+          expect_no_duplicates(bt, d, "bt");
+          expect_accumulate_fits<T>(accumulate, ad, static_cast<py::ssize_t>(a.indptr[n]), bd,
+                                    static_cast<py::ssize_t>(bt.indptr[d]));
+          py::gil_scoped_release release;
+          sparse_dot_topk<T>(a, ad, n, bt, bd, d, m, row_begin, row_end, k, combine, rw, cw, static_cast<T>(shrinkage),
+                             static_cast<T>(min_score), exclude_self, accumulate, capacity, n_threads, ids, values);
+        }
+      });
     });
-  });
-}
-
-void sparse_dot_topk_any(const py::array& a_indptr, const py::array& a_indices, const py::array& a_data,
-                         py::ssize_t n, const py::array& bt_indptr, const py::array& bt_indices,
-                         const py::array& bt_data, py::ssize_t d, py::ssize_t m, py::ssize_t row_begin,
-                         py::ssize_t row_end, py::ssize_t k, int combine, const py::object& row_weight,
-                         const py::object& col_weight, double shrinkage, double min_score, bool exclude_self,
-                         py::ssize_t capacity, int n_threads, py::array& out_ids, py::array& out_values) {
-  expect_n_threads(n_threads);
+  };
   if (has_dtype<double>(a_data))
-    sparse_dot_topk_typed<double>(a_indptr, a_indices, a_data, n, bt_indptr, bt_indices, bt_data, d, m, row_begin,
-                                  row_end, k, combine, row_weight, col_weight, shrinkage, min_score, exclude_self,
-                                  capacity, n_threads, out_ids, out_values);
+    run(double{});
   else
-    sparse_dot_topk_typed<float>(a_indptr, a_indices, a_data, n, bt_indptr, bt_indices, bt_data, d, m, row_begin,
-                                 row_end, k, combine, row_weight, col_weight, shrinkage, min_score, exclude_self,
-                                 capacity, n_threads, out_ids, out_values);
+    run(float{});
 }
 
 }  // namespace
@@ -101,9 +122,11 @@ void bind_similarity(py::module_& m) {
         py::arg("bt_indices").noconvert(), py::arg("bt_data").noconvert(), py::arg("d"), py::arg("m"),
         py::arg("row_begin"), py::arg("row_end"), py::arg("k"), py::arg("combine"), py::arg("row_weight"),
         py::arg("col_weight"), py::arg("shrinkage"), py::arg("min_score"), py::arg("exclude_self").noconvert(),
-        py::arg("capacity"), py::arg("n_threads"), py::arg("out_ids").noconvert(), py::arg("out_values").noconvert(),
+        py::arg("accumulate"), py::arg("capacity"), py::arg("n_threads"), py::arg("out_ids").noconvert(),
+        py::arg("out_values").noconvert(),
         "Top-k of each row of A @ B.T for CSR A and B^T into padded out_ids / out_values. See similarity.hpp.");
   m.attr("SIMILARITY_COMBINE") = py::make_tuple("scale", "jaccard");
+  m.attr("SIMILARITY_ACCUMULATE") = py::make_tuple("sums_and_counts", "counts", "sums");
 }
 
 }  // namespace turborec::bind

@@ -158,6 +158,20 @@ def as_csr(matrix, name, shape=None, *, canonical=False):
     return matrix
 
 
+def as_csr_of_transpose(matrix, name):
+    """``as_csr(matrix, name).T`` as a checked CSR. A CSC matrix's arrays are already the CSR of
+    its transpose: they are checked and used as such, with no conversion (item-item similarity is
+    usually asked of ``user_items.T``, a CSC view of a CSR)."""
+    if not (sp.issparse(matrix) and matrix.format == "csc" and len(matrix.shape) == 2):
+        return as_csr(matrix, name).T.tocsr()
+    n_rows, n_cols = matrix.shape
+    _check_compressed(matrix, n_cols, n_rows, name, "column", "row")
+    nnz = int(matrix.indptr[-1])
+    transposed = sp.csr_matrix((matrix.data[:nnz], matrix.indices[:nnz], matrix.indptr), shape=(n_cols, n_rows),
+                               copy=False)
+    return as_csr(transposed, name)
+
+
 def _check_compressed(matrix, n_major, n_minor, name, major, minor):
     fmt = matrix.format.upper()
     indptr, indices = np.asarray(matrix.indptr), np.asarray(matrix.indices)

@@ -2,15 +2,17 @@
 ``bind_similarity.cpp``). The contract is in ``_numpy.py``."""
 
 from .. import _native
-from . import COMBINE
+from . import ACCUMULATE, COMBINE
 
-if tuple(_native.SIMILARITY_COMBINE) != COMBINE:  # the header's combine codes must be the package's
-    raise ImportError(f"turborec._native numbers the similarity combines {_native.SIMILARITY_COMBINE}, expected "
-                      f"{COMBINE}: rebuild the extension (pip install .)")
+# the header's codes must be the package's
+if tuple(_native.SIMILARITY_COMBINE) != COMBINE or tuple(_native.SIMILARITY_ACCUMULATE) != ACCUMULATE:
+    raise ImportError(f"turborec._native numbers the similarity codes {_native.SIMILARITY_COMBINE} and "
+                      f"{_native.SIMILARITY_ACCUMULATE}, expected {COMBINE} and {ACCUMULATE}: rebuild the "
+                      "extension (pip install .)")
 
 
 def sparse_dot_topk(a, bt, row_weight, col_weight, m, rows, k, scoring, capacity, n_threads, ids, values):
     n, d = len(a[0]) - 1, len(bt[0]) - 1
     _native.sparse_dot_topk(*a, n, *bt, d, m, *rows, k, scoring.combine, row_weight, col_weight,
-                            float(scoring.shrinkage), float(scoring.min_score), scoring.exclude_self, capacity,
-                            n_threads, ids, values)
+                            float(scoring.shrinkage), float(scoring.min_score), scoring.exclude_self,
+                            scoring.accumulate, capacity, n_threads, ids, values)

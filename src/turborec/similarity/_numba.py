@@ -13,16 +13,17 @@ accumulators. Kernels are compiled lazily, once per dtype, and cached on disk.
 import numpy as np
 from numba import njit, prange
 
-from .._jit import launch
+from .._jit import csr_int64, launch
 from ..selection._numba import _offer_one, _write
+from . import COUNTS
 
 ROW_BLOCK = 64  # rows per parallel task: each allocates m accumulators, counts and touched ids
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def _sparse_dot_topk(a_indptr, a_indices, a_data, bt_indptr, bt_indices, bt_data, m, row_begin, row_end, k,
-                     combine, weighted, row_weight, col_weight, shrinkage, min_score, exclude_self, capacity,
-                     ids, values):
+                     combine, weighted, row_weight, col_weight, shrinkage, min_score, exclude_self, counts_only,
+                     capacity, ids, values):
     n_blocks = (row_end - row_begin + ROW_BLOCK - 1) // ROW_BLOCK
     for b in prange(n_blocks):
         acc = np.zeros(m, a_data.dtype)
@@ -49,7 +50,7 @@ def _sparse_dot_topk(a_indptr, a_indices, a_data, bt_indptr, bt_indices, bt_data
                 c = seen[t]
                 cast[0] = cnt[c]
                 common = cast[0]
-                score = acc[c]
+                score = common if counts_only else acc[c]  # every value 1: the sums are the counts
                 acc[c] = 0
                 cnt[c] = 0
                 if exclude_self and c == r:
@@ -70,5 +71,8 @@ def sparse_dot_topk(a, bt, row_weight, col_weight, m, rows, k, scoring, capacity
     weighted = row_weight is not None
     if not weighted:
         row_weight = col_weight = np.empty(0, a[2].dtype)
+    a = (*csr_int64(a[:2], len(a[0]) - 1), a[2])  # one compiled index type, as every numba kernel
+    bt = (*csr_int64(bt[:2], len(bt[0]) - 1), bt[2])
     launch(_sparse_dot_topk, n_threads, *a, *bt, m, *rows, k, scoring.combine, weighted, row_weight, col_weight,
-           scoring.shrinkage, scoring.min_score, scoring.exclude_self, capacity, ids, values)
+           scoring.shrinkage, scoring.min_score, scoring.exclude_self, scoring.accumulate == COUNTS, capacity, ids,
+           values)

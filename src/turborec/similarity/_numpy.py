@@ -1,5 +1,7 @@
 """NumPy reference of the similarity family: slow, obviously correct, the test oracle. It builds
-the dense product of the row block, which the other backends never do.
+the dense product of the row block, which the other backends never do, and sums it by BLAS in
+BLAS's order: equal to the kernels' sums (each column in the order of the row's stored entries)
+whenever they are exact, e.g. on integer values, and within rounding otherwise.
 
 The contract every backend of this family meets (the public functions in ``__init__.py`` have
 validated and coerced everything before the call):
@@ -25,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..selection import _numpy as selection
-from . import JACCARD
+from . import COUNTS, JACCARD
 
 
 def _dense(parts, n_rows, n_cols, ones=False):
@@ -42,6 +44,8 @@ def scores(a, bt, row_weight, col_weight, m, rows, scoring):
     sums = (_dense(a, n, d)[r0:r1] @ _dense(bt, d, m)).astype(dtype)
     common = _dense(a, n, d, ones=True)[r0:r1].astype(np.float64) @ _dense(bt, d, m, ones=True).astype(np.float64)
     n_common = common.astype(dtype)
+    if scoring.accumulate == COUNTS:  # every value is 1: the sums are the counts
+        sums = n_common
     if scoring.combine == JACCARD:
         score = n_common / ((row_weight[r0:r1, None] + col_weight[None, :]) - n_common)
     elif row_weight is not None:
