@@ -81,3 +81,16 @@ def test_checks_read_their_input_in_chunks_and_still_see_everything(monkeypatch)
     scores[3, 4] = np.nan  # in the last chunk
     with pytest.raises(ValueError, match="queries: contains NaN or inf"):
         _validation.as_float_matrix(scores, "queries", finite=True)
+
+
+def test_canonical_copies_keep_float_values_and_widen_integers():
+    """Summing duplicates must not wrap integers (uint8 255 + 1), and needs no float64 copy of
+    float32 values (the similarity family keeps float32)."""
+    from turborec import _validation
+
+    floats = sp.csr_matrix((np.array([1.5, 2.0], np.float32), [0, 0], [0, 2]), shape=(1, 2))
+    canonical = _validation.as_csr(floats, "x", canonical=True)
+    assert canonical.dtype == np.float32 and canonical.toarray().tolist() == [[3.5, 0.0]]
+    small = sp.csr_matrix((np.array([255, 1], np.uint8), [1, 1], [0, 2]), shape=(1, 2))
+    canonical = _validation.as_csr(small, "x", canonical=True)
+    assert canonical.dtype.itemsize >= 8 and canonical.toarray().tolist() == [[0, 256]]

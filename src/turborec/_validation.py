@@ -252,10 +252,13 @@ def _sorted_within_rows(indptr, indices):
 
 def _fresh_csr(matrix, wide=False):
     """A copy sharing nothing with ``matrix`` (and none of its cached flags), indices trimmed to
-    nnz, index dtypes unified by scipy's constructor; ``wide``: values at least int64, so that
-    summing duplicates cannot wrap (uint8 255 + 1 is not 0)."""
+    nnz, index dtypes unified by scipy's constructor; ``wide``: integer values widened to at least
+    int64, so that summing duplicates cannot wrap (uint8 255 + 1 is not 0). Float and bool values
+    keep their dtype."""
     nnz = int(matrix.indptr[-1])
-    dtype = np.result_type(matrix.data.dtype, np.int64) if wide else matrix.data.dtype
+    dtype = matrix.data.dtype
+    if wide and np.issubdtype(dtype, np.integer):
+        dtype = np.result_type(dtype, np.int64)
     return type(matrix)((np.array(matrix.data[:nnz], dtype=dtype), np.array(matrix.indices[:nnz]),
                          np.array(matrix.indptr)), shape=matrix.shape)
 
