@@ -1,11 +1,13 @@
-"""Recommender models with the implicit 0.7 ``fit`` / ``recommend`` API."""
+"""Recommender models with the implicit 0.7 ``fit`` / ``recommend`` API, and rating predictors
+with Surprise 1.1's definitions."""
 
 from ._base import ParameterWarning, RecommenderBase
+from .baseline_only import BaselineOnly
 from .baselines import MostPopular, Random
 from .factors import FactorModel
 from .hybrid import Hybrid
 from .implicit_knn import BM25Recommender, CosineRecommender, ItemItemRecommender, TFIDFRecommender
 from .neighbours import ItemKNN, UserKNN
 
-__all__ = ["BM25Recommender", "CosineRecommender", "FactorModel", "Hybrid", "ItemItemRecommender", "ItemKNN",
-           "MostPopular", "ParameterWarning", "Random", "RecommenderBase", "TFIDFRecommender", "UserKNN"]
+__all__ = ["BM25Recommender", "BaselineOnly", "CosineRecommender", "FactorModel", "Hybrid", "ItemItemRecommender",
+           "ItemKNN", "MostPopular", "ParameterWarning", "Random", "RecommenderBase", "TFIDFRecommender", "UserKNN"]
