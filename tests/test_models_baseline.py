@@ -9,7 +9,8 @@ import surprise  # a [test] peer: missing, this module fails rather than skips
 
 from turborec.datasets import Interactions
 from turborec.metrics import rmse
-from turborec.models import BaselineOnly, _baseline_numba, _baseline_numpy, baseline_only
+from turborec import biases
+from turborec.models import BaselineOnly
 from turborec.models.baseline_only import check_bsl_options, surprise_order
 
 ML100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k" / "u.data"
@@ -103,21 +104,34 @@ def test_sweep_follows_surprise_all_ratings_order():
     assert ours == theirs
 
 
+FAMILY = "biases"
+
+
 @pytest.mark.parametrize("method", ["als", "sgd"])
-def test_numba_kernels_equal_the_reference(method):
+def test_numba_kernels_equal_the_reference(backend, method):
     rng = np.random.default_rng(1)
     n_users, n_items, n = 40, 30, 600
     users, items = rng.integers(0, n_users, n), rng.integers(0, n_items, n)
     ratings = rng.uniform(1, 5, n)
-    options = list(check_bsl_options({"method": method, "n_epochs": 5}).values())[1:]
-    results = []
-    for kernels in (_baseline_numpy, _baseline_numba):
-        bu, bi = np.zeros(n_users), np.zeros(n_items)
-        getattr(kernels, f"baseline_{method}")(users, items, ratings, n_users, n_items, ratings.mean(), *options, bu, bi)
-        results.append((bu, bi))
-    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12, atol=1e-15)
-    assert np.abs(results[0][0]).max() > 0 and np.abs(results[0][1]).max() > 0
+    options = dict(list(check_bsl_options({"method": method, "n_epochs": 5}).items())[1:])
+    fit = getattr(biases, f"baseline_{method}")
+    want = fit(users, items, ratings, n_users, n_items, ratings.mean(), **options, backend="numpy")
+    got = fit(users, items, ratings, n_users, n_items, ratings.mean(), **options, backend=backend)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-15)
+    assert np.abs(want[0]).max() > 0 and np.abs(want[1]).max() > 0
+
+
+def test_bias_kernels_check_their_arguments():
+    ok = (np.array([0, 1]), np.array([0, 0]), np.array([4.0, 2.0]))
+    with pytest.raises(IndexError, match="items: index out of range \\[0, 1\\)"):
+        biases.baseline_als(ok[0], np.array([0, 3]), ok[2], 2, 1, 3.0)
+    with pytest.raises(ValueError, match="ratings: contains NaN or inf"):
+        biases.baseline_sgd(*ok[:2], np.array([4.0, np.nan]), 2, 1, 3.0)
+    with pytest.raises(ValueError, match="expected three 1-D arrays of one length"):
+        biases.baseline_als(ok[0], ok[1][:1], ok[2], 2, 1, 3.0)
+    with pytest.raises(Exception, match="does not implement the 'biases' kernels"):
+        biases.baseline_als(*ok, 2, 1, 3.0, backend="native")
 
 
 @pytest.mark.parametrize("method", ["als", "sgd"])
@@ -200,10 +214,10 @@ def test_verbose_prints_surprise_line(capsys):
 def test_parameters_follow_the_estimator_conventions():
     model = BaselineOnly()
     assert repr(model) == "BaselineOnly()"
-    assert model.get_params() == {"bsl_options": None, "verbose": True}
+    assert model.get_params() == {"bsl_options": None, "verbose": True, "backend": None, "n_threads": None}
     assert model.set_params(bsl_options={"method": "sgd"}, verbose=False) is model
     assert repr(model) == "BaselineOnly(bsl_options={'method': 'sgd'}, verbose=False)"
-    with pytest.raises(ValueError, match="valid parameters: bsl_options, verbose"):
+    with pytest.raises(ValueError, match="valid parameters: backend, bsl_options, n_threads, verbose"):
         model.set_params(n_epochs=3)
     data = (np.array([0, 1]), np.array([0, 0]), np.array([4.0, 2.0]))
     model.fit(data)
@@ -212,12 +226,11 @@ def test_parameters_follow_the_estimator_conventions():
 
 
 @pytest.mark.parametrize("method", ["als", "sgd"])
-def test_without_numba_the_reference_fits_the_same_biases(method, monkeypatch):
+def test_the_reference_backend_fits_the_same_biases(method):
     df = _random_ratings(seed=5, n=400)
     data = Interactions.from_raw(df.u.to_numpy(), df.i.to_numpy(), df.r.to_numpy())
     fast = BaselineOnly({"method": method}, verbose=False).fit(data)
-    monkeypatch.setattr(baseline_only, "_kernels", _baseline_numpy)
-    slow = BaselineOnly({"method": method}, verbose=False).fit(data)
+    slow = BaselineOnly({"method": method}, verbose=False, backend="numpy").fit(data)
     assert (fast.backend_, slow.backend_) == ("numba", "numpy")
     np.testing.assert_allclose(slow.bu_, fast.bu_, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(slow.bi_, fast.bi_, rtol=1e-12, atol=1e-15)

@@ -8,7 +8,8 @@ request for a backend that cannot run, or that does not implement the family, ra
 :class:`BackendUnavailableError` saying why; nothing falls back silently. ``"auto"`` follows the
 data: arrays on a GPU (``__cuda_array_interface__``) go to ``cuda``, else ``cupy``; host arrays
 go to ``native``, else ``numba``, else ``numpy``, skipping backends that lack the family, with
-one :class:`PerformanceWarning` when auto lands below ``native``. Auto never moves host data to
+one :class:`PerformanceWarning` when auto lands below the family's fastest host backend
+(``native`` for most families) because that one cannot run here. Auto never moves host data to
 a GPU.
 
 Each backend is probed once, lazily, on first use: the probe says whether its runtime can run
@@ -34,6 +35,7 @@ FAMILIES = {
     "selection": ("native", "cuda", "numba", "cupy", "numpy"),
     "metrics": ("native", "numba", "numpy"),
     "similarity": ("native", "numba", "numpy"),
+    "biases": ("numba", "numpy"),  # sequential sweeps: no native, no GPU
 }
 
 _CUPY_HINT = "pip install 'turborec[cupy]' (CuPy for CUDA 13; cupy-cuda12x for CUDA 12)"
@@ -197,9 +199,10 @@ def resolve(family, backend=None, arrays=()):
     order = GPU_BACKENDS if on_gpu else HOST_BACKENDS
     for candidate in order:
         if _why_not(candidate, family) is None:
-            if not on_gpu and candidate != "native" and not _warned_slow:
+            best = next(b for b in FAMILIES[family] if b in order)
+            if not on_gpu and candidate != best and not _warned_slow:  # a faster one of the family cannot run
                 _warned_slow = True
-                warnings.warn(f"turborec: {_why_not('native', family)}; using the slower {candidate!r} backend",
+                warnings.warn(f"turborec: {_why_not(best, family)}; using the slower {candidate!r} backend",
                               PerformanceWarning, stacklevel=4)
             return _backend(candidate, family)
     reasons = "; ".join(f"{c}: {_why_not(c, family)}" for c in order)

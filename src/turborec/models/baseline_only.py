@@ -4,13 +4,10 @@ import numbers
 
 import numpy as np
 
-from . import _baseline_numpy
+from .. import biases
+from ..backends import resolve
 from ._rating_base import RatingPredictor, as_rating_triples
 
-try:
-    from . import _baseline_numba as _kernels
-except ImportError:  # numba is optional: the reference gives the same results, slower
-    _kernels = _baseline_numpy
 
 # Surprise 1.1's defaults per method (optimize_baselines.pyx).
 METHOD_DEFAULTS = {
@@ -51,12 +48,15 @@ class BaselineOnly(RatingPredictor):
     rating_scale_ : tuple (low, high)
         Predictions are clipped to it.
     backend_ : str
-        ``"numba"``, or ``"numpy"`` when numba is not installed (same results, slower SGD).
+        The backend that fitted the biases (``"numba"``; ``"numpy"``, same results and slower
+        SGD, when numba is not installed, with a PerformanceWarning).
     """
 
-    def __init__(self, bsl_options=None, verbose=True):
+    def __init__(self, bsl_options=None, verbose=True, backend=None, n_threads=None):
         self.bsl_options = bsl_options
         self.verbose = verbose
+        self.backend = backend
+        self.n_threads = n_threads
 
     def fit(self, data, rating_scale=None):
         """Fit the biases.
@@ -84,10 +84,10 @@ class BaselineOnly(RatingPredictor):
         method = options.pop("method")
         if self.verbose:
             print("Estimating biases using", method + "...")
-        self.bu_, self.bi_ = np.zeros(n_users), np.zeros(n_items)
-        kernel = _kernels.baseline_als if method == "als" else _kernels.baseline_sgd
-        kernel(users, items, ratings, n_users, n_items, self.global_mean_, *options.values(), self.bu_, self.bi_)
-        self.backend_ = "numba" if _kernels is not _baseline_numpy else "numpy"
+        fit_biases = biases.baseline_als if method == "als" else biases.baseline_sgd
+        self.bu_, self.bi_ = fit_biases(users, items, ratings, n_users, n_items, self.global_mean_, **options,
+                                        backend=self.backend, n_threads=self.n_threads)
+        self.backend_ = resolve("biases", self.backend).name
         return self
 
     def _estimate(self, users, items, known_user, known_item):

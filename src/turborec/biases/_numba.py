@@ -1,5 +1,5 @@
-"""Numba baseline estimation: the loops of ``_baseline_numpy`` (see its docstring for the
-contract and the mathematics), compiled. Serial: SGD is sequential by definition, and ALS is
+"""Numba baseline estimation: the loops of ``_numpy.py`` (see its docstring for the contract and
+the mathematics), compiled. Serial: SGD is sequential by definition, and ALS is
 memory-bound and fast enough on one thread; float64 throughout and no ``fastmath``, so the
 results equal the reference and Surprise's."""
 
@@ -43,12 +43,17 @@ def _sgd(users, items, ratings, global_mean, n_epochs, reg, learning_rate, bu, b
             bi[i] += learning_rate * (err - reg * bi[i])
 
 
-def baseline_als(users, items, ratings, n_users, n_items, global_mean, n_epochs, reg_u, reg_i, bu, bi):
+def baseline_als(users, items, ratings, n_users, n_items, global_mean, n_epochs, reg_u, reg_i, n_threads, bu, bi):
     """ALS biases, written into ``bu`` and ``bi``."""
+    bu[:] = 0.0
+    bi[:] = 0.0
     _als(users, items, ratings, n_users, n_items, float(global_mean), int(n_epochs), float(reg_u), float(reg_i),
          bu, bi)
 
 
-def baseline_sgd(users, items, ratings, n_users, n_items, global_mean, n_epochs, reg, learning_rate, bu, bi):
+def baseline_sgd(users, items, ratings, n_users, n_items, global_mean, n_epochs, reg, learning_rate, n_threads, bu,
+                 bi):
     """SGD biases, written into ``bu`` and ``bi``."""
+    bu[:] = 0.0
+    bi[:] = 0.0
     _sgd(users, items, ratings, float(global_mean), int(n_epochs), float(reg), float(learning_rate), bu, bi)
