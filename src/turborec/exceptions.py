@@ -14,7 +14,8 @@ class BackendUnavailableError(RuntimeError):
 
 
 class PerformanceWarning(UserWarning):
-    """turborec fell back to a slower backend than ``native`` (warned once per process)."""
+    """Automatic selection fell back to a slower backend than the kernel family's fastest (``native``
+    for most families) because that one cannot run here (warned once per process)."""
 
 
 class ParameterWarning(UserWarning):
