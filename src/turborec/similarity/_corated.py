@@ -24,6 +24,8 @@ COSINE, MSD, PEARSON, PEARSON_BASELINE = range(4)
 def _ratings(ratings):
     """The checked CSR and its stored values as float64 (stored zeros are ratings, kept)."""
     X = v.as_csr(ratings, "ratings")
+    if sp.issparse(ratings) and ratings.format == "coo":  # checked by as_csr; its conversion summed any duplicates away
+        _refuse_duplicates(np.asarray(ratings.row, np.int64) * X.shape[1] + ratings.col, X.shape[1])
     nnz = int(X.indptr[-1])
     data = np.asarray(X.data[:nnz])
     if data.dtype.kind == "c":
@@ -32,13 +34,20 @@ def _ratings(ratings):
     if not np.isfinite(data).all():
         raise ValueError("ratings: contains NaN or inf values")
     indptr, indices = v.csr_arrays(X)
-    repeats = np.flatnonzero(indices[1:] == indices[:-1]) + 1  # equal to the left neighbour ...
-    inside = repeats[~np.isin(repeats, indptr)]  # ... within one row (not at a row's start)
-    if len(inside):
-        row = int(np.searchsorted(indptr, inside[0], side="right") - 1)
-        raise ValueError(f"ratings: duplicate entries (row {row}, column {int(indices[inside[0]])} is stored "
-                         "twice); one rating per pair expected")
+    if bool((indices[1:] == indices[:-1]).any()):  # sorted within rows: a repeat is a neighbour
+        rows = np.repeat(np.arange(X.shape[0], dtype=np.int64), np.diff(indptr))
+        _refuse_duplicates(rows * X.shape[1] + indices, X.shape[1])
     return X.shape, indptr, indices, data
+
+
+def _refuse_duplicates(keys, n_cols):
+    """A ValueError naming the first (row, column) that ``keys`` (row * n_cols + column) repeat."""
+    keys = np.sort(keys)
+    repeated = keys[1:][keys[1:] == keys[:-1]]
+    if len(repeated):
+        row, col = divmod(int(repeated[0]), n_cols)
+        raise ValueError(f"ratings: duplicate entries (row {row}, column {col} is stored twice); one rating per "
+                         "pair expected")
 
 
 def _baselines(baselines, n, m):
