@@ -156,15 +156,17 @@ def test_knn_algorithms_fit_the_same_matrices(rng):
 
 def test_hand_computed_values_and_stored_zero_ratings():
     # rows 0 and 1 share columns 0 and 1; row 1 stores a rating of 0 at column 1; row 2 is empty
-    X = sp.csr_matrix((np.array([3.0, 1.0, 4.0, 2.0, 0.0]), np.array([0, 1, 2, 0, 1]), np.array([0, 3, 5, 5])),
+    # (without the stored 0, only column 0 would be common: msd 1/2, cosine 1, pearson 0)
+    X = sp.csr_matrix((np.array([3.0, 2.0, 4.0, 2.0, 0.0]), np.array([0, 1, 2, 0, 1]), np.array([0, 3, 5, 5])),
                       shape=(3, 3))
     assert X.nnz == 5
-    msd = corated_similarity(X, "msd", backend="numba")
-    np.testing.assert_allclose(msd, [[1, 1 / ((1 + 1) / 2 + 1), 0], [1 / 2, 1, 0], [0, 0, 1]], rtol=1e-15)
-    cosine = corated_similarity(X, "corated_cosine", backend="numba")
-    assert cosine[0, 1] == cosine[1, 0] == pytest.approx(6 / np.sqrt(10 * 4), rel=1e-15)
-    pearson = corated_similarity(X, "pearson", backend="numba")
-    assert pearson[0, 1] == pytest.approx(1.0, rel=1e-15)  # (3, 1) against (2, 0): perfectly correlated
+    for backend in ("numba", "numpy"):
+        msd = corated_similarity(X, "msd", backend=backend)
+        np.testing.assert_allclose(msd, [[1, 1 / ((1 + 4) / 2 + 1), 0], [1 / 3.5, 1, 0], [0, 0, 1]], rtol=1e-15)
+        cosine = corated_similarity(X, "corated_cosine", backend=backend)
+        assert cosine[0, 1] == cosine[1, 0] == pytest.approx(6 / np.sqrt(13 * 4), rel=1e-15)
+        pearson = corated_similarity(X, "pearson", backend=backend)
+        assert pearson[0, 1] == pytest.approx(1.0, rel=1e-15)  # (3, 2) against (2, 0): perfectly correlated
     for measure in CORATED_MEASURES:
         kwargs = {"baselines": (np.zeros(3), np.zeros(3), 0.0)} if measure == "pearson_baseline" else {}
         out = corated_similarity(X, measure, backend="numba", **kwargs)
@@ -196,6 +198,8 @@ def test_input_formats_and_empty_matrices():
         np.testing.assert_array_equal(corated_similarity(other, "pearson", backend="numba"), want)
     np.testing.assert_array_equal(corated_similarity(sp.csr_matrix((4, 6)), backend="numba"), np.eye(4))
     assert corated_similarity(sp.csr_matrix((0, 6)), backend="numba").shape == (0, 0)
+    huge = corated_similarity(X, "pearson", min_support=10**30, backend="numba")  # past int64: every pair is 0
+    np.testing.assert_array_equal(huge, np.eye(12))
     np.testing.assert_array_equal(corated_similarity(sp.csr_matrix((3, 0)), backend="numba"), np.eye(3))
 
 
