@@ -255,14 +255,23 @@ def test_compiled_backends_match_reference_on_float_ratings(backend, rng, measur
     for min_support in (0, 1, 3):
         want = corated_similarity(X, measure, min_support=min_support, backend="numpy", **kwargs)
         got = corated_similarity(X, measure, min_support=min_support, backend=backend, **kwargs)
-        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+        # pearson's one-pass form (Surprise's) cancels digits: sums in another order differ more
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-10 if measure == "pearson" else 1e-13)
         np.testing.assert_array_equal(got, got.T)
+        # the compiled backends sum in the same order (each row by column id): equal bit for bit
+        np.testing.assert_array_equal(got, corated_similarity(X, measure, min_support=min_support, backend="numba",
+                                                              **kwargs))
 
 
-def test_native_is_refused_by_name_and_auto_uses_the_next_backend(monkeypatch):
-    """The native module has no corated_similarity: an explicit request names the kernel; auto
-    skips native with the one PerformanceWarning and lands on numba."""
+def test_a_backend_module_without_the_kernel_is_refused_by_name_and_skipped_by_auto(monkeypatch):
+    """A family's backend module may lack one kernel (native had no corated_similarity at
+    first): an explicit request names the kernel; auto skips it with the one PerformanceWarning."""
+    from turborec.similarity import _native
+
     X = sp.csr_matrix(np.array([[1.0, 2.0], [3.0, 0.0]]))
+    want = corated_similarity(X, backend="numba")
+    assert backends.resolve("similarity", "auto", (), "corated_similarity").name == "native"
+    monkeypatch.delattr(_native, "corated_similarity")
     with pytest.raises(BackendUnavailableError,
                        match="backend 'native' does not implement the 'corated_similarity' kernel of the "
                              r"'similarity' family \(available here on: numba, numpy\)"):
@@ -270,12 +279,50 @@ def test_native_is_refused_by_name_and_auto_uses_the_next_backend(monkeypatch):
     monkeypatch.setattr(backends, "_warned_slow", False)
     with pytest.warns(PerformanceWarning, match="'native' does not implement the 'corated_similarity' kernel"):
         auto = corated_similarity(X, backend="auto")
-    np.testing.assert_array_equal(auto, corated_similarity(X, backend="numba"))
+    np.testing.assert_array_equal(auto, want)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # once per process
         corated_similarity(X, backend="auto")
     assert backends.resolve("similarity", "auto", (), "corated_similarity").name == "numba"
     assert backends.resolve("similarity", "auto", (), "sparse_dot_topk").name == "native"
+
+
+def test_native_binding_refuses_inconsistent_arrays():
+    """The binding is the last line of defence: raw calls with bad arrays are errors, never crashes."""
+    from turborec import _native
+
+    indptr, indices, values = np.array([0, 2, 3], np.int32), np.array([0, 1, 1], np.int32), np.ones(3)
+    t_indptr, t_indices = np.array([0, 1, 3], np.int32), np.array([0, 0, 1], np.int32)
+    out = np.empty((2, 2))
+
+    def call(**changes):
+        args = dict(indptr=indptr, indices=indices, values=values, n=2, m=2, t_indptr=t_indptr, t_indices=t_indices,
+                    t_values=values, measure=1, min_support=1, shrinkage=0.0, n_threads=1, out=out)
+        args.update(changes)
+        _native.corated_similarity(**args)
+
+    call()
+    np.testing.assert_array_equal(out, [[1, 1], [1, 1]])
+    for changes, error, message in [
+        (dict(out=np.empty((2, 3))), ValueError, r"out: expected shape \(n, n\)"),
+        (dict(out=np.empty((2, 2), np.float32)), TypeError, "out: expected dtype float64"),
+        (dict(measure=4), ValueError, "measure: expected 0"),
+        (dict(min_support=-1), ValueError, "min_support"),
+        (dict(shrinkage=np.inf), ValueError, "shrinkage"),
+        (dict(values=values.astype(np.float32)), TypeError, "values: expected dtype float64"),
+        (dict(values=np.ones(2)), ValueError, "values: fewer values than stored entries"),
+        (dict(t_indices=np.array([0, 0, 2], np.int32)), ValueError, r"r_t.indices: 2 out of range \[0, 2\)"),
+        (dict(t_indptr=t_indptr.astype(np.int64), t_indices=t_indices.astype(np.int64)), ValueError,
+         "r_t.indptr: expected the index dtype of r.indptr"),
+        (dict(indptr=np.array([0, 3, 2], np.int32)), ValueError, "r.indptr: must never decrease"),
+        (dict(n_threads=0), ValueError, "n_threads"),
+    ]:
+        with pytest.raises(error, match=message):
+            call(**changes)
+    read_only = np.empty((2, 2))
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="out: array is read-only"):
+        call(out=read_only)
 
 
 def test_dispatch_of_a_kernel_no_backend_has_is_a_clear_error():

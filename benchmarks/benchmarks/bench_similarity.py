@@ -105,8 +105,8 @@ class CoratedSimilarity:
     items, ~98,000 power-law ratings 1-5), user-based and item-based."""
 
     params = [
-        # backend: those with the kernel (no native one yet); unavailable ones are skipped
-        ["numba", "numpy"],
+        # backend: every host backend of the family; unavailable ones are skipped
+        HOST_BACKENDS,
         # measure: msd (Surprise's default), pearson (the most accumulators)
         ["msd", "pearson"],
         # rows: users (user-based) or items (item-based)

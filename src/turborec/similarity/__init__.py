@@ -1,8 +1,7 @@
 """Sparse similarity: the top-k of a sparse product (:func:`sparse_dot_topk`), item-item or
 user-user neighbours by several measures (:func:`topk_similarity`), and the TF-IDF and BM25
 weightings of implicit (:func:`tfidf_weight`, :func:`bm25_weight`); and Surprise's dense co-rated
-similarity matrices (:func:`corated_similarity`, in ``_corated.py``: its own kernel, numba and the
-numpy reference only).
+similarity matrices (:func:`corated_similarity`, in ``_corated.py``: its own kernel).
 
 Every measure runs on the one kernel, ``sparse_dot_topk`` (``csrc/include/turborec/
 similarity.hpp``): row-wise sparse accumulation into a dense accumulator per thread, merged

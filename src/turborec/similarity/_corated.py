@@ -2,8 +2,8 @@
 ``n x n`` float64 matrices its KNN algorithms use: validation, the shared facts (measure codes,
 the baseline residuals of ``pearson_baseline``), then one ``dispatch``. Definitions: the
 docstring of :func:`corated_similarity` and docs/similarity.md. Implementations:
-``corated_similarity`` in ``_numpy.py`` (the reference) and ``_numba.py``; the native module has
-no such kernel yet, so ``backend="native"`` is refused by name and ``"auto"`` skips it.
+``corated_similarity`` in ``_numpy.py`` (the reference), ``_native.py``
+(``csrc/include/turborec/similarity.hpp``) and ``_numba.py``.
 """
 
 import numpy as np
@@ -111,8 +111,7 @@ def corated_similarity(ratings, measure="msd", *, min_support=1, shrinkage=100, 
         and columns (m,) and the global mean, as Surprise's ``compute_baselines`` gives them
         (``(bu, bi, trainset.global_mean)`` user-based, ``(bi, bu, ...)`` item-based).
     backend : str, optional
-        ``"numba"``, ``"numpy"`` or ``"auto"`` (``"native"`` has no such kernel yet and raises
-        :class:`~turborec.exceptions.BackendUnavailableError`; ``"auto"`` uses numba).
+        ``"native"``, ``"numba"``, ``"numpy"`` or ``"auto"``; see :mod:`turborec.backends`.
     n_threads : int, optional
         See :func:`turborec.resolve_n_threads`. Results do not depend on it.
 
