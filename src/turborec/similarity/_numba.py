@@ -8,6 +8,9 @@ in the order of the row's stored entries, as in C++), the columns touched are li
 first touched, and only they are scored and offered. Rows are taken in blocks of ``ROW_BLOCK``
 (a constant, so the work never depends on the thread count), each block with its own
 accumulators. Kernels are compiled lazily, once per dtype, and cached on disk.
+
+``corated_similarity`` (Surprise's dense co-rated matrices) mirrors the header's kernel of that
+name in the same way: same accumulation order, so the two agree bit for bit.
 """
 
 import numpy as np
