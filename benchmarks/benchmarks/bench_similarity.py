@@ -1,4 +1,5 @@
-"""Similarity kernels: item-item ``topk_similarity`` and the raw ``sparse_dot_topk``.
+"""Similarity kernels: item-item ``topk_similarity``, the raw ``sparse_dot_topk``, and
+Surprise's dense co-rated matrices (``corated_similarity``).
 
 Every host backend of the family is a parameter; one that cannot run here is skipped (asv's
 convention: ``setup`` raises ``NotImplementedError``). The NumPy reference builds the dense
@@ -10,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from turborec.backends import FAMILIES
-from turborec.similarity import sparse_dot_topk, topk_similarity
+from turborec.similarity import corated_similarity, sparse_dot_topk, topk_similarity
 
 from .bench_topk import check_backend  # skips what cannot run here, and numpy past the small size
 
@@ -97,3 +98,34 @@ class SparseDotTopk:
 
     def peakmem_sparse_dot_topk(self, backend, n_items):
         self._run(backend)
+
+
+class CoratedSimilarity:
+    """Surprise's dense similarity matrix of MovieLens-100K-sized ratings (943 users x 1,682
+    items, ~98,000 power-law ratings 1-5), user-based and item-based."""
+
+    params = [
+        # backend: every host backend of the family; unavailable ones are skipped
+        HOST_BACKENDS,
+        # measure: msd (Surprise's default), pearson (the most accumulators)
+        ["msd", "pearson"],
+        # rows: users (user-based) or items (item-based)
+        ["users", "items"],
+    ]
+    param_names = ["backend", "measure", "rows"]
+
+    def setup(self, backend, measure, rows):
+        check_backend(backend, SMALL, small=SMALL)
+        ratings = power_law_user_items(943, 1682, per_user=130)  # ~98,000 ratings
+        ratings.data = np.random.default_rng(SEED).integers(1, 6, ratings.nnz).astype(np.float64)
+        self.ratings = ratings if rows == "users" else ratings.T.tocsr()
+        corated_similarity(self.ratings[:8], measure, backend=backend)  # JIT warm-up
+
+    def _run(self, backend, measure):
+        corated_similarity(self.ratings, measure, backend=backend)
+
+    def time_corated_similarity(self, backend, measure, rows):
+        self._run(backend, measure)
+
+    def peakmem_corated_similarity(self, backend, measure, rows):
+        self._run(backend, measure)

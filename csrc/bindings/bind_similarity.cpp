@@ -114,6 +114,39 @@ void sparse_dot_topk_any(const py::array& a_indptr, const py::array& a_indices, 
     run(float{});
 }
 
+void corated_similarity_any(const py::array& indptr, const py::array& indices, const py::array& values, py::ssize_t n,
+                            py::ssize_t m, const py::array& t_indptr, const py::array& t_indices,
+                            const py::array& t_values, int measure, py::ssize_t min_support, double shrinkage,
+                            int n_threads, py::array& out) {
+  expect_n_threads(n_threads);
+  expect(n >= 0 && m >= 0, "n, m: expected non-negative sizes");
+  expect(measure >= kCoratedCosine && measure <= kPearsonBaseline,
+         "measure: expected 0 (corated_cosine), 1 (msd), 2 (pearson) or 3 (pearson_baseline)");
+  expect(min_support >= 0, "min_support: expected an int >= 0");
+  expect(shrinkage >= 0 && shrinkage <= std::numeric_limits<double>::max(), "shrinkage: expected a finite number >= 0");
+  const double* rv = input<double>(values, "values", 1);
+  const double* tv = input<double>(t_values, "t_values", 1);
+  double* o = output<double>(out, "out", 2);
+  expect(out.shape(0) == n && out.shape(1) == n, "out: expected shape (n, n) = (" + std::to_string(n) + ", " +
+                                                     std::to_string(n) + "), got " + shape_str(out));
+  with_csr(indptr, indices, n, m, "r", [&](auto r) {
+    using IR = std::remove_const_t<std::remove_pointer_t<decltype(r.indptr)>>;
+    expect(values.shape(0) >= static_cast<py::ssize_t>(r.indptr[n]), "values: fewer values than stored entries");
+    with_csr(t_indptr, t_indices, m, n, "r_t", [&](auto rt) {
+      using IT = std::remove_const_t<std::remove_pointer_t<decltype(rt.indptr)>>;
+      if constexpr (!std::is_same_v<IR, IT>) {
+        expect(false, "r_t.indptr: expected the index dtype of r.indptr");
+      } else {
+        expect(t_values.shape(0) >= static_cast<py::ssize_t>(rt.indptr[m]),
+               "t_values: fewer values than stored entries");
+        py::gil_scoped_release release;
+        corated_similarity<IR>(r, rv, n, rt, tv, measure, static_cast<std::int64_t>(min_support), shrinkage,
+                               n_threads, o);
+      }
+    });
+  });
+}
+
 }  // namespace
 
 void bind_similarity(py::module_& m) {
@@ -125,6 +158,14 @@ void bind_similarity(py::module_& m) {
         py::arg("accumulate"), py::arg("capacity"), py::arg("n_threads"), py::arg("out_ids").noconvert(),
         py::arg("out_values").noconvert(),
         "Top-k of each row of A @ B.T for CSR A and B^T into padded out_ids / out_values. See similarity.hpp.");
+  m.def("corated_similarity", &corated_similarity_any, py::arg("indptr").noconvert(),
+        py::arg("indices").noconvert(), py::arg("values").noconvert(), py::arg("n"), py::arg("m"),
+        py::arg("t_indptr").noconvert(), py::arg("t_indices").noconvert(), py::arg("t_values").noconvert(),
+        py::arg("measure"), py::arg("min_support"), py::arg("shrinkage"), py::arg("n_threads"),
+        py::arg("out").noconvert(),
+        "Surprise's co-rated similarity matrix of the rows of CSR r (with its transpose r_t) into out (n x n, "
+        "float64). See similarity.hpp.");
+  m.attr("SIMILARITY_CORATED") = py::make_tuple("corated_cosine", "msd", "pearson", "pearson_baseline");
   m.attr("SIMILARITY_COMBINE") = py::make_tuple("scale", "jaccard");
   m.attr("SIMILARITY_ACCUMULATE") = py::make_tuple("sums_and_counts", "counts", "sums");
 }

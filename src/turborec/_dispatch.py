@@ -3,8 +3,9 @@
 Every public function of a kernel family validates and coerces its arguments once
 (``_validation``), then calls :func:`dispatch`, which
 
-1. picks the backend (``backends.resolve``: argument > config_context > env > auto) and
-   resolves ``n_threads`` once;
+1. picks the backend (``backends.resolve``: argument > config_context > env > auto; a backend
+   whose module lacks ``kernel`` is refused by name, or skipped by auto) and resolves
+   ``n_threads`` once;
 2. allocates the outputs on the backend's device (host: NumPy, GPU: CuPy);
 3. returns them untouched when they are empty: no kernel ever sees an empty problem;
 4. moves host inputs to the GPU when a GPU backend was asked for explicitly, calls
@@ -61,7 +62,7 @@ def dispatch(family, kernel, *, inputs, params=(), outputs, backend=None, n_thre
     array or tuple of arrays
         The outputs, on the device the inputs came from.
     """
-    chosen = backends.resolve(family, backend, tuple(_flatten(inputs)))
+    chosen = backends.resolve(family, backend, tuple(_flatten(inputs)), kernel)
     n_threads = resolve_n_threads(n_threads)
     implementation = getattr(chosen.impl, kernel)
     if chosen.on_gpu:

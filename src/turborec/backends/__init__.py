@@ -162,24 +162,35 @@ def _backend(name, family):
     return Backend(name, family)
 
 
-def _why_not(name, family):
-    """None when ``name`` can run ``family`` here, else the reason."""
+def _why_not(name, family, kernel=None):
+    """None when ``name`` can run ``family`` (and its ``kernel``, when given) here, else the reason.
+    A family's backend module may lack one of the family's kernels (a kernel not yet written in
+    C++): it is checked only once the probe succeeded, since only then may the module be imported."""
     if name not in FAMILIES[family]:
         return f"backend {name!r} does not implement the {family!r} kernels (it has: {', '.join(FAMILIES[family])})"
     found = probe(name)
-    return None if found.available else f"backend {name!r} is unavailable: {found.reason}"
+    if not found.available:
+        return f"backend {name!r} is unavailable: {found.reason}"
+    if kernel is not None and not callable(getattr(_backend(name, family).impl, kernel, None)):
+        having = ", ".join(b for b in FAMILIES[family] if b != name and probe(b).available
+                           and callable(getattr(_backend(b, family).impl, kernel, None)))
+        return (f"backend {name!r} does not implement the {kernel!r} kernel of the {family!r} family"
+                f" (available here on: {having or 'none'})")
+    return None
 
 
 _warned_slow = False
 
 
-def resolve(family, backend=None, arrays=()):
-    """The :class:`Backend` that runs a call of ``family`` on ``arrays``.
+def resolve(family, backend=None, arrays=(), kernel=None):
+    """The :class:`Backend` that runs a call of ``family`` on ``arrays`` (and implements the
+    family's ``kernel``, when given: auto skips a backend whose module lacks it, an explicit
+    request for one is refused naming the kernel).
 
     Raises
     ------
     BackendUnavailableError
-        The requested backend cannot run or lacks the family (or, under auto, no backend for
+        The requested backend cannot run or lacks the family or kernel (or, under auto, no backend for
         the arrays' device can).
     TypeError
         A host backend was asked to run on GPU arrays.
@@ -189,7 +200,7 @@ def resolve(family, backend=None, arrays=()):
     name = requested_backend(backend)
     on_gpu = any(hasattr(a, "__cuda_array_interface__") for a in arrays)
     if name != "auto":
-        reason = _why_not(name, family)
+        reason = _why_not(name, family, kernel)
         if reason is not None:
             raise BackendUnavailableError(reason)
         if on_gpu and name not in GPU_BACKENDS:
@@ -198,12 +209,13 @@ def resolve(family, backend=None, arrays=()):
         return _backend(name, family)
     order = GPU_BACKENDS if on_gpu else HOST_BACKENDS
     for candidate in order:
-        if _why_not(candidate, family) is None:
+        if _why_not(candidate, family, kernel) is None:
             best = next(b for b in FAMILIES[family] if b in order)
             if not on_gpu and candidate != best and not _warned_slow:  # a faster one of the family cannot run
                 _warned_slow = True
-                warnings.warn(f"turborec: {_why_not(best, family)}; using the slower {candidate!r} backend",
+                warnings.warn(f"turborec: {_why_not(best, family, kernel)}; using the slower {candidate!r} backend",
                               PerformanceWarning, stacklevel=4)
             return _backend(candidate, family)
-    reasons = "; ".join(f"{c}: {_why_not(c, family)}" for c in order)
-    raise BackendUnavailableError(f"no backend can run the {family!r} kernels on these arrays ({reasons})")
+    reasons = "; ".join(f"{c}: {_why_not(c, family, kernel)}" for c in order)
+    what = f"{family!r} kernels" if kernel is None else f"{kernel!r} kernel of the {family!r} family"
+    raise BackendUnavailableError(f"no backend can run the {what} on these arrays ({reasons})")

@@ -1,6 +1,7 @@
 """Sparse similarity: the top-k of a sparse product (:func:`sparse_dot_topk`), item-item or
 user-user neighbours by several measures (:func:`topk_similarity`), and the TF-IDF and BM25
-weightings of implicit (:func:`tfidf_weight`, :func:`bm25_weight`).
+weightings of implicit (:func:`tfidf_weight`, :func:`bm25_weight`); and Surprise's dense co-rated
+similarity matrices (:func:`corated_similarity`, in ``_corated.py``: its own kernel).
 
 Every measure runs on the one kernel, ``sparse_dot_topk`` (``csrc/include/turborec/
 similarity.hpp``): row-wise sparse accumulation into a dense accumulator per thread, merged
@@ -21,9 +22,11 @@ from .. import _validation as v
 from .._dispatch import dispatch
 from ..selection import topk_capacity
 from ._operands import as_operand, check_number, check_threshold, cosine_rows, output_dtype, power, squared_norms
+from ._corated import CORATED_MEASURES, corated_similarity
 from ._weighting import bm25_weight, tfidf_weight
 
-__all__ = ["MEASURES", "bm25_weight", "sparse_dot_topk", "tfidf_weight", "topk_similarity"]
+__all__ = ["CORATED_MEASURES", "MEASURES", "bm25_weight", "corated_similarity", "sparse_dot_topk", "tfidf_weight",
+           "topk_similarity"]
 
 MEASURES = ("dot", "cosine", "jaccard", "asymmetric_cosine")
 

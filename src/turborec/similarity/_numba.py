@@ -8,6 +8,9 @@ in the order of the row's stored entries, as in C++), the columns touched are li
 first touched, and only they are scored and offered. Rows are taken in blocks of ``ROW_BLOCK``
 (a constant, so the work never depends on the thread count), each block with its own
 accumulators. Kernels are compiled lazily, once per dtype, and cached on disk.
+
+``corated_similarity`` (Surprise's dense co-rated matrices) mirrors the header's kernel of that
+name in the same way: same accumulation order, so the two agree bit for bit.
 """
 
 import numpy as np
@@ -16,6 +19,7 @@ from numba import njit, prange
 from .._jit import csr_int64, launch
 from ..selection._numba import _offer_one, _write
 from . import COUNTS
+from ._corated import MSD, PEARSON, PEARSON_BASELINE
 
 ROW_BLOCK = 64  # rows per parallel task: each allocates m accumulators, counts and touched ids
 
@@ -76,3 +80,67 @@ def sparse_dot_topk(a, bt, row_weight, col_weight, m, rows, k, scoring, capacity
     launch(_sparse_dot_topk, n_threads, *a, *bt, m, *rows, k, scoring.combine, weighted, row_weight, col_weight,
            scoring.shrinkage, scoring.min_score, scoring.exclude_self, scoring.accumulate == COUNTS, capacity, ids,
            values)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _corated_similarity(indptr, indices, values, t_indptr, t_indices, t_values, measure, min_support, shrinkage,
+                        out):
+    n = len(indptr) - 1
+    n_blocks = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    for b in prange(n_blocks):
+        # per pair (r, c), over the columns both rated: count, sum of products (of squared
+        # differences for msd), sums of squares and of ratings of r (i) and of c (j)
+        freq = np.zeros(n, np.int64)
+        prods = np.zeros(n)
+        sqi = np.zeros(n)
+        sqj = np.zeros(n)
+        si = np.zeros(n)
+        sj = np.zeros(n)
+        for r in range(b * ROW_BLOCK, min(n, (b + 1) * ROW_BLOCK)):
+            for e in range(indptr[r], indptr[r + 1]):  # the columns r rated ...
+                ri = values[e]
+                j = indices[e]
+                for f in range(t_indptr[j], t_indptr[j + 1]):  # ... and every row that rated them
+                    c = t_indices[f]
+                    rj = t_values[f]
+                    freq[c] += 1
+                    if measure == MSD:
+                        prods[c] += (ri - rj) * (ri - rj)
+                    else:
+                        prods[c] += ri * rj
+                        sqi[c] += ri * ri
+                        sqj[c] += rj * rj
+                        if measure == PEARSON:
+                            si[c] += ri
+                            sj[c] += rj
+            for c in range(n):
+                common = freq[c]
+                sim = 0.0
+                if c == r:
+                    sim = 1.0
+                elif common >= min_support and common > 0:
+                    if measure == MSD:
+                        sim = 1.0 / (prods[c] / common + 1.0)
+                    elif measure == PEARSON:
+                        denominator = (common * sqi[c] - si[c] * si[c]) * (common * sqj[c] - sj[c] * sj[c])
+                        if denominator > 0:
+                            sim = (common * prods[c] - si[c] * sj[c]) / np.sqrt(denominator)
+                    else:
+                        denominator = sqi[c] * sqj[c]
+                        if denominator > 0:
+                            sim = prods[c] / np.sqrt(denominator)
+                            if measure == PEARSON_BASELINE:
+                                sim *= (common - 1) / (common - 1 + shrinkage)
+                out[r, c] = sim
+                freq[c] = 0
+                prods[c] = sqi[c] = sqj[c] = si[c] = sj[c] = 0.0
+
+
+def corated_similarity(r, r_t, measure, min_support, shrinkage, n_threads, out):
+    """Each task takes ``ROW_BLOCK`` rows with its own accumulators of length n: a row's pairs are
+    accumulated from the co-rating lists of the columns it rated (the rows of ``r_t``), in the
+    order of the row's stored columns, then the whole output row is written. The contract is
+    ``_numpy.corated_similarity``'s."""
+    r = (*csr_int64(r[:2], len(r[0]) - 1), r[2])
+    r_t = (*csr_int64(r_t[:2], len(r_t[0]) - 1), r_t[2])
+    launch(_corated_similarity, n_threads, *r, *r_t, measure, min_support, float(shrinkage), out)

@@ -28,6 +28,7 @@ import scipy.sparse as sp
 
 from ..selection import _numpy as selection
 from . import COUNTS, JACCARD
+from . import _corated as corated
 
 
 def _dense(parts, n_rows, n_cols, ones=False):
@@ -64,3 +65,40 @@ def sparse_dot_topk(a, bt, row_weight, col_weight, m, rows, k, scoring, capacity
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         keys = scores(a, bt, row_weight, col_weight, m, rows, scoring)
     selection.topk(keys, None, k, True, None, n_threads, ids, values)
+
+
+def corated_similarity(r, r_t, measure, min_support, shrinkage, n_threads, out):
+    """Surprise's co-rated similarities (``_corated.py``) from dense matrices: ``R`` the ratings
+    (0 where not rated), ``M`` the pattern (1 where rated), so that over the columns two rows both
+    rated, ``M @ M.T`` counts them, ``R @ R.T`` sums the products and ``R**2 @ M.T`` the squares
+    of the first row's ratings. ``r`` is the CSR ``(indptr, indices, values)`` of the ratings
+    (residuals for pearson_baseline; stored zeros are ratings), ``r_t`` its transpose (unused
+    here), ``measure`` a code of ``_corated.CORATED_MEASURES``, ``min_support`` the effective one,
+    ``out`` the (n, n) float64 result, diagonal 1, pairs below ``min_support``, without common
+    columns or with a denominator that is not positive 0."""
+    indptr, indices, values = r
+    n, m = len(indptr) - 1, len(r_t[0]) - 1
+    rows = np.repeat(np.arange(n), np.diff(indptr))
+    R, M = np.zeros((n, m)), np.zeros((n, m))
+    R[rows, indices], M[rows, indices] = values, 1.0
+    freq = M @ M.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if measure == corated.MSD:
+            squares = (R * R) @ M.T
+            sim = 1.0 / ((squares + squares.T - 2.0 * (R @ R.T)) / freq + 1.0)
+            defined = freq > 0
+        elif measure == corated.PEARSON:
+            prods, squares, sums = R @ R.T, (R * R) @ M.T, R @ M.T
+            spread = freq * squares - sums * sums
+            denominator = spread * spread.T
+            sim = (freq * prods - sums * sums.T) / np.sqrt(denominator)
+            defined = denominator > 0
+        else:  # cosine of the ratings, or of the residuals for pearson_baseline
+            squares = (R * R) @ M.T
+            denominator = squares * squares.T
+            sim = (R @ R.T) / np.sqrt(denominator)
+            defined = denominator > 0
+            if measure == corated.PEARSON_BASELINE:
+                sim = sim * ((freq - 1) / (freq - 1 + shrinkage))
+    out[...] = np.where(defined & (freq >= min_support) & (freq > 0), sim, 0.0)
+    np.fill_diagonal(out, 1.0)

@@ -1,0 +1,147 @@
+"""Surprise 1.1's co-rated similarity measures (``surprise.similarities``) as the full dense
+``n x n`` float64 matrices its KNN algorithms use: validation, the shared facts (measure codes,
+the baseline residuals of ``pearson_baseline``), then one ``dispatch``. Definitions: the
+docstring of :func:`corated_similarity` and docs/similarity.md. Implementations:
+``corated_similarity`` in ``_numpy.py`` (the reference), ``_native.py``
+(``csrc/include/turborec/similarity.hpp``) and ``_numba.py``.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from .. import _validation as v
+from .._dispatch import dispatch
+from ._operands import check_number
+
+__all__ = ["CORATED_MEASURES", "corated_similarity"]
+
+CORATED_MEASURES = ("corated_cosine", "msd", "pearson", "pearson_baseline")
+# The measure codes every backend receives, in the order of CORATED_MEASURES. pearson_baseline
+# reaches the kernel as the cosine of the baseline residuals, times the shrinkage factor.
+COSINE, MSD, PEARSON, PEARSON_BASELINE = range(4)
+
+
+def _ratings(ratings):
+    """The checked CSR and its stored values as float64 (stored zeros are ratings, kept)."""
+    X = v.as_csr(ratings, "ratings")
+    if sp.issparse(ratings) and ratings.format == "coo":  # checked by as_csr; its conversion summed any duplicates away
+        _refuse_duplicates(np.asarray(ratings.row, np.int64) * X.shape[1] + ratings.col, X.shape[1])
+    nnz = int(X.indptr[-1])
+    data = np.asarray(X.data[:nnz])
+    if data.dtype.kind == "c":
+        raise TypeError(f"ratings: expected real values, got dtype {data.dtype}")
+    data = data.astype(np.float64)
+    if not np.isfinite(data).all():
+        raise ValueError("ratings: contains NaN or inf values")
+    indptr, indices = v.csr_arrays(X)
+    if bool((indices[1:] == indices[:-1]).any()):  # sorted within rows: a repeat is a neighbour
+        rows = np.repeat(np.arange(X.shape[0], dtype=np.int64), np.diff(indptr))
+        _refuse_duplicates(rows * X.shape[1] + indices, X.shape[1])
+    return X.shape, indptr, indices, data
+
+
+def _refuse_duplicates(keys, n_cols):
+    """A ValueError naming the first (row, column) that ``keys`` (row * n_cols + column) repeat."""
+    keys = np.sort(keys)
+    repeated = keys[1:][keys[1:] == keys[:-1]]
+    if len(repeated):
+        row, col = divmod(int(repeated[0]), n_cols)
+        raise ValueError(f"ratings: duplicate entries (row {row}, column {col} is stored twice); one rating per "
+                         "pair expected")
+
+
+def _baselines(baselines, n, m):
+    """``(row_bias (n,), col_bias (m,), global_mean)`` checked, as float64."""
+    if baselines is None:
+        raise ValueError("baselines: measure='pearson_baseline' needs baselines=(row_bias, col_bias, global_mean)")
+    if not isinstance(baselines, (tuple, list)) or len(baselines) != 3:
+        raise TypeError("baselines: expected a tuple (row_bias, col_bias, global_mean)")
+    row_bias, col_bias, global_mean = baselines
+    out = []
+    for name, bias, size in (("row_bias", row_bias, n), ("col_bias", col_bias, m)):
+        bias = np.asarray(bias)
+        if bias.dtype.kind not in "iuf":
+            raise TypeError(f"baselines: {name} must be real numbers, got dtype {bias.dtype}")
+        if bias.shape != (size,):
+            raise ValueError(f"baselines: {name} must have shape ({size},), got {bias.shape}")
+        bias = bias.astype(np.float64)
+        if not np.isfinite(bias).all():
+            raise ValueError(f"baselines: {name} contains NaN or inf values")
+        out.append(bias)
+    global_mean = check_number(global_mean, "baselines: global_mean", -np.inf)
+    return out[0], out[1], global_mean
+
+
+def corated_similarity(ratings, measure="msd", *, min_support=1, shrinkage=100, baselines=None, backend=None,
+                       n_threads=None):
+    """Surprise's similarity matrix of the rows of ``ratings``, over co-rated columns only.
+
+    For rows ``u`` and ``v`` let ``I`` be the columns both rated (stored in both rows), ``n = |I|``
+    and ``r_ui`` the rating of ``u`` for ``i``. Sums run over ``I``:
+
+    - ``"corated_cosine"`` (Surprise's ``cosine``): ``sum r_ui r_vi / sqrt(sum r_ui^2 * sum r_vi^2)``,
+      the norms restricted to ``I``;
+    - ``"msd"``: ``1 / (sum (r_ui - r_vi)^2 / n + 1)``;
+    - ``"pearson"``: ``(n sum r_ui r_vi - sum r_ui sum r_vi) / sqrt((n sum r_ui^2 - (sum r_ui)^2)
+      (n sum r_vi^2 - (sum r_vi)^2))``, the means over ``I`` (Surprise's one-pass form);
+    - ``"pearson_baseline"``: the cosine over ``I`` of the residuals ``d_ui = r_ui - ((mu + b_i)
+      + b_u)``, times ``(n - 1) / (n - 1 + shrinkage)``.
+
+    The diagonal is 1. A pair with ``n < min_support`` (``max(2, min_support)`` for
+    ``pearson_baseline``), or with no column in common, is 0; so is a pair whose denominator is
+    not positive (Surprise returns 0 there for ``pearson``, while its ``cosine``, ``msd`` and
+    ``pearson_baseline`` raise ZeroDivisionError, or give NaN where rounding makes pearson's
+    product negative). Everywhere else the result equals Surprise's to rounding.
+
+    Parameters
+    ----------
+    ratings : scipy.sparse matrix of shape (n, m)
+        Explicit ratings; its stored entries are the rated pairs (a stored 0 is a rating of 0).
+        Rows are the objects compared: users x items for user-based similarities, the
+        transpose for item-based ones. Any format; finite values; one entry per pair. Never
+        modified.
+    measure : {"msd", "corated_cosine", "pearson", "pearson_baseline"}, default "msd"
+        As above (Surprise's default is ``"msd"``).
+    min_support : int >= 0, default 1
+        Pairs with fewer common ratings get similarity 0.
+    shrinkage : float >= 0, default 100
+        ``pearson_baseline``'s shrinkage (ignored by the other measures).
+    baselines : tuple (row_bias, col_bias, global_mean), optional
+        Required by ``pearson_baseline``, refused by the others: the biases of the rows (n,)
+        and columns (m,) and the global mean, as Surprise's ``compute_baselines`` gives them
+        (``(bu, bi, trainset.global_mean)`` user-based, ``(bi, bu, ...)`` item-based).
+    backend : str, optional
+        ``"native"``, ``"numba"``, ``"numpy"`` or ``"auto"``; see :mod:`turborec.backends`.
+    n_threads : int, optional
+        See :func:`turborec.resolve_n_threads`. Results do not depend on it.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, n), float64
+        Symmetric, with ones on the diagonal.
+    """
+    if not isinstance(measure, str):
+        raise TypeError(f"measure: expected a str, got {type(measure).__name__}")
+    if measure not in CORATED_MEASURES:
+        raise ValueError(f"measure: expected one of {', '.join(CORATED_MEASURES)}; got {measure!r}")
+    min_support = v.as_int(min_support, "min_support", "an int >= 0")
+    if min_support < 0:
+        raise ValueError(f"min_support: expected an int >= 0, got {min_support}")
+    shrinkage = check_number(shrinkage, "shrinkage", 0.0)
+    (n, m), indptr, indices, values = _ratings(ratings)
+    code = CORATED_MEASURES.index(measure)
+    if code == PEARSON_BASELINE:
+        row_bias, col_bias, global_mean = _baselines(baselines, n, m)
+        rows = np.repeat(np.arange(n), np.diff(indptr))
+        values = values - ((global_mean + col_bias[indices]) + row_bias[rows])  # Surprise's order
+        min_support = max(2, min_support)
+    elif baselines is not None:
+        raise ValueError(f"baselines: only measure='pearson_baseline' uses them, got measure={measure!r}")
+    min_support = min(min_support, m + 1)  # beyond m every off-diagonal pair is 0 anyway
+    transposed = sp.csr_matrix((values, indices, indptr), shape=(n, m)).T.tocsr()  # keeps stored zeros
+    t_indptr, t_indices = v.csr_arrays(transposed)
+    index_dtype = np.int64 if np.int64 in (indptr.dtype, t_indptr.dtype) else np.int32
+    r = (indptr.astype(index_dtype), indices.astype(index_dtype), values)
+    r_t = (t_indptr.astype(index_dtype), t_indices.astype(index_dtype), np.ascontiguousarray(transposed.data))
+    return dispatch("similarity", "corated_similarity", inputs=(r, r_t), params=(code, min_support, shrinkage),
+                    outputs=[((n, n), np.float64)], backend=backend, n_threads=n_threads)
