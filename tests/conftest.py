@@ -5,13 +5,11 @@ then runs on every backend the registry lists for that family except the numpy r
 oracle it is compared with); ``host_backend`` on the host ones only, ``gpu_backend`` on the GPU ones,
 ``every_backend`` on all of them, the reference too (hostile inputs: it must refuse them as well). Host backends must run:
 native is the point of the package and numba is in ``[test]``, so either missing is a failure.
-GPU backends skip with their probe's reason where they cannot run. A class or module that also
-names a ``KERNEL`` runs on the family's backends whose module defines it (a kernel not yet
-written for one backend, e.g. ``corated_similarity`` in C++; the kernel's tests check that
-asking that backend for it is refused by name).
+GPU backends skip with their probe's reason where they cannot run. Every backend the registry
+lists for a family implements every kernel of it (tests/test_backends.py checks), so no test
+narrows the list.
 """
 
-import importlib
 import zlib
 
 import numpy as np
@@ -39,24 +37,13 @@ _KINDS = {
 }
 
 
-def _implements(family, kernel, name):
-    """Whether backend ``name``'s module of ``family`` defines ``kernel`` (None: any kernel). A
-    backend that cannot run here is kept: the fixture then skips it (GPU) or fails (host)."""
-    if kernel is None or not probe(name).available:
-        return True
-    return callable(getattr(importlib.import_module(f"turborec.{family}._{name}"), kernel, None))
-
-
 def pytest_generate_tests(metafunc):
     for fixture, keep in _KINDS.items():
         if fixture in metafunc.fixturenames:
             family = getattr(metafunc.cls, "FAMILY", None) or getattr(metafunc.module, "FAMILY", None)
             if family is None:
                 raise pytest.UsageError(f"{metafunc.definition.nodeid}: uses '{fixture}' without a FAMILY")
-            # a class (or module) naming a KERNEL runs on the family's backends that implement it
-            kernel = getattr(metafunc.cls, "KERNEL", None) or getattr(metafunc.module, "KERNEL", None)
-            names = [b for b in FAMILIES[family] if keep(b) and _implements(family, kernel, b)]
-            metafunc.parametrize(fixture, names, indirect=True)
+            metafunc.parametrize(fixture, [b for b in FAMILIES[family] if keep(b)], indirect=True)
 
 
 @pytest.fixture

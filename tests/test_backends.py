@@ -187,3 +187,25 @@ def test_probes_of_missing_optional_backends_say_how_to_install_them(monkeypatch
     assert "pip install 'turborec[numba]'" in problem
     problem, _ = backends._probe_cupy()
     assert "pip install 'turborec[cupy]'" in problem
+
+
+def test_every_backend_of_a_family_implements_every_kernel_it_dispatches():
+    """The rule the fixtures rely on: each ``dispatch("<family>", "<kernel>", ...)`` in the package
+    has ``<kernel>`` in every backend module the registry lists for the family (those whose
+    runtime is here to import; the others are checked where they run)."""
+    import ast
+    import importlib
+    from pathlib import Path
+
+    dispatched = set()
+    for path in Path(turborec.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "dispatch"
+                    and len(node.args) >= 2 and all(isinstance(a, ast.Constant) for a in node.args[:2])):
+                dispatched.add((node.args[0].value, node.args[1].value))
+    assert {family for family, _ in dispatched} == set(backends.FAMILIES)
+    for family, kernel in sorted(dispatched):
+        for name in backends.FAMILIES[family]:
+            if backends.probe(name).available:
+                module = importlib.import_module(f"turborec.{family}._{name}")
+                assert callable(getattr(module, kernel, None)), f"{family}._{name} lacks {kernel}"

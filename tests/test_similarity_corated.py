@@ -20,7 +20,6 @@ from turborec.exceptions import BackendUnavailableError, PerformanceWarning
 from turborec.similarity import CORATED_MEASURES, corated_similarity
 
 FAMILY = "similarity"
-KERNEL = "corated_similarity"
 ML100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k" / "u.data"
 SURPRISE_NAMES = {"corated_cosine": "cosine", "msd": "msd", "pearson": "pearson",
                   "pearson_baseline": "pearson_baseline"}
@@ -210,7 +209,6 @@ class TestCoratedConformance(KernelConformance):
     """Dyadic ratings and baselines: every sum is exact, so numba equals the reference bit for bit."""
 
     FAMILY = "similarity"
-    KERNEL = "corated_similarity"
 
     def make(self, rng, dtype, n, m, k=10):
         mask = rng.random((n, m)) < 0.3

@@ -29,13 +29,14 @@ def _ratings(users, items, ratings, n_users, n_items):
     return users, items, ratings
 
 
-def _fit(kernel, users, items, ratings, n_users, n_items, global_mean, options, backend, n_threads):
+def _arguments(users, items, ratings, n_users, n_items, global_mean):
+    """The checked ratings as ``dispatch`` inputs, the sizes and mean as its first parameters,
+    and the outputs ``bu`` (n_users,) and ``bi`` (n_items,)."""
     n_users = v.as_int(n_users, "n_users", "a non-negative int")
     n_items = v.as_int(n_items, "n_items", "a non-negative int")
-    users, items, ratings = _ratings(users, items, ratings, n_users, n_items)
-    return dispatch("biases", kernel, inputs=(users, items, ratings),
-                    params=(n_users, n_items, float(global_mean), *options),
-                    outputs=[((n_users,), np.float64), ((n_items,), np.float64)], backend=backend, n_threads=n_threads)
+    inputs = _ratings(users, items, ratings, n_users, n_items)
+    return dict(inputs=inputs, outputs=[((n_users,), np.float64), ((n_items,), np.float64)]), (
+        n_users, n_items, float(global_mean))
 
 
 def baseline_als(users, items, ratings, n_users, n_items, global_mean, *, n_epochs=10, reg_u=15.0, reg_i=10.0,
@@ -63,8 +64,9 @@ def baseline_als(users, items, ratings, n_users, n_items, global_mean, *, n_epoc
     bu : float64 ndarray of shape (n_users,)
     bi : float64 ndarray of shape (n_items,)
     """
-    return _fit("baseline_als", users, items, ratings, n_users, n_items, global_mean,
-                (int(n_epochs), float(reg_u), float(reg_i)), backend, n_threads)
+    arrays, sizes = _arguments(users, items, ratings, n_users, n_items, global_mean)
+    return dispatch("biases", "baseline_als", **arrays, params=(*sizes, int(n_epochs), float(reg_u), float(reg_i)),
+                    backend=backend, n_threads=n_threads)
 
 
 def baseline_sgd(users, items, ratings, n_users, n_items, global_mean, *, n_epochs=20, reg=0.02,
@@ -88,5 +90,7 @@ def baseline_sgd(users, items, ratings, n_users, n_items, global_mean, *, n_epoc
     bu : float64 ndarray of shape (n_users,)
     bi : float64 ndarray of shape (n_items,)
     """
-    return _fit("baseline_sgd", users, items, ratings, n_users, n_items, global_mean,
-                (int(n_epochs), float(reg), float(learning_rate)), backend, n_threads)
+    arrays, sizes = _arguments(users, items, ratings, n_users, n_items, global_mean)
+    return dispatch("biases", "baseline_sgd", **arrays,
+                    params=(*sizes, int(n_epochs), float(reg), float(learning_rate)), backend=backend,
+                    n_threads=n_threads)
