@@ -2,10 +2,10 @@
 ``KNNBaseline``.
 
 The similarity matrix is :func:`turborec.similarity.corated_similarity` (Surprise's measures,
-equal to its matrices). Predictions are vectorised NumPy over the queries: every (query,
-neighbour) pair is built, sorted by query, decreasing similarity and the neighbour's position in
-Surprise's ``ir``/``ur`` lists (the file order), so that the first ``k`` of each query are the
-ones ``heapq.nlargest`` keeps, ties included. Definitions: docs/ratings.md.
+equal to its matrices). The neighbours' aggregation is
+:func:`turborec.knn_rating.knn_aggregate` (the ``k`` that ``heapq.nlargest`` keeps, ties
+included), over per-rating values (rating, deviation from a mean, z-score or baseline
+residual) computed once at ``fit``. Definitions: docs/ratings.md.
 """
 
 import numbers
@@ -14,13 +14,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import biases
+from ..knn_rating import knn_aggregate
 from ..similarity import corated_similarity
 from .baseline_only import check_bsl_options, surprise_order
 from ._rating_base import RatingPredictor, as_rating_triples
 
 SIM_NAMES = {"cosine": "corated_cosine", "msd": "msd", "pearson": "pearson", "pearson_baseline": "pearson_baseline"}
 SIM_OPTION_NAMES = ("name", "user_based", "min_support", "shrinkage")
-_CHUNK = 1 << 22  # (query, neighbour) pairs per block
 
 
 def check_sim_options(sim_options):
@@ -128,55 +128,31 @@ class _KNNRating(RatingPredictor):
         # Surprise's yr lists: the ratings of each y in file order.
         by_y = np.argsort(y, kind="stable")
         self._yr_indptr = np.concatenate(([0], np.cumsum(np.bincount(y, minlength=n_y))))
-        self._yr_x, self._yr_r = x[by_y], ratings[by_y]
+        self._yr_x = x[by_y]
+        values = ratings[by_y]  # what each neighbour contributes, Surprise's expression
+        if self._kind in ("means", "zscore"):
+            values = values - self.means_[self._yr_x]
+        if self._kind == "zscore":
+            values = values / self.sigmas_[self._yr_x]
+        if self._kind == "baseline":
+            bx, by = (self.bu_, self.bi_) if user_based else (self.bi_, self.bu_)
+            values = values - (self.global_mean_ + bx[self._yr_x] + by[y[by_y]])
+        self._yr_values = values
         first = np.full(n_x, len(x), dtype=np.int64)
         np.minimum.at(first, x, np.arange(len(x), dtype=np.int64))
         self._x_first = first  # Surprise's inner ids follow first appearance
         return self
 
     def _estimate_k(self, users, items, known_user, known_item):
-        n = len(users)
         known = known_user & known_item
         qx, qy = (users, items) if self._user_based else (items, users)
-        est = np.zeros(n)
-        sum_sim = np.zeros(n)
-        actual_k = np.full(n, -1, dtype=np.int64)
-        idx = np.flatnonzero(known)
-        starts, stops = self._yr_indptr[qy[idx]], self._yr_indptr[qy[idx] + 1]
-        lengths = stops - starts
-        bounds = np.concatenate(([0], np.cumsum(lengths)))
-        lo = 0
-        while lo < len(idx):  # blocks of whole queries, at most _CHUNK pairs each (or one query)
-            hi = max(lo + 1, int(np.searchsorted(bounds, bounds[lo] + _CHUNK, side="right")) - 1)
-            self._block(idx[lo:hi], qx, qy, starts[lo:hi], lengths[lo:hi], est, sum_sim, actual_k)
-            lo = hi
-        actual_k[idx] = np.maximum(actual_k[idx], 0)
-        return self._finish(qx, qy, known_user, known_item, est, sum_sim, actual_k)
-
-    def _block(self, queries, qx, qy, starts, lengths, est, sum_sim, actual_k):
-        total = int(lengths.sum())
-        owner = np.repeat(np.arange(len(queries)), lengths)
-        offset = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        pos = np.repeat(starts, lengths) + offset  # position in the yr lists: the tie-break
-        nb = self._yr_x[pos]
-        sims = self.sim_[qx[queries][owner], nb]
-        order = np.lexsort((pos, -sims, owner))
-        owner, pos, nb, sims = owner[order], pos[order], nb[order], sims[order]
-        rank = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        keep = (rank < self.k) & (sims > 0)
-        owner, pos, nb, sims = owner[keep], pos[keep], nb[keep], sims[keep]
-        values = self._yr_r[pos]
-        if self._kind in ("means", "zscore"):
-            values = values - self.means_[nb]
-        if self._kind == "zscore":
-            values = values / self.sigmas_[nb]
-        if self._kind == "baseline":
-            bx, by = (self.bu_, self.bi_) if self._user_based else (self.bi_, self.bu_)
-            values = values - (self.global_mean_ + bx[nb] + by[qy[queries][owner]])
-        m = len(queries)
-        sum_sim[queries] = np.bincount(owner, weights=sims, minlength=m)
-        est[queries] = np.bincount(owner, weights=sims * values, minlength=m)
-        actual_k[queries] = np.bincount(owner, minlength=m)
+        weighted, sum_sim, actual_k = knn_aggregate(self._yr_indptr, self._yr_x, self._yr_values, self.sim_,
+                                                    qx[known], qy[known], self.k, backend=self.backend,
+                                                    n_threads=self.n_threads)
+        full = np.zeros(len(qx)), np.zeros(len(qx)), np.full(len(qx), -1, dtype=np.int64)
+        for out, part in zip(full, (weighted, sum_sim, actual_k)):
+            out[known] = part
+        return self._finish(qx, qy, known_user, known_item, *full)
 
     def _finish(self, qx, qy, known_user, known_item, weighted, sum_sim, actual_k):
         known = known_user & known_item
