@@ -1,5 +1,7 @@
 """Numba neighbour aggregation: the contract of ``_numpy.py``, one query per parallel
-iteration, a stable sort of the query's candidates; float64, no ``fastmath``, sums in the
+iteration, its ``k`` best candidates kept sorted by insertion (a candidate goes after those
+with an equal similarity, and does not displace the ``k``-th when equal to it: the stable
+order); float64, no ``fastmath``, sums in the
 reference's order, so the results equal it bit for bit."""
 
 import numpy as np
@@ -13,19 +15,32 @@ def _aggregate(indptr, neighbours, values, sim, qx, qy, k, weighted, sum_sim, ac
     for q in prange(len(qx)):
         x = qx[q]
         start = indptr[qy[q]]
-        n = indptr[qy[q] + 1] - start
-        negated = np.empty(n)
-        for j in range(n):
-            negated[j] = -sim[x, neighbours[start + j]]
-        order = np.argsort(negated, kind="mergesort")  # stable: ties keep the earlier position
+        stop = indptr[qy[q] + 1]
+        top_sim = np.empty(k)
+        top_pos = np.empty(k, dtype=np.int64)
+        count = 0
+        for p in range(start, stop):  # insertion into the sorted k best, after their equals
+            value = sim[x, neighbours[p]]
+            if count == k:
+                if not value > top_sim[k - 1]:  # a tie with the k-th keeps the earlier one
+                    continue
+                j = k - 1
+            else:
+                j = count
+                count += 1
+            while j > 0 and top_sim[j - 1] < value:
+                top_sim[j] = top_sim[j - 1]
+                top_pos[j] = top_pos[j - 1]
+                j -= 1
+            top_sim[j] = value
+            top_pos[j] = p
         w = 0.0
         s = 0.0
         c = 0
-        for j in range(min(k, n)):
-            value = -negated[order[j]]
-            if value > 0:
-                w += value * values[start + order[j]]
-                s += value
+        for j in range(count):
+            if top_sim[j] > 0:
+                w += top_sim[j] * values[top_pos[j]]
+                s += top_sim[j]
                 c += 1
         weighted[q] = w
         sum_sim[q] = s
