@@ -1,8 +1,6 @@
 """KNNBasic, KNNWithMeans, KNNWithZScore, KNNBaseline: Surprise 1.1's k-NN rating predictors,
 compared with Surprise itself; and the knn_rating kernel family behind them."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +11,8 @@ from turborec.datasets import Interactions
 from turborec.metrics import rmse
 from turborec.models import KNNBaseline, KNNBasic, KNNWithMeans, KNNWithZScore
 
-ML100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k" / "u.data"
+from test_models_baseline import _ml100k, _split  # the same MovieLens file and 80/20 split (plus unknowns)
+
 MODELS = {"KNNBasic": KNNBasic, "KNNWithMeans": KNNWithMeans, "KNNWithZScore": KNNWithZScore,
           "KNNBaseline": KNNBaseline}
 FAMILY = "knn_rating"
@@ -29,22 +28,6 @@ def _random_ratings(seed=0, n=1500, n_users=80, n_items=50):
     df = df.drop_duplicates(["u", "i"]).reset_index(drop=True)
     df.loc[:1, "r"] = [1.0, 5.0]
     return df
-
-
-def _ml100k():
-    if not ML100K.exists():
-        pytest.skip(f"MovieLens 100K not found at {ML100K}")
-    return pd.read_csv(ML100K, sep="\t", names=["u", "i", "r", "t"])[["u", "i", "r"]]
-
-
-def _split(df, seed=0):
-    """A random 80/20 split, plus test rows of a user and an item the training data lacks."""
-    mask = np.random.default_rng(seed).random(len(df)) < 0.8
-    train, test = df[mask].reset_index(drop=True), df[~mask].reset_index(drop=True)
-    known_u, known_i = train.u.iloc[0], train.i.iloc[0]
-    ghost = "ghost" if isinstance(df.u.iloc[0], str) else -7
-    extra = pd.DataFrame({"u": [ghost, known_u, ghost], "i": [known_i, ghost, ghost], "r": [3.0, 4.0, 2.0]})
-    return train, pd.concat([test, extra], ignore_index=True)
 
 
 def _compare(train, test, name, sim_options, **params):
