@@ -216,3 +216,17 @@ def test_kernel_checks_its_arguments():
         knn_rating.knn_aggregate(indptr, neighbours, values, sim, qx, qy, 0)
     with pytest.raises(ValueError, match="inconsistent lengths"):
         knn_rating.knn_aggregate(indptr, neighbours, values[:-1], sim, qx, qy, 3)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_models_on_the_numpy_backend_equal_the_default(name):
+    df = _random_ratings(seed=11, n=800)
+    data = Interactions.from_raw(df.u.to_numpy(), df.i.to_numpy(), df.r.to_numpy())
+    options = {"name": "pearson_baseline", "user_based": False}
+    users, items = np.repeat(np.arange(10), 10), np.tile(np.arange(10), 10)
+    want, want_details = MODELS[name](k=5, sim_options=options, verbose=False).fit(data).predict(
+        users, items, return_details=True)
+    got, details = MODELS[name](k=5, sim_options=options, verbose=False, backend="numpy").fit(data).predict(
+        users, items, return_details=True)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    np.testing.assert_array_equal(details["actual_k"], want_details["actual_k"])

@@ -13,10 +13,9 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from .. import biases
 from ..knn_rating import knn_aggregate
 from ..similarity import corated_similarity
-from .baseline_only import check_bsl_options, surprise_order
+from .baseline_only import check_bsl_options, fit_biases, surprise_order
 from ._rating_base import RatingPredictor, as_rating_triples
 
 SIM_NAMES = {"cosine": "corated_cosine", "msd": "msd", "pearson": "pearson", "pearson_baseline": "pearson_baseline"}
@@ -101,13 +100,8 @@ class _KNNRating(RatingPredictor):
         self._user_based = user_based
         baselines = None
         if self._kind == "baseline" or name == "pearson_baseline":
-            method = bsl.pop("method")
-            if self.verbose:
-                print("Estimating biases using", method + "...")
-            fit_biases = biases.baseline_als if method == "als" else biases.baseline_sgd
-            self.bu_, self.bi_ = fit_biases(users[order], items[order], ratings[order], n_users, n_items,
-                                            self.global_mean_, **bsl, backend=self.backend,
-                                            n_threads=self.n_threads)
+            self.bu_, self.bi_ = fit_biases(self, bsl, users[order], items[order], ratings[order], n_users,
+                                            n_items)
             bx, by = (self.bu_, self.bi_) if user_based else (self.bi_, self.bu_)
             baselines = (bx, by, self.global_mean_) if name == "pearson_baseline" else None
         if self.verbose:
