@@ -6,8 +6,10 @@ from .baseline_only import BaselineOnly
 from .baselines import MostPopular, Random
 from .factors import FactorModel
 from .hybrid import Hybrid
+from .knn_rating import KNNBaseline, KNNBasic, KNNWithMeans, KNNWithZScore
 from .implicit_knn import BM25Recommender, CosineRecommender, ItemItemRecommender, TFIDFRecommender
 from .neighbours import ItemKNN, UserKNN
 
 __all__ = ["BM25Recommender", "BaselineOnly", "CosineRecommender", "FactorModel", "Hybrid", "ItemItemRecommender",
-           "ItemKNN", "MostPopular", "ParameterWarning", "Random", "RecommenderBase", "TFIDFRecommender", "UserKNN"]
+           "ItemKNN", "KNNBaseline", "KNNBasic", "KNNWithMeans", "KNNWithZScore",
+           "MostPopular", "ParameterWarning", "Random", "RecommenderBase", "TFIDFRecommender", "UserKNN"]

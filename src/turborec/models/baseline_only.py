@@ -81,12 +81,7 @@ class BaselineOnly(RatingPredictor):
         self.global_mean_ = float(np.mean(ratings))  # summed in Surprise's order, as its trainset does
         self.user_counts_ = np.bincount(users, minlength=n_users)
         self.item_counts_ = np.bincount(items, minlength=n_items)
-        method = options.pop("method")
-        if self.verbose:
-            print("Estimating biases using", method + "...")
-        fit_biases = biases.baseline_als if method == "als" else biases.baseline_sgd
-        self.bu_, self.bi_ = fit_biases(users, items, ratings, n_users, n_items, self.global_mean_, **options,
-                                        backend=self.backend, n_threads=self.n_threads)
+        self.bu_, self.bi_ = fit_biases(self, options, users, items, ratings, n_users, n_items)
         self.backend_ = resolve("biases", self.backend).name
         return self
 
@@ -96,6 +91,19 @@ class BaselineOnly(RatingPredictor):
         estimates += np.where(known_user, self.bu_[users], 0.0)  # unknown indices were set to 0
         estimates += np.where(known_item, self.bi_[items], 0.0)
         return estimates, np.zeros(len(users), dtype=bool)
+
+
+def fit_biases(model, options, users, items, ratings, n_users, n_items):
+    """``(bu, bi)`` by the method of ``options`` (from :func:`check_bsl_options`), with Surprise's
+    progress line when ``model.verbose``; ratings in Surprise's order, ``model.global_mean_`` set.
+    """
+    options = dict(options)
+    method = options.pop("method")
+    if model.verbose:
+        print("Estimating biases using", method + "...")
+    fit = biases.baseline_als if method == "als" else biases.baseline_sgd
+    return fit(users, items, ratings, n_users, n_items, model.global_mean_, **options, backend=model.backend,
+               n_threads=model.n_threads)
 
 
 def surprise_order(users, n_users):
