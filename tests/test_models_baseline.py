@@ -39,6 +39,20 @@ def _ml100k():
     return pd.read_csv(ML100K, sep="\t", names=["u", "i", "r", "t"])[["u", "i", "r"]]
 
 
+def predict_both(theirs, ours, data, test):
+    """Surprise's and turborec's predictions of the ``test`` rows (raw ids, unknown ones
+    included), checked to have the same dtype and ``was_impossible``; returns Surprise's
+    predictions and estimates, our query indices, our estimates and our details."""
+    predictions = theirs.test(list(test.itertuples(index=False, name=None)))
+    expected = np.array([p.est for p in predictions])
+    users = data.user_mapper.transform(test.u.to_numpy(), unknown="ignore")
+    items = data.item_mapper.transform(test.i.to_numpy(), unknown="ignore")
+    got, details = ours.predict(users, items, return_details=True)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(details["was_impossible"], [p.details["was_impossible"] for p in predictions])
+    return predictions, expected, users, items, got, details
+
+
 def _split(df, seed=0):
     """A random 80/20 split, plus test rows of a user and an item the training data lacks."""
     mask = np.random.default_rng(seed).random(len(df)) < 0.8
@@ -62,13 +76,7 @@ def _compare(train, test, options):
     our_bu = ours.bu_[data.user_mapper.transform(raw_users)]
     our_bi = ours.bi_[data.item_mapper.transform(raw_items)]
 
-    predictions = theirs.test(list(test.itertuples(index=False, name=None)))
-    expected = np.array([p.est for p in predictions])
-    users = data.user_mapper.transform(test.u.to_numpy(), unknown="ignore")
-    items = data.item_mapper.transform(test.i.to_numpy(), unknown="ignore")
-    got, details = ours.predict(users, items, return_details=True)
-    assert got.dtype == np.float64
-    np.testing.assert_array_equal(details["was_impossible"], [p.details["was_impossible"] for p in predictions])
+    predictions, expected, users, items, got, details = predict_both(theirs, ours, data, test)
     np.testing.assert_array_equal(details["known_user"], users >= 0)
     np.testing.assert_array_equal(details["known_item"], items >= 0)
     assert ours.global_mean_ == pytest.approx(trainset.global_mean, rel=1e-12)

@@ -11,7 +11,7 @@ from turborec.datasets import Interactions
 from turborec.metrics import rmse
 from turborec.models import KNNBaseline, KNNBasic, KNNWithMeans, KNNWithZScore
 
-from test_models_baseline import _ml100k, _split  # the same MovieLens file and 80/20 split (plus unknowns)
+from test_models_baseline import _ml100k, _split, predict_both  # the same MovieLens file and 80/20 split (plus unknowns)
 
 MODELS = {"KNNBasic": KNNBasic, "KNNWithMeans": KNNWithMeans, "KNNWithZScore": KNNWithZScore,
           "KNNBaseline": KNNBaseline}
@@ -37,13 +37,7 @@ def _compare(train, test, name, sim_options, **params):
     data = Interactions.from_raw(train.u.to_numpy(), train.i.to_numpy(), train.r.to_numpy())
     ours = MODELS[name](sim_options=dict(sim_options), verbose=False, **params).fit(data, rating_scale=(1, 5))
 
-    predictions = theirs.test(list(test.itertuples(index=False, name=None)))
-    expected = np.array([p.est for p in predictions])
-    users = data.user_mapper.transform(test.u.to_numpy(), unknown="ignore")
-    items = data.item_mapper.transform(test.i.to_numpy(), unknown="ignore")
-    got, details = ours.predict(users, items, return_details=True)
-    assert got.dtype == np.float64
-    np.testing.assert_array_equal(details["was_impossible"], [p.details["was_impossible"] for p in predictions])
+    predictions, expected, users, items, got, details = predict_both(theirs, ours, data, test)
     np.testing.assert_array_equal(details["actual_k"], [p.details.get("actual_k", -1) for p in predictions])
     assert (details["actual_k"] > 0).any()  # not vacuous
 
