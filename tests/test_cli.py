@@ -19,12 +19,42 @@ SMALL = ["--users", "300", "--items", "500", "--factors", "8", "--reference-user
          "--eval-users", "400", "--eval-items", "300"]
 
 
+def _table(out):
+    """The evaluation table: model name -> {column: value}."""
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("model "))
+    columns = lines[header].split()[1:]
+    table = {}
+    for line in lines[header + 1:]:
+        if not line.strip():
+            break
+        name, values = line[:27].strip(), line[27:].split()
+        table[name] = dict(zip(columns, map(float, values)))
+    return table
+
+
 def test_demo_runs_every_backend_and_agrees(capsys):
     assert main(["demo", *SMALL]) == 0
     out = capsys.readouterr().out
     assert "native" in out and "numpy" in out and "DIFFER" not in out
-    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(("Random", "MostPopular"))}
-    assert float(rows["MostPopular"][3]) > float(rows["Random"][3])  # ndcg@10
+    rows = _table(out)
+    assert float(rows["MostPopular"]["ndcg@10"]) > float(rows["Random"]["ndcg@10"])
+
+
+def test_demo_evaluates_item_knn_content_knn_and_their_hybrid(capsys):
+    """The default-sized evaluation step (the first step made small): the neighbour rows are there
+    and sane. Content carries part of the tastes, so ContentKNN beats Random; the blend keeps
+    ItemKNN's strength."""
+    assert main(["demo", "--users", "50", "--items", "50", "--factors", "4", "--reference-users", "10"]) == 0
+    rows = _table(capsys.readouterr().out)
+    assert list(rows) == ["Random", "MostPopular", "ItemKNN", "ContentKNN", "Hybrid(ItemKNN,ContentKNN)",
+                          "true tastes (oracle)"]
+    for row in rows.values():
+        assert all(0 <= row[c] <= 1 for c in row if c != "seconds") and row["seconds"] >= 0
+    assert rows["ContentKNN"]["precision@10"] > 2 * rows["Random"]["precision@10"]
+    assert rows["ItemKNN"]["ndcg@10"] > rows["MostPopular"]["ndcg@10"]
+    assert rows["Hybrid(ItemKNN,ContentKNN)"]["ndcg@10"] > 0.9 * rows["ItemKNN"]["ndcg@10"]
+    assert rows["true tastes (oracle)"]["ndcg@10"] > rows["Hybrid(ItemKNN,ContentKNN)"]["ndcg@10"]
 
 
 def test_info_prints_config(capsys):
@@ -117,7 +147,7 @@ def test_demo_evaluates_even_tiny_data(capsys):
     """The evaluation step always has test interactions (at least two per user), so no traceback."""
     assert main(["demo", "--users", "20", "--items", "30", "--factors", "4", "--reference-users", "5",
                  "--eval-users", "3", "--eval-items", "2"]) == 0
-    assert "MostPopular" in capsys.readouterr().out
+    assert set(_table(capsys.readouterr().out)) >= {"MostPopular", "ContentKNN", "Hybrid(ItemKNN,ContentKNN)"}
 
 
 def test_command_line_entry_point_runs():

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 import turborec
 from turborec.datasets import Interactions
-from turborec.models import (BM25Recommender, CosineRecommender, FactorModel, ItemItemRecommender, ItemKNN, MostPopular,
+from turborec.models import (BM25Recommender, ContentKNN, CosineRecommender, FactorModel, ItemItemRecommender, ItemKNN, MostPopular,
                              ParameterWarning, Random, RecommenderBase, TFIDFRecommender, UserKNN)
 from turborec import _progress
 from turborec.models._base import SINK_SCORE
@@ -45,6 +45,8 @@ MODELS = {
     "TFIDFRecommender": lambda: TFIDFRecommender(K=3),
     "BM25Recommender": lambda: BM25Recommender(K=3),
     "ItemItemRecommender": lambda: ItemItemRecommender(K=3),
+    "ContentKNN": lambda: ContentKNN(sp.csr_matrix(np.array([[1, 0], [1, 1], [0, 1], [1, 0], [0, 1], [1, 1]],
+                                                            np.float32)), K=3),
 }
 
 

@@ -7,7 +7,8 @@ from ._item_features import read_item_features
 from ._movielens import movielens
 from ._parquet import read_parquet
 from ._readers import read_csv, read_movielens_file, read_recbole
-from ._synthetic import synthetic_factors, synthetic_implicit, synthetic_ratings, synthetic_sequences
+from ._synthetic import (synthetic_factors, synthetic_implicit, synthetic_item_features, synthetic_ratings,
+                         synthetic_sequences)
 
 __all__ = [
     "DataWarning",
@@ -21,6 +22,7 @@ __all__ = [
     "read_recbole",
     "synthetic_factors",
     "synthetic_implicit",
+    "synthetic_item_features",
     "synthetic_ratings",
     "synthetic_sequences",
 ]

@@ -264,6 +264,65 @@ def synthetic_sequences(n_users=500, n_items=300, *, mean_length=20, n_clusters=
     return (data, truth) if return_truth else data
 
 
+def synthetic_item_features(item_factors, n_features=40, *, per_item=4.0, noise=0.5, seed=0):
+    """Multi-hot item features ("genres") that carry the signal of items' latent factors.
+
+    Each feature ``g`` gets a random unit direction ``d_g`` in factor space, and item ``j`` an
+    affinity to it::
+
+        affinity[j, g] = sqrt(n_factors) * cos(item_factors[j], d_g) + noise * N(0, 1)
+
+    (the first term has unit variance for Gaussian factors, so ``noise`` is the noise-to-signal
+    ratio). Item ``j`` then carries its ``m_j`` features of highest affinity, with
+    ``m_j = 1 + Poisson(per_item - 1)`` (at most ``n_features``): items with similar tastes share
+    features, as films liked by the same people tend to share genres. Pass the ``item_factors``
+    of :func:`synthetic_implicit`'s truth, and a content-based model
+    (:class:`~turborec.models.ContentKNN`) learns something real; ``noise`` large makes the
+    features useless. Popularity plays no part.
+
+    Parameters
+    ----------
+    item_factors : array of shape (n_items, n_factors)
+        Finite real values (e.g. ``synthetic_implicit(..., return_truth=True)[1]["item_factors"]``);
+        an all-zero row gets features by noise alone.
+    n_features : int, default 40
+    per_item : float >= 1, default 4.0
+        Mean number of features per item.
+    noise : float >= 0, default 0.5
+    seed : int, default 0
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of shape (n_items, n_features), float32
+        1.0 for each feature of each item; sorted, distinct column indices; every row non-empty.
+    """
+    factors = np.asarray(item_factors)
+    if factors.ndim != 2 or factors.shape[1] == 0 or factors.dtype.kind not in "iuf":
+        raise ValueError(f"item_factors: expected a real array of shape (n_items, n_factors >= 1), got "
+                         f"{factors.dtype} of shape {factors.shape}")
+    if not np.isfinite(factors).all():
+        raise ValueError("item_factors: contains NaN or inf values")
+    n_features, seed = _check_sizes(n_features=n_features, seed=seed)
+    per_item = _check_nonnegative(per_item, "per_item")
+    if per_item < 1:
+        raise ValueError(f"per_item: expected a mean of at least 1 feature per item, got {per_item}")
+    noise = _check_nonnegative(noise, "noise")
+    rng = np.random.default_rng(seed)
+    n_items, n_factors = factors.shape
+    directions = rng.standard_normal((n_features, n_factors))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    norms = np.linalg.norm(factors, axis=1, keepdims=True)
+    unit = np.divide(factors, norms, out=np.zeros(factors.shape), where=norms > 0)
+    affinity = np.sqrt(n_factors) * (unit @ directions.T) + noise * rng.standard_normal((n_items, n_features))
+    counts = np.minimum(1 + rng.poisson(per_item - 1.0, n_items), n_features)
+    ranked = np.argsort(-affinity, axis=1, kind="stable")
+    chosen = np.arange(n_features)[None, :] < counts[:, None]
+    # Each row's chosen features sorted by column; the padding (n_features) sorts after them.
+    indices = np.sort(np.where(chosen, ranked, n_features), axis=1)[chosen]
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return sp.csr_matrix((np.ones(len(indices), np.float32), indices, indptr), shape=(n_items, n_features))
+
+
 _TASTE = 2.0  # standard deviation of the taste term of the logits, against Zipf log-popularity
 
 

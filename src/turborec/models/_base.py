@@ -342,6 +342,8 @@ def _short_repr(value):
     """A parameter as ``repr`` shows it: arrays by shape and dtype, never by their contents."""
     if isinstance(value, np.ndarray):
         return f"<{value.dtype} array of shape {value.shape}>"
+    if sp.issparse(value):
+        return f"<{value.dtype} {value.format.upper()} matrix of shape {value.shape}, {value.nnz} stored>"
     return repr(value)
 
 

@@ -38,6 +38,7 @@ class NeighbourModel(RecommenderBase):
 
     _item_based = True
     _ranks_reachable_only = True  # recommend returns only items a neighbour reaches (as implicit), then -1
+    _matrix_params = ()  # constructor parameters that are sparse matrices: saved as arrays, not in the JSON
 
     def _threads(self):
         """The ``n_threads`` argument the kernels get (implicit's classes map ``num_threads``)."""
@@ -226,12 +227,14 @@ class NeighbourModel(RecommenderBase):
         file : str, path or file object
             A ``str`` path without the ``.npz`` suffix gets it (as ``numpy.savez`` does).
         """
-        arrays = {"params": np.array(json.dumps(self.get_params(deep=False), default=_plain)),
-                  "class": np.array(type(self).__name__)}
+        params = self.get_params(deep=False)
+        arrays = {"class": np.array(type(self).__name__)}
+        for name in self._matrix_params:
+            arrays.update(_matrix_arrays(name, v.as_csr(params.pop(name), name)))
+        arrays["params"] = np.array(json.dumps(params, default=_plain))
         if hasattr(self, "similarity_"):
             for name, matrix in (("similarity", self.similarity_), ("user_items", self.user_items_)):
-                arrays.update({f"{name}_data": matrix.data, f"{name}_indices": matrix.indices,
-                               f"{name}_indptr": matrix.indptr, f"{name}_shape": np.array(matrix.shape)})
+                arrays.update(_matrix_arrays(name, matrix))
         np.savez(file, **arrays)
 
     @classmethod
@@ -253,12 +256,11 @@ class NeighbourModel(RecommenderBase):
             saved = str(data["class"])
             if saved != cls.__name__:
                 raise ValueError(f"file: holds a {saved}, not a {cls.__name__}")
-            model = cls(**json.loads(str(data["params"])))
+            params = json.loads(str(data["params"]))
+            params.update({name: _saved_matrix(data, name) for name in cls._matrix_params})
+            model = cls(**params)
             if "similarity_data" in data:
-                similarity, user_items = (sp.csr_matrix((data[f"{n}_data"], data[f"{n}_indices"], data[f"{n}_indptr"]),
-                                                        shape=tuple(data[f"{n}_shape"]))
-                                          for n in ("similarity", "user_items"))
-                model._store(similarity, user_items)
+                model._store(_saved_matrix(data, "similarity"), _saved_matrix(data, "user_items"))
         return model
 
     def __getstate__(self):
@@ -270,6 +272,18 @@ class NeighbourModel(RecommenderBase):
         self.__dict__.update(state)
         if "similarity_" in state:
             self._basis = (self.similarity_.T if self._item_based else self.user_items_.T).tocsr()
+
+
+def _matrix_arrays(name, matrix):
+    """The arrays ``save`` stores for one CSR matrix."""
+    return {f"{name}_data": matrix.data, f"{name}_indices": matrix.indices, f"{name}_indptr": matrix.indptr,
+            f"{name}_shape": np.array(matrix.shape)}
+
+
+def _saved_matrix(data, name):
+    """The CSR matrix ``save`` stored as ``name``."""
+    return sp.csr_matrix((data[f"{name}_data"], data[f"{name}_indices"], data[f"{name}_indptr"]),
+                         shape=tuple(data[f"{name}_shape"]))
 
 
 def _plain(value):
