@@ -255,6 +255,16 @@ def test_parameters_repr_and_hybrid_fitting(rng):
     assert hybrid.recommend(np.arange(20), user_items, N=3)[0].shape == (20, 3)
 
 
+def test_cross_validate_refits_a_content_knn_per_fold():
+    data, truth = synthetic_implicit(200, 150, n_interactions=3000, seed=3, return_truth=True)
+    model = ContentKNN(synthetic_item_features(truth["item_factors"], seed=3), K=30)
+    result = turborec.cross_validate(model, data, n_folds=2, k=10, metrics=["precision"], show_progress=False)
+    chance = turborec.cross_validate(Random(seed=0), data, n_folds=2, k=10, metrics=["precision"],
+                                     show_progress=False)
+    assert not hasattr(model, "similarity_")  # each fold fitted a copy
+    assert result["mean"]["precision@10"] > chance["mean"]["precision@10"]
+
+
 # ------------------------------------------------------------------------------- MovieLens 100K
 
 
