@@ -4,14 +4,13 @@ recommended too. Scoring, ``recommend``, ``explain``, ``similar_items`` and ``sa
 :class:`~turborec.models.neighbours.NeighbourModel`'s, as for ``ItemKNN``. See docs/hybrid.md.
 """
 
-import numpy as np
 import scipy.sparse as sp
 
 from .. import _validation as v
 from .._progress import check_show_progress
 from ..datasets import Interactions
 from ..similarity import topk_similarity
-from ..similarity._operands import as_operand, check_number, check_threshold
+from ..similarity._operands import as_operand, check_number
 from ._base import as_user_items
 from .neighbours import WEIGHTINGS, NeighbourModel, _check_measure, _training_rows, _weighted, check_K
 
@@ -126,7 +125,6 @@ class ContentKNN(NeighbourModel):
             raise ValueError(f"weighting: expected one of None, 'tfidf', 'bm25'; got {self.weighting!r}")
         check_number(self.K1, "K1", 0.0)
         check_number(self.B, "B", 0.0, 1.0)
-        check_threshold(self.threshold, np.dtype(np.float64))
         features = _checked_features(self.item_features, self.weighting)
         user_items = _training_rows(user_items)
         n_items = features.shape[0]
