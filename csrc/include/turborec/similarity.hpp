@@ -31,29 +31,61 @@ enum Combine : int { kScale = 0, kJaccard = 1 };
 
 // One accumulator: the sum and the number of shared entries side by side, so a touch reads and
 // writes one cache line.
-// Touches ahead whose accumulator is prefetched: they are scattered over m slots (8% faster on
-// the 5M-interaction benchmark, one thread).
-inline constexpr index_t kPrefetch = 16;
-
 template <class T>
 struct Slot {
   T sum = T(0);
   std::int32_t count = 0;
 };
 
+// Prefetch distances, measured on the 5M-interaction benchmark (one thread; docs/benchmarks.md).
+// A row of a visits many short rows of bt scattered over memory, and each visit would start with
+// a cache miss: the first kRowLines cache lines of the bt row kRowsAhead entries ahead are
+// fetched early (its indptr entry twice as far ahead), so the misses overlap (1.2-1.4x). Within a
+// visit, the accumulators kPrefetch touches ahead are prefetched: they are scattered over m
+// slots (8%).
+inline constexpr index_t kRowsAhead = 4;
+inline constexpr index_t kRowLines = 4;
+inline constexpr index_t kPrefetch = 16;
+
 namespace detail {
+
+// always_inline: GCC finds a function of prefetches alone free of side effects and drops its
+// calls before inlining them.
+__attribute__((always_inline)) inline void prefetch_lines(const void* start, std::size_t bytes) {
+  const char* p = static_cast<const char*>(start);
+  for (std::size_t line = 0; line < static_cast<std::size_t>(kRowLines) && line * 64 < bytes; ++line)
+    __builtin_prefetch(p + line * 64);
+}
+
+// Prefetches for the visit of entry e of a's row (which ends at e_end): bt's row of the entry
+// kRowsAhead on (indices, and the values when bt_data is set) and the indptr of the one 2 *
+// kRowsAhead on.
+template <class T, class I>
+__attribute__((always_inline)) inline void prefetch_visit(CsrView<I> a, CsrView<I> bt, const T* bt_data, index_t e,
+                                                          index_t e_end) {
+  if (e + 2 * kRowsAhead < e_end) __builtin_prefetch(bt.indptr + a.indices[e + 2 * kRowsAhead]);
+  if (e + kRowsAhead < e_end) {
+    const index_t j = static_cast<index_t>(a.indices[e + kRowsAhead]);
+    const index_t begin = bt.row_begin(j);
+    const auto length = static_cast<std::size_t>(bt.row_end(j) - begin);
+    prefetch_lines(bt.indices + begin, length * sizeof(I));
+    if (bt_data != nullptr) prefetch_lines(bt_data + begin, length * sizeof(T));
+  }
+}
 
 // Visits the products of row r of a @ bt: for each, update(acc[c], a value, f) adds to the
 // accumulator of column c (f indexes bt's entry) and returns whether c was untouched; first
 // touches are listed in `seen`, and their number returned. The append is branch-free: whether a
 // column is new is unpredictable, and a mispredicted branch would serialise the accumulators'
-// cache misses, which the prefetch kPrefetch touches ahead also hides.
+// cache misses, which the prefetch kPrefetch touches ahead also hides. `values` is bt's data when
+// the update reads it (for the row prefetch), else null.
 template <class Acc, class T, class I, class Update>
-inline index_t scatter_row(CsrView<I> a, const T* __restrict a_data, CsrView<I> bt, index_t r, Acc* __restrict acc,
-                           id_t* __restrict seen, Update update) {
+inline index_t scatter_row(CsrView<I> a, const T* __restrict a_data, CsrView<I> bt, const T* values, index_t r,
+                           Acc* __restrict acc, id_t* __restrict seen, Update update) {
   index_t n_seen = 0;
   const I* __restrict cols = bt.indices;
   for (index_t e = a.row_begin(r), e_end = a.row_end(r); e < e_end; ++e) {
+    prefetch_visit(a, bt, values, e, e_end);
     const index_t j = static_cast<index_t>(a.indices[e]);
     const T av = a_data[e];
     const index_t f_end = bt.row_end(j);
@@ -72,7 +104,7 @@ inline index_t scatter_row(CsrView<I> a, const T* __restrict a_data, CsrView<I> 
 template <class T, class I>
 inline index_t accumulate_row(CsrView<I> a, const T* a_data, CsrView<I> bt, const T* __restrict bt_data, index_t r,
                               Slot<T>* slot, id_t* seen) {
-  return scatter_row(a, a_data, bt, r, slot, seen, [bt_data](Slot<T>& here, T av, index_t f) {
+  return scatter_row(a, a_data, bt, bt_data, r, slot, seen, [bt_data](Slot<T>& here, T av, index_t f) {
     const bool fresh = here.count == 0;
     here.count += 1;
     here.sum += av * bt_data[f];
@@ -82,17 +114,18 @@ inline index_t accumulate_row(CsrView<I> a, const T* a_data, CsrView<I> bt, cons
 
 template <class T, class I>
 inline index_t count_row(CsrView<I> a, const T* a_data, CsrView<I> bt, index_t r, std::int32_t* count, id_t* seen) {
-  return scatter_row(a, a_data, bt, r, count, seen, [](std::int32_t& here, T, index_t) {
-    const bool fresh = here == 0;
-    here += 1;
-    return fresh;
-  });
+  return scatter_row(a, a_data, bt, static_cast<const T*>(nullptr), r, count, seen,
+                     [](std::int32_t& here, T, index_t) {
+                       const bool fresh = here == 0;
+                       here += 1;
+                       return fresh;
+                     });
 }
 
 template <class T, class I>
 inline index_t sum_row(CsrView<I> a, const T* a_data, CsrView<I> bt, const T* __restrict bt_data, index_t r, T* sum,
                        id_t* seen) {
-  return scatter_row(a, a_data, bt, r, sum, seen, [bt_data](T& here, T av, index_t f) {
+  return scatter_row(a, a_data, bt, bt_data, r, sum, seen, [bt_data](T& here, T av, index_t f) {
     const bool fresh = here == T(0);
     here += av * bt_data[f];
     return fresh;
