@@ -140,6 +140,10 @@ class _Adapter(surprise.AlgoBase):
         self._expose(self.model)
         return self
 
+    def _check_fitted(self):
+        if getattr(self, "model", None) is None:
+            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(trainset) first")
+
     def _check_options(self):
         """Checks that must raise Surprise's exception types (the model checks the rest)."""
 
@@ -168,7 +172,7 @@ class _Adapter(surprise.AlgoBase):
         Returns the unclipped estimate, with ``{"actual_k": ...}`` where Surprise's algorithm
         reports it; raises ``surprise.PredictionImpossible`` where Surprise's does.
         """
-        self.model._check_fitted()
+        self._check_fitted()
         user = int(u) if self.trainset.knows_user(u) else -1
         item = int(i) if self.trainset.knows_item(i) else -1
         estimates, reasons, actual_k = self._query(np.array([user]), np.array([item]))
@@ -188,7 +192,7 @@ class _Adapter(surprise.AlgoBase):
         -------
         list of surprise.Prediction
         """
-        self.model._check_fitted()
+        self._check_fitted()
         testset = list(testset)
         to_user, to_item = self.trainset._raw2inner_id_users, self.trainset._raw2inner_id_items
         users = np.fromiter((to_user.get(uid, -1) for uid, _, _ in testset), np.int64, len(testset))
@@ -289,7 +293,7 @@ class BaselineOnly(_Adapter):
 
 class _KNN(_Adapter):
     """What the four k-NN adapters share: Surprise's attributes ``sim``, ``n_x``, ``n_y``,
-    ``xr``, ``yr`` (and ``means``, ``sigmas``, ``bx``, ``by`` where the algorithm has them),
+    ``xr``, ``yr`` (and ``means``, ``sigmas`` where the algorithm has them),
     ``get_neighbors``."""
 
     def __init__(self, k=40, min_k=1, sim_options=None, verbose=True, *, bsl_options=None, backend=None,
@@ -317,8 +321,6 @@ class _KNN(_Adapter):
         for name in ("means", "sigmas"):
             if hasattr(model, name + "_"):
                 setattr(self, name, getattr(model, name + "_"))
-        if self.bu is not None:
-            self.bx, self.by = (self.bu, self.bi) if user_based else (self.bi, self.bu)
 
     def get_neighbors(self, iid, k):
         """The inner ids of the ``k`` users (items) nearest ``iid``, as Surprise's (ties in
@@ -328,7 +330,7 @@ class _KNN(_Adapter):
         -------
         list of int
         """
-        self.model._check_fitted()
+        self._check_fitted()
         return self.model.get_neighbors(iid, k).tolist()
 
 
@@ -371,3 +373,7 @@ class KNNBaseline(_KNN):
                  n_threads=None):
         super().__init__(k=k, min_k=min_k, sim_options=sim_options, verbose=verbose, bsl_options=bsl_options,
                          backend=backend, n_threads=n_threads)
+
+    def _expose(self, model):
+        super()._expose(model)
+        self.bx, self.by = (self.bu, self.bi) if self.sim_options["user_based"] else (self.bi, self.bu)
