@@ -275,6 +275,12 @@ def test_bad_parameters_give_surprises_errors():
         compat.KNNBasic(verbose=False).fit(trainset).get_neighbors(10**6, 3)
     with pytest.raises(RuntimeError, match="KNNBasic is not fitted: call fit"):
         compat.KNNBasic(verbose=False).test([])
+    algo = compat.KNNBasic(verbose=False).fit(trainset)
+    algo.sim_options["name"] = "jaccard"
+    with pytest.raises(NameError):
+        algo.fit(trainset)
+    with pytest.raises(RuntimeError, match="not fitted"):  # not the model of an earlier fit
+        algo.estimate(0, 0)
 
 
 def test_repeated_ratings_are_refused_by_the_knn_adapters():

@@ -14,7 +14,9 @@ trainset does and breaks ties among equally similar neighbours as Surprise does.
 
 Adding a model is one short class: subclass :class:`_Adapter`, set ``model_class`` to the
 turborec ``RatingPredictor`` and the two ``PredictionImpossible`` messages, and write an
-``__init__`` with Surprise's parameters stored under the turborec model's parameter names.
+``__init__`` with Surprise's parameters stored under the turborec model's parameter names
+(override ``_model`` where a name differs, ``_expose`` for more of Surprise's attributes, such
+as an SVD's ``pu`` and ``qi``).
 """
 
 try:
@@ -112,7 +114,7 @@ class _Adapter(surprise.AlgoBase):
     unknown_reason = "User and/or item is unknown."  # Surprise's messages, per algorithm
     impossible_reason = "Not enough neighbors."
 
-    def __init__(self, *, sim_options, bsl_options, verbose, backend, n_threads):
+    def __init__(self, *, sim_options=None, bsl_options=None, verbose=True, backend=None, n_threads=None):
         # AlgoBase stores the options and adds sim_options["user_based"]: give it copies, so the
         # caller's dicts (and no shared default) are never changed.
         surprise.AlgoBase.__init__(self, sim_options=_options(sim_options, "sim_options"),
@@ -133,6 +135,7 @@ class _Adapter(surprise.AlgoBase):
         self
         """
         surprise.AlgoBase.fit(self, trainset)
+        self.model = None  # until this trainset's model is fitted
         self._check_options()
         data = _trainset_arrays(trainset)
         self._check_data(*data)
