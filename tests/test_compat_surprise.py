@@ -321,3 +321,18 @@ def test_import_without_surprise_names_the_extra(monkeypatch):
     with pytest.raises(ImportError, match=r'pip install "turborec\[surprise\]"'):
         importlib.import_module("turborec.compat.surprise")
     importlib.reload(importlib.import_module("turborec.compat"))  # the package itself needs no Surprise
+
+
+def test_a_trainset_no_file_could_give_is_refused():
+    def trainset(ur, ir):
+        return surprise.Trainset(ur, ir, len(ur), len(ir), sum(map(len, ur.values())), (1, 5),
+                                 {f"u{u}": u for u in ur}, {f"i{i}": i for i in ir})
+
+    # Item 0 rated by user 1 before user 0, yet user 0 appeared first: no reading order.
+    with pytest.raises(ValueError, match="trainset: no reading order gives its ur and ir lists"):
+        compat.BaselineOnly(verbose=False).fit(trainset({0: [(0, 3.0)], 1: [(0, 4.0)]}, {0: [(1, 4.0), (0, 3.0)]}))
+    with pytest.raises(ValueError, match=r"trainset: its ur and ir lists do not hold the same \(user, item\) pairs"):
+        compat.BaselineOnly(verbose=False).fit(trainset({0: [(0, 3.0)], 1: [(1, 4.0)]}, {0: [(1, 4.0)], 1: [(0, 3.0)]}))
+    good = trainset({0: [(0, 3.0)], 1: [(0, 4.0)]}, {0: [(0, 3.0), (1, 4.0)]})
+    assert compat.KNNBasic(verbose=False).fit(good).predict("u0", "i0") == \
+        surprise.KNNBasic(verbose=False).fit(good).predict("u0", "i0")

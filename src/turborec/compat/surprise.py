@@ -46,18 +46,22 @@ def _trainset_arrays(trainset):
     others).
     """
     n, n_users, n_items = trainset.n_ratings, trainset.n_users, trainset.n_items
-    ur, ir = trainset.ur, trainset.ir
+    ur = [trainset.ur.get(u, ()) for u in range(n_users)]  # .get: reading a defaultdict adds keys
+    ir = [trainset.ir.get(i, ()) for i in range(n_items)]
     # Position p: the ratings in ur order (by user, then along ur[u]); q: in ir order.
-    user_counts = np.fromiter((len(ur[u]) for u in range(n_users)), np.int64, n_users)
-    item_counts = np.fromiter((len(ir[i]) for i in range(n_items)), np.int64, n_items)
+    user_counts = np.fromiter(map(len, ur), np.int64, n_users)
+    item_counts = np.fromiter(map(len, ir), np.int64, n_items)
     if user_counts.sum() != n or item_counts.sum() != n:
         raise ValueError(f"trainset: ur and ir hold {user_counts.sum()} and {item_counts.sum()} ratings, "
                          f"n_ratings is {n}")
+    if n_users and user_counts.min() == 0 or n_items and item_counts.min() == 0:
+        raise ValueError("trainset: every inner user and item id must have ratings in ur and ir "
+                         "(as Dataset.construct_trainset builds them)")
     users = np.repeat(np.arange(n_users, dtype=np.int64), user_counts)
-    items = np.fromiter((i for u in range(n_users) for i, _ in ur[u]), np.int64, n)
-    ratings = np.fromiter((r for u in range(n_users) for _, r in ur[u]), np.float64, n)
+    items = np.fromiter((i for row in ur for i, _ in row), np.int64, n)
+    ratings = np.fromiter((r for row in ur for _, r in row), np.float64, n)
     q_items = np.repeat(np.arange(n_items, dtype=np.int64), item_counts)
-    q_users = np.fromiter((u for i in range(n_items) for u, _ in ir[i]), np.int64, n)
+    q_users = np.fromiter((u for row in ir for u, _ in row), np.int64, n)
     # The k-th rating of a (user, item) pair in ur is its k-th in ir (both follow the reading order).
     by_pair_p, by_pair_q = np.lexsort((items, users)), np.lexsort((q_items, q_users))
     if not (np.array_equal(users[by_pair_p], q_users[by_pair_q])
