@@ -77,20 +77,19 @@ def sparse_dot_topk(a, bt, row_weight, col_weight, m, rows, k, scoring, capacity
     selection.topk(keys, None, k, True, None, n_threads, ids, values)
 
 
-def _corated_sums(r, n_cols, measure, row_block=slice(None)):
-    """Dense sums over the columns both rows rated, for the rows ``row_block`` against every row:
-    ``(freq, prods, sqi, sqj, si, sj)`` (see ``corated_scores``). ``R`` holds the values (0 where
-    not rated), ``M`` the pattern, so ``M @ M.T`` counts common columns, ``R @ R.T`` sums
-    products and ``R**2 @ M.T`` the squares of the first row's values."""
+def _corated_sums(r, n_cols, measure):
+    """Dense (n, n) sums over the columns both rows rated: ``(freq, prods, sqi, sqj, si, sj)``
+    (see ``corated_scores``). ``R`` holds the values (0 where not rated), ``M`` the pattern, so
+    ``M @ M.T`` counts common columns, ``R @ R.T`` sums products and ``R**2 @ M.T`` the squares
+    of the first row's values. Both co-rated kernels take these same matrices."""
     indptr, indices, values = r
     n = len(indptr) - 1
     rows = np.repeat(np.arange(n), np.diff(indptr))
     R, M = np.zeros((n, n_cols)), np.zeros((n, n_cols))
     R[rows, indices], M[rows, indices] = values, 1.0
-    freq = M[row_block] @ M.T
-    prods = R[row_block] @ R.T
-    sqi, sqj = (R * R)[row_block] @ M.T, M[row_block] @ (R * R).T
-    si, sj = R[row_block] @ M.T, M[row_block] @ R.T
+    freq, prods = M @ M.T, R @ R.T
+    sqi, si = (R * R) @ M.T, R @ M.T
+    sqj, sj = sqi.T, si.T
     if measure == corated.MSD:  # the sum of squared differences
         prods = sqi + sqj - 2.0 * prods
     return freq, prods, sqi, sqj, si, sj
@@ -102,8 +101,8 @@ def corated_scores(freq, prods, sqi, sqj, si, sj, measure, shrinkage):
     denominator is not positive."""
     with np.errstate(divide="ignore", invalid="ignore"):
         if measure == corated.MSD:
-            return 1.0 / (prods / freq + 1.0)
-        if measure == corated.PEARSON:
+            sim = 1.0 / (prods / freq + 1.0)
+        elif measure == corated.PEARSON:
             denominator = (freq * sqi - si * si) * (freq * sqj - sj * sj)
             sim = np.where(denominator > 0, (freq * prods - si * sj) / np.sqrt(denominator), 0.0)
         else:
@@ -128,7 +127,7 @@ def corated_similarity(r, r_t, measure, min_support, shrinkage, n_threads, out):
 def corated_topk(r, r_t, measure, min_support, shrinkage, rows, k, min_score, capacity, n_threads, ids, values):
     """The top k of the dense scores of the rows ``rows`` (see the contract above)."""
     r0, r1 = rows
-    freq, *sums = _corated_sums(r, len(r_t[0]) - 1, measure, slice(r0, r1))
+    freq, *sums = (a[r0:r1] for a in _corated_sums(r, len(r_t[0]) - 1, measure))
     with np.errstate(invalid="ignore", over="ignore"):
         score = corated_scores(freq, *sums, measure, shrinkage).astype(values.dtype)
         eligible = _supported(freq, min_support) & (score >= min_score)
