@@ -71,7 +71,7 @@ class TestTopkSimilarityConformance(KernelConformance):
     def make(self, rng, dtype, n, m, k=10):
         measure = MEASURES[(n + m) % len(MEASURES)]
         return dict(X=integer_sparse(rng, n, m, 0.2, dtype, low=1), k=k, measure=measure,
-                    shrinkage=float(n % 3), alpha=0.3, threshold=None if m % 2 else 0.05)
+                    shrinkage=float(n % 3), alpha=0.3, threshold=None if m % 2 else 0.05, min_support=(n + m) % 3)
 
     def call(self, inputs, backend, n_threads=None):
         return parts(topk_similarity(**inputs, backend=backend, n_threads=n_threads))
@@ -536,6 +536,8 @@ def _raw_args(**changes):
      ValueError, "accumulate: sums only, but a product"),
     (dict(accumulate=2, shrinkage=1.0), ValueError, "accumulate: sums only \\(2\\) cannot serve jaccard or shrinkage"),
     (dict(accumulate=3), ValueError, "accumulate: expected 0"),
+    (dict(min_support=-1), ValueError, "min_support: expected an int >= 0"),
+    (dict(accumulate=2, min_support=2), ValueError, "accumulate: sums only \\(2\\) cannot serve min_support > 1"),
 ])
 def test_raw_binding_refuses_inconsistent_arrays(changes, error, match):
     from test_hostile import fails

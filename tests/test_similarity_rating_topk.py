@@ -385,3 +385,46 @@ def test_bad_matrices_are_refused(every_backend, measure):
     duplicated = sp.coo_matrix((np.array([4.0, 5.0]), (np.array([1, 1]), np.array([2, 2]))), shape=(2, 3))
     with pytest.raises(ValueError, match=r"X: duplicate entries \(row 1, column 2 is stored twice\)"):
         topk_similarity(duplicated, 2, measure=measure, backend=every_backend, **kwargs)
+
+
+def test_native_corated_topk_refuses_inconsistent_arrays():
+    """The binding is the last line of defence: raw calls with bad arrays are errors, never crashes."""
+    from test_hostile import fails
+    from turborec import _native
+
+    indptr, indices, values = np.array([0, 2, 3], np.int32), np.array([0, 1, 1], np.int32), np.array([1.0, 2.0, 3.0])
+    t_indptr, t_indices, t_values = np.array([0, 1, 3], np.int32), np.array([0, 0, 1], np.int32), np.array([1, 2, 3.0])
+
+    def args(**changes):
+        out = dict(indptr=indptr, indices=indices, values=values, n=2, m=2, t_indptr=t_indptr, t_indices=t_indices,
+                   t_values=t_values, measure=1, min_support=1, shrinkage=0.0, row_begin=0, row_end=2, k=1,
+                   min_score=-np.inf, capacity=18, n_threads=1, out_ids=np.empty((2, 1), np.int32),
+                   out_values=np.empty((2, 1)))
+        return {**out, **changes}
+
+    ids, scores = np.empty((2, 1), np.int32), np.empty((2, 1), np.float32)
+    _native.corated_topk(**args(out_ids=ids, out_values=scores))
+    np.testing.assert_array_equal(ids, [[1], [0]])
+    np.testing.assert_array_equal(scores, [[1 / (1 + 1)], [0.5]])  # msd over column 1: (2 - 3)^2 = 1
+    for changes, error, match in [
+        (dict(measure=4), ValueError, "measure: expected 0"),
+        (dict(min_support=-1), ValueError, "min_support"),
+        (dict(shrinkage=np.inf), ValueError, "shrinkage"),
+        (dict(k=3, out_ids=np.empty((2, 3), np.int32), out_values=np.empty((2, 3))), ValueError, "k: expected 1 to n"),
+        (dict(row_end=3), ValueError, "row_begin/row_end"),
+        (dict(capacity=1), ValueError, "capacity: expected more than k"),
+        (dict(min_score=np.nan), ValueError, "min_score: expected a number, got NaN"),
+        (dict(out_values=np.empty((2, 2))), ValueError, "out_ids/out_values: expected shape"),
+        (dict(out_values=np.empty((2, 1), np.int64)), TypeError, "out_values: expected dtype float32"),
+        (dict(values=values.astype(np.float32)), TypeError, "values: expected dtype float64"),
+        (dict(values=np.ones(2)), ValueError, "values: fewer values than stored entries"),
+        (dict(t_indices=np.array([0, 0, 2], np.int32)), ValueError, r"r_t.indices: 2 out of range \[0, 2\)"),
+        (dict(t_indptr=t_indptr.astype(np.int64), t_indices=t_indices.astype(np.int64)), ValueError,
+         "r_t.indptr: expected the index dtype of r.indptr"),
+        (dict(indptr=np.array([0, 3, 2], np.int32)), ValueError, "r.indptr: must never decrease"),
+        (dict(n_threads=0), ValueError, "n_threads"),
+    ]:
+        fails(error, match, _native.corated_topk, **args(**changes))
+    read_only = np.empty((2, 1))
+    read_only.flags.writeable = False
+    fails(ValueError, "out_values: array is read-only", _native.corated_topk, **args(out_values=read_only))
