@@ -129,8 +129,8 @@ template <class T, class I>
 void sparse_dot_topk(CsrView<I> a, const T* __restrict a_data, index_t n, CsrView<I> bt,
                      const T* __restrict bt_data, index_t d, index_t m, index_t row_begin, index_t row_end,
                      index_t k, int combine, const T* row_weight, const T* col_weight, T shrinkage, T min_score,
-                     std::int64_t min_support, bool exclude_self, int accumulate, index_t capacity, int n_threads, id_t* __restrict ids,
-                     T* __restrict values) {
+                     std::int64_t min_support, bool exclude_self, int accumulate, index_t capacity, int n_threads,
+                     id_t* __restrict ids, T* __restrict values) {
   TR_CHECK(k >= 1 && k <= m, "sparse_dot_topk: k must be in [1, m]");
   TR_CHECK(capacity > k, "sparse_dot_topk: need capacity > k");
   TR_CHECK(0 <= row_begin && row_begin <= row_end && row_end <= n, "sparse_dot_topk: rows out of range");

@@ -18,8 +18,8 @@ if tuple(_native.SIMILARITY_CORATED) != CORATED_MEASURES:
 def sparse_dot_topk(a, bt, row_weight, col_weight, m, rows, k, scoring, capacity, n_threads, ids, values):
     n, d = len(a[0]) - 1, len(bt[0]) - 1
     _native.sparse_dot_topk(*a, n, *bt, d, m, *rows, k, scoring.combine, row_weight, col_weight,
-                            float(scoring.shrinkage), float(scoring.min_score), scoring.min_support, scoring.exclude_self,
-                            scoring.accumulate, capacity, n_threads, ids, values)
+                            float(scoring.shrinkage), float(scoring.min_score), scoring.min_support,
+                            scoring.exclude_self, scoring.accumulate, capacity, n_threads, ids, values)
 
 
 def corated_similarity(r, r_t, measure, min_support, shrinkage, n_threads, out):

@@ -81,8 +81,8 @@ def sparse_dot_topk(a, bt, row_weight, col_weight, m, rows, k, scoring, capacity
     a = (*csr_int64(a[:2], len(a[0]) - 1), a[2])  # one compiled index type, as every numba kernel
     bt = (*csr_int64(bt[:2], len(bt[0]) - 1), bt[2])
     launch(_sparse_dot_topk, n_threads, *a, *bt, m, *rows, k, scoring.combine, weighted, row_weight, col_weight,
-           scoring.shrinkage, scoring.min_score, scoring.min_support, scoring.exclude_self, scoring.accumulate == COUNTS, capacity, ids,
-           values)
+           scoring.shrinkage, scoring.min_score, scoring.min_support, scoring.exclude_self,
+           scoring.accumulate == COUNTS, capacity, ids, values)
 
 
 @njit(cache=True, nogil=True, inline="always")
