@@ -126,6 +126,11 @@ def corated_similarity(ratings, measure="msd", *, min_support=1, shrinkage=100, 
     -------
     numpy.ndarray of shape (n, n), float64
         Symmetric, with ones on the diagonal.
+
+    See Also
+    --------
+    topk_similarity : each row's top k by these measures (``measure=``, ``min_support=``,
+        ``baselines=``), from the same sums and formula, without the dense matrix.
     """
     if not isinstance(measure, str):
         raise TypeError(f"measure: expected a str, got {type(measure).__name__}")
