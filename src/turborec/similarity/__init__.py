@@ -8,11 +8,11 @@ The sparse measures (``MEASURES``) run on the one kernel ``sparse_dot_topk``
 cosine and Surprise's co-rated ones) on ``corated_topk`` (``corated.hpp``, prepared in
 ``_corated.py``), the top-k sibling of the dense ``corated_similarity``. ``sparse_dot_topk``:
 row-wise sparse accumulation into a dense accumulator per thread, merged into a running top-k
-per row. The facts the backends share live here, once: the measures'
-weights (inverse norms for cosine, norm powers for asymmetric cosine, stored-entry counts for
-Jaccard) are computed here and every backend applies them to each score after the product in
-the same order, so native, numba and the numpy reference round alike; the candidate buffer; the
-row blocks of the padded output (``_padded.py``). Implementations: ``_numpy.py`` (the reference), ``_native.py``,
+per row. The facts the backends share live here, once: the measures' weights (inverse norms
+for cosine, norm powers for asymmetric cosine, stored-entry counts for Jaccard) are computed
+here and every backend applies them to each score after the product in the same order, so
+native, numba and the numpy reference round alike; the candidate buffer; the row blocks of the
+padded output (``_padded.py``). Implementations: ``_numpy.py`` (the reference), ``_native.py``,
 ``_numba.py``. Definitions and parity with implicit and Surprise: docs/similarity.md.
 """
 
@@ -52,8 +52,9 @@ class Scoring(NamedTuple):
     JACCARD: ``n / (row_weight[r] + col_weight[c] - n)``; then, when ``shrinkage > 0``,
     ``score * (n / (n + shrinkage))``. Pairs with ``n < min_support``, scores below ``min_score``
     (and NaN) are dropped, and the diagonal too when ``exclude_self``. ``shrinkage`` and
-    ``min_score`` are scalars of the output dtype, so every backend computes in it. ``accumulate`` (:func:`_topk_product` sets
-    it): with ``COUNTS`` every stored value is 1, so ``s`` is ``n`` cast to the dtype."""
+    ``min_score`` are scalars of the output dtype, so every backend computes in it.
+    ``accumulate`` (:func:`_topk_product` sets it, and clips ``min_support`` to ``d + 1``): with
+    ``COUNTS`` every stored value is 1, so ``s`` is ``n`` cast to the dtype."""
 
     combine: int
     shrinkage: np.floating
