@@ -236,8 +236,8 @@ class _Adapter(surprise.AlgoBase):
         _check_sim_name(self.sim_options)
         data = _trainset_arrays(self.trainset)
         _check_single_ratings(self.trainset, *data[:2])
-        model = _with_baselines(models.KNNBasic(sim_options=self.sim_options, verbose=self.verbose,
-                                                backend=self.backend, n_threads=self.n_threads), self.bsl_options)
+        model = models.KNNBasic(sim_options=self.sim_options, verbose=self.verbose, backend=self.backend,
+                                n_threads=self.n_threads, bsl_options=self.bsl_options)
         return model.fit(data, rating_scale=self.trainset.rating_scale).sim_
 
 
@@ -268,14 +268,6 @@ def _check_single_ratings(trainset, users, items):
         raise ValueError(f"trainset: {len(np.unique(repeated))} (user, item) pairs are rated more than once "
                          f"(one: user {trainset.to_raw_uid(user)!r}, item {trainset.to_raw_iid(item)!r}); "
                          "the k-NN similarities need one rating per pair: drop the repeats")
-
-
-def _with_baselines(model, bsl_options):
-    # turborec's KNNBasic, KNNWithMeans and KNNWithZScore take no bsl_options; their fit reads
-    # the attribute when present, for a pearson_baseline similarity's biases (Surprise's
-    # **kwargs carry it there).
-    model.bsl_options = bsl_options
-    return model
 
 
 class BaselineOnly(_Adapter):
@@ -309,9 +301,6 @@ class _KNN(_Adapter):
                          n_threads=n_threads)
         self.k = k
         self.min_k = min_k
-
-    def _model(self):
-        return _with_baselines(super()._model(), self.bsl_options)
 
     def _check_options(self):
         _check_sim_name(self.sim_options)
