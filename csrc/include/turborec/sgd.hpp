@@ -1,0 +1,149 @@
+// Stochastic gradient descent epochs of explicit-rating matrix factorisation: Surprise 1.1's SVD
+// (Funk / Koren 2009, eq. 5) and SVD++ (Koren 2008, section 4), with Surprise's update order.
+//
+// SVD predicts  r_ui ~ mu + b_u + b_i + q_i . p_u  and visits the ratings in the given order:
+//   e    = r - (mu + b_u + b_i + q_i . p_u)          (dot summed over f = 0, 1, ... in order)
+//   b_u += lr_bu (e - reg_bu b_u);   b_i += lr_bi (e - reg_bi b_i)         (when biased)
+//   p_uf += lr_pu (e q_if - reg_pu p_uf);   q_if += lr_qi (e p_uf - reg_qi q_if)  (old p_uf, q_if)
+// Unbiased: mu = 0 and the biases stay untouched.
+//
+// SVD++ adds the implicit term  s_u = sum_{j in N(u)} y_j / sqrt(|N(u)|)  to p_u in the dot
+// product and in q_i's gradient, and after each rating moves every y_j of N(u):
+//   y_jf += lr_yj (e q_if / sqrt(|N(u)|) - reg_yj y_jf)                     (old q_if)
+// Surprise recomputes s_u from y before every rating (exact mode here). Because every y_j of
+// N(u) receives the same affine map  y <- a y + c  (a = 1 - lr_yj reg_yj, c = lr_yj e q_i /
+// sqrt|N(u)|), a run of consecutive ratings of one user can instead compute s_u once, carry
+// it forward as  s_u <- a s_u + |N(u)| c / sqrt|N(u)|,  and apply the composed map
+// y <- A y + B to each y_j once at the end of the run: O(|N(u)| f) per run instead of per
+// rating, and algebraically the same numbers (they differ from the exact mode by rounding).
+// A run whose N(u) lists an item twice takes the exact path (the per-rating map is then a^m y
+// + ..., not one affine map shared by all entries).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "common.hpp"
+
+namespace turborec {
+
+// Learning rates and regularisations, Surprise's names.
+struct SgdRates {
+  double lr_bu, lr_bi, lr_pu, lr_qi, lr_yj;
+  double reg_bu, reg_bi, reg_pu, reg_qi, reg_yj;
+};
+
+// One SVD epoch, sequential (n_threads is accepted for the family's signature; SGD in Surprise's
+// order is sequential by definition).
+// @param users, items  n_ratings, indices in [0, n_users) and [0, n_items)
+// @param ratings       n_ratings
+// @param bu, bi        n_users, n_items: biases, read and written (untouched when !biased)
+// @param pu, qi        n_users * k, n_items * k: factors, read and written
+template <class T>
+void svd_epoch(const std::int64_t* __restrict users, const std::int64_t* __restrict items,
+               const T* __restrict ratings, index_t n_ratings, index_t k, T global_mean, bool biased,
+               const SgdRates& rates, T* __restrict bu, T* __restrict bi, T* __restrict pu, T* __restrict qi) {
+  const T mu = biased ? global_mean : T(0);
+  const T lr_bu = T(rates.lr_bu), lr_bi = T(rates.lr_bi), lr_pu = T(rates.lr_pu), lr_qi = T(rates.lr_qi);
+  const T reg_bu = T(rates.reg_bu), reg_bi = T(rates.reg_bi), reg_pu = T(rates.reg_pu), reg_qi = T(rates.reg_qi);
+  for (index_t r = 0; r < n_ratings; ++r) {
+    const index_t u = users[r], i = items[r];
+    T* __restrict p = pu + u * k;
+    T* __restrict q = qi + i * k;
+    T dot = 0;
+    for (index_t f = 0; f < k; ++f) dot += q[f] * p[f];
+    const T err = ratings[r] - (mu + bu[u] + bi[i] + dot);
+    if (biased) {
+      bu[u] += lr_bu * (err - reg_bu * bu[u]);
+      bi[i] += lr_bi * (err - reg_bi * bi[i]);
+    }
+    for (index_t f = 0; f < k; ++f) {
+      const T puf = p[f], qif = q[f];
+      p[f] += lr_pu * (err * qif - reg_pu * puf);
+      q[f] += lr_qi * (err * puf - reg_qi * qif);
+    }
+  }
+}
+
+// One SVD++ epoch, sequential.
+// @param users, items, ratings  as in svd_epoch
+// @param implicit     n_users rows: N(u), the items whose y_j make user u's implicit term
+//                     (indices in [0, n_items), in the order the sum runs; repeats allowed)
+// @param bu, bi, pu, qi  as in svd_epoch (always biased, as Surprise's SVDpp)
+// @param yj           n_items * k: implicit item factors, read and written
+// @param exact        recompute the implicit term before every rating (Surprise's arithmetic)
+template <class T>
+void svdpp_epoch(const std::int64_t* __restrict users, const std::int64_t* __restrict items,
+                 const T* __restrict ratings, index_t n_ratings, CsrView<std::int64_t> implicit, index_t n_items,
+                 index_t k, T global_mean, const SgdRates& rates, bool exact, T* __restrict bu,
+                 T* __restrict bi, T* __restrict pu, T* __restrict qi, T* __restrict yj) {
+  const T lr_bu = T(rates.lr_bu), lr_bi = T(rates.lr_bi), lr_pu = T(rates.lr_pu), lr_qi = T(rates.lr_qi),
+          lr_yj = T(rates.lr_yj);
+  const T reg_bu = T(rates.reg_bu), reg_bi = T(rates.reg_bi), reg_pu = T(rates.reg_pu), reg_qi = T(rates.reg_qi),
+          reg_yj = T(rates.reg_yj);
+  const T decay = T(1) - lr_yj * reg_yj;
+  std::vector<T> s(k), shift(k), eqs(k);
+  std::vector<index_t> seen(exact ? 0 : n_items, -1);  // run that last listed each item
+  index_t r = 0;
+  while (r < n_ratings) {
+    const index_t u = users[r];
+    index_t end = r + 1;
+    while (end < n_ratings && users[end] == u) ++end;
+    const std::int64_t* nu = implicit.indices + implicit.row_begin(u);
+    const index_t n_nu = implicit.row_end(u) - implicit.row_begin(u);
+    const T sqrt_nu = std::sqrt(static_cast<T>(n_nu));
+    bool fast = !exact;
+    for (index_t a = 0; fast && a < n_nu; ++a) {
+      if (seen[nu[a]] == r) fast = false;
+      seen[nu[a]] = r;
+    }
+    T* __restrict p = pu + u * k;
+    T scale = 1;  // fast mode: every y_j of N(u) is  scale * stored + shift
+    std::fill(shift.begin(), shift.end(), T(0));
+    for (index_t run_start = r; r < end; ++r) {
+      const index_t i = items[r];
+      T* __restrict q = qi + i * k;
+      if (!fast || r == run_start) {  // s_u = sum_j y_j / sqrt|N(u)|, term by term as Surprise
+        std::fill(s.begin(), s.end(), T(0));
+        for (index_t a = 0; a < n_nu; ++a) {
+          const T* y = yj + nu[a] * k;
+          for (index_t f = 0; f < k; ++f) s[f] += y[f] / sqrt_nu;
+        }
+      }
+      T dot = 0;
+      for (index_t f = 0; f < k; ++f) dot += q[f] * (p[f] + s[f]);
+      const T err = ratings[r] - (global_mean + bu[u] + bi[i] + dot);
+      bu[u] += lr_bu * (err - reg_bu * bu[u]);
+      bi[i] += lr_bi * (err - reg_bi * bi[i]);
+      for (index_t f = 0; f < k; ++f) {
+        const T puf = p[f], qif = q[f];
+        p[f] += lr_pu * (err * qif - reg_pu * puf);
+        q[f] += lr_qi * (err * (puf + s[f]) - reg_qi * qif);
+        eqs[f] = err * qif / sqrt_nu;
+      }
+      if (n_nu == 0) continue;  // no implicit term (never so for a user's own ratings)
+      if (fast) {
+        const T n = static_cast<T>(n_nu);
+        scale *= decay;
+        for (index_t f = 0; f < k; ++f) {
+          const T c = lr_yj * eqs[f];
+          shift[f] = decay * shift[f] + c;
+          s[f] = decay * s[f] + n * c / sqrt_nu;
+        }
+      } else {
+        for (index_t a = 0; a < n_nu; ++a) {
+          T* y = yj + nu[a] * k;
+          for (index_t f = 0; f < k; ++f) y[f] += lr_yj * (eqs[f] - reg_yj * y[f]);
+        }
+      }
+    }
+    if (fast)
+      for (index_t a = 0; a < n_nu; ++a) {
+        T* y = yj + nu[a] * k;
+        for (index_t f = 0; f < k; ++f) y[f] = scale * y[f] + shift[f];
+      }
+  }
+}
+
+}  // namespace turborec

@@ -1,0 +1,73 @@
+"""Reference (NumPy, one Python step per rating) SGD epochs, the oracle of the other backends.
+
+Contract of every backend of the family: the inputs are validated and coerced in
+``__init__.py``: int64 ``users`` and ``items`` in range, ``ratings`` in the model's dtype
+(float32 or float64, the dtype of every model array), in the order the pass must follow;
+``svdpp_epoch`` also gets N(u) as an int64 CSR ``(indptr, indices)`` over users. Then the model
+arrays (``bu, bi, pu, qi[, yj]``, read only), ``global_mean``, ``biased`` (SVD), the
+``rates`` tuple (``RATE_NAMES`` order), ``exact`` (SVD++), ``n_threads`` (unused: sequential),
+and the outputs, one per model array, written in full with the updated model.
+
+Arithmetic is in the model's dtype, each rate cast to it first, and every sum runs in order:
+the dot product over factors ``f = 0, 1, ...`` from 0 (``np.cumsum`` accumulates sequentially),
+``s_u`` over N(u) in its order, term ``y_j / sqrt|N(u)|`` by term, as Surprise's Cython loops.
+So the compiled backends equal this reference bit for bit in SVD and in SVD++'s exact mode.
+SVD++'s fast mode (``exact=False``: the implicit term carried in closed form along a run of one
+user's ratings, see ``sgd.hpp``) is the same mathematics with other roundings; this reference
+computes the exact definition for both modes.
+"""
+
+import numpy as np
+
+
+def _copy(model, outputs):
+    for source, target in zip(model, outputs):
+        target[...] = source
+    return outputs
+
+
+def _dot(q, p):
+    return np.cumsum(q * p)[-1] if len(q) else q.dtype.type(0)
+
+
+def svd_epoch(users, items, ratings, bu, bi, pu, qi, global_mean, biased, rates, n_threads, out_bu, out_bi,
+              out_pu, out_qi):
+    bu, bi, pu, qi = _copy((bu, bi, pu, qi), (out_bu, out_bi, out_pu, out_qi))
+    t = pu.dtype.type
+    lr_bu, lr_bi, lr_pu, lr_qi, _, reg_bu, reg_bi, reg_pu, reg_qi, _ = (t(x) for x in rates)
+    mu = t(global_mean) if biased else t(0)
+    for u, i, r in zip(users.tolist(), items.tolist(), ratings):
+        p, q = pu[u], qi[i]  # views: updated in place
+        err = r - (mu + bu[u] + bi[i] + _dot(q, p))
+        if biased:
+            bu[u] += lr_bu * (err - reg_bu * bu[u])
+            bi[i] += lr_bi * (err - reg_bi * bi[i])
+        p_old, q_old = p.copy(), q.copy()
+        p += lr_pu * (err * q_old - reg_pu * p_old)
+        q += lr_qi * (err * p_old - reg_qi * q_old)
+
+
+def svdpp_epoch(users, items, ratings, implicit, bu, bi, pu, qi, yj, global_mean, rates, exact, n_threads, out_bu,
+                out_bi, out_pu, out_qi, out_yj):
+    bu, bi, pu, qi, yj = _copy((bu, bi, pu, qi, yj), (out_bu, out_bi, out_pu, out_qi, out_yj))
+    t = pu.dtype.type
+    lr_bu, lr_bi, lr_pu, lr_qi, lr_yj, reg_bu, reg_bi, reg_pu, reg_qi, reg_yj = (t(x) for x in rates)
+    mu = t(global_mean)
+    indptr, indices = implicit
+    for u, i, r in zip(users.tolist(), items.tolist(), ratings):
+        nu = indices[indptr[u]:indptr[u + 1]].tolist()
+        sqrt_nu = np.sqrt(t(len(nu)))
+        s = np.zeros(pu.shape[1], dtype=pu.dtype)
+        for j in nu:
+            s += yj[j] / sqrt_nu
+        p, q = pu[u], qi[i]
+        err = r - (mu + bu[u] + bi[i] + _dot(q, p + s))
+        bu[u] += lr_bu * (err - reg_bu * bu[u])
+        bi[i] += lr_bi * (err - reg_bi * bi[i])
+        p_old, q_old = p.copy(), q.copy()
+        p += lr_pu * (err * q_old - reg_pu * p_old)
+        q += lr_qi * (err * (p_old + s) - reg_qi * q_old)
+        if nu:
+            step = err * q_old / sqrt_nu
+            for j in nu:  # one at a time: N(u) may list an item twice
+                yj[j] += lr_yj * (step - reg_yj * yj[j])
