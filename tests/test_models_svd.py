@@ -1,0 +1,231 @@
+"""SVD and SVDpp: Surprise 1.1's models, compared with Surprise itself (issue 9)."""
+
+import io
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import surprise  # a [test] peer: missing, this module fails rather than skips
+
+from turborec.datasets import Interactions
+from turborec.metrics import rmse
+from turborec.models import SVD, SVDpp
+from test_models_baseline import _ml100k, _random_ratings, _split, predict_both
+
+
+def _fit_both(theirs, ours, train):
+    trainset = surprise.Dataset.load_from_df(train, surprise.Reader(rating_scale=(1, 5))).build_full_trainset()
+    theirs.fit(trainset)
+    data = Interactions.from_raw(train.u.to_numpy(), train.i.to_numpy(), train.r.to_numpy())
+    ours.fit(data, rating_scale=(1, 5))
+    return trainset, data
+
+
+def _compare(theirs, ours, train, test):
+    """Largest absolute differences of predictions and RMSE, and of the factors of known rows."""
+    trainset, data = _fit_both(theirs, ours, train)
+    predictions, expected, users, items, got, _ = predict_both(theirs, ours, data, test)
+    raw_users = train.u.unique()
+    inner = [trainset.to_inner_uid(x) for x in raw_users]
+    ours_rows = data.user_mapper.transform(raw_users)
+    return {"predictions": float(np.abs(got - expected).max()),
+            "rmse": abs(rmse(test.r.to_numpy(), got) - surprise.accuracy.rmse(predictions, verbose=False)),
+            "pu": float(np.abs(ours.pu_[ours_rows] - theirs.pu[inner]).max()),
+            "bu": float(np.abs(ours.bu_[ours_rows] - theirs.bu[inner]).max())}
+
+
+def test_svd_equals_surprise_on_movielens_100k():
+    """Surprise's defaults (100 factors, 20 epochs) on an 80/20 split of all of ML-100K."""
+    train, test = _split(_ml100k())
+    differences = _compare(surprise.SVD(random_state=11), SVD(random_state=11), train, test)
+    assert max(differences.values()) < 1e-10, differences
+
+
+@pytest.mark.parametrize("params", [
+    dict(biased=False, n_factors=7, n_epochs=9),
+    dict(n_factors=5, n_epochs=6, lr_all=0.01, reg_all=0.05, lr_bu=0.02, lr_qi=0.003, reg_bi=0.1, reg_pu=0.0,
+         init_mean=0.05, init_std_dev=0.2),
+], ids=["unbiased", "per-parameter-rates"])
+def test_svd_equals_surprise_on_random_ratings(params):
+    train, test = _split(_random_ratings(seed=2))
+    differences = _compare(surprise.SVD(random_state=5, **params), SVD(random_state=5, **params), train, test)
+    assert max(differences.values()) < 1e-12, differences
+
+
+@pytest.mark.parametrize("cache_ratings", [True, False], ids=["exact", "fast"])
+def test_svdpp_equals_surprise_on_movielens_subset(cache_ratings):
+    """Surprise's SVDpp costs O(|N(u)| k) per rating: a 25k-rating sample of ML-100K, its defaults."""
+    df = _ml100k()
+    sample = df.iloc[np.random.default_rng(3).permutation(len(df))[:25000]].reset_index(drop=True)
+    train, test = _split(sample)
+    differences = _compare(surprise.SVDpp(random_state=2, cache_ratings=cache_ratings),
+                           SVDpp(random_state=2, cache_ratings=cache_ratings), train, test)
+    assert max(differences.values()) < 1e-10, differences
+
+
+def test_svdpp_with_own_rates_and_duplicate_ratings_equals_surprise():
+    df = _random_ratings(seed=4, n=900)
+    df = pd.concat([df, df.iloc[:40]], ignore_index=True)  # repeated (user, item) pairs
+    train, test = _split(df)
+    params = dict(n_factors=6, n_epochs=5, lr_yj=0.02, reg_yj=0.1, lr_pu=0.01, reg_all=0.03)
+    differences = _compare(surprise.SVDpp(random_state=9, **params), SVDpp(random_state=9, **params), train, test)
+    assert max(differences.values()) < 1e-12, differences
+
+
+@pytest.mark.parametrize("model", [SVD, SVDpp])
+def test_seeding_as_surprise_none_and_randomstate(model):
+    train, test = _split(_random_ratings(seed=5, n=600))
+    peer = {SVD: surprise.SVD, SVDpp: surprise.SVDpp}[model]
+    trainset, data = _fit_both(peer(n_factors=4, n_epochs=3), model(n_factors=4, n_epochs=3), train)
+    np.random.seed(123)
+    theirs = peer(n_factors=4, n_epochs=3).fit(trainset)
+    np.random.seed(123)
+    ours = model(n_factors=4, n_epochs=3).fit(data, rating_scale=(1, 5))  # None: numpy's global RandomState
+    np.testing.assert_allclose(ours.predict(*_known(data, test)), _surprise_predictions(theirs, test, data),
+                               atol=1e-12)
+    a = model(n_factors=4, n_epochs=3, random_state=np.random.RandomState(8)).fit(data)
+    b = model(n_factors=4, n_epochs=3, random_state=8).fit(data)
+    np.testing.assert_array_equal(a.pu_, b.pu_)
+    assert not np.array_equal(a.pu_, ours.pu_)
+
+
+def _known(data, test):
+    users = data.user_mapper.transform(test.u.to_numpy(), unknown="ignore")
+    items = data.item_mapper.transform(test.i.to_numpy(), unknown="ignore")
+    return users, items
+
+
+def _surprise_predictions(theirs, test, data):
+    return np.array([p.est for p in theirs.test(list(test.itertuples(index=False, name=None)))])
+
+
+def test_verbose_prints_as_surprise(capsys):
+    SVD(n_factors=2, n_epochs=2, verbose=True).fit((np.arange(3), np.arange(3), np.ones(3)))
+    SVDpp(n_factors=2, n_epochs=1, verbose=True).fit((np.arange(3), np.arange(3), np.ones(3)))
+    assert capsys.readouterr().out == "Processing epoch 0\nProcessing epoch 1\n processing epoch 0\n"
+
+
+@pytest.mark.parametrize("model", [SVD, SVDpp])
+def test_tuple_input_equals_interactions_and_float32_is_close(model):
+    df = _random_ratings(seed=7, n=800)
+    data = Interactions.from_raw(df.u.to_numpy(), df.i.to_numpy(), df.r.to_numpy())
+    a = model(n_factors=5, n_epochs=4, random_state=1).fit(data)
+    b = model(n_factors=5, n_epochs=4, random_state=1).fit((data.users, data.items, df.r.to_numpy()))
+    users, items = data.users[:50], data.items[::-1][:50]
+    np.testing.assert_array_equal(a.predict(users, items), b.predict(users, items))
+    c = model(n_factors=5, n_epochs=4, random_state=1, dtype="float32").fit(data)
+    assert c.pu_.dtype == np.float32
+    np.testing.assert_allclose(c.predict(users, items), a.predict(users, items), atol=1e-4)
+
+
+@pytest.mark.parametrize("model", [SVD, SVDpp])
+def test_backends_give_the_same_model(model):
+    df = _random_ratings(seed=8, n=400)
+    data = Interactions.from_raw(df.u.to_numpy(), df.i.to_numpy(), df.r.to_numpy())
+    fits = [model(n_factors=3, n_epochs=2, random_state=4, backend=b, cache_ratings=True).fit(data)
+            if model is SVDpp else model(n_factors=3, n_epochs=2, random_state=4, backend=b).fit(data)
+            for b in ("native", "numba", "numpy")]
+    for other in fits[1:]:
+        np.testing.assert_array_equal(other.pu_, fits[0].pu_)
+        np.testing.assert_array_equal(other.qi_, fits[0].qi_)
+    assert [f.backend_ for f in fits] == ["native", "numba", "numpy"]
+
+
+@pytest.mark.parametrize("model", [SVD, SVDpp])
+def test_save_load_and_pickle(model, tmp_path):
+    df = _random_ratings(seed=9, n=500)
+    data = Interactions.from_raw(df.u.to_numpy(), df.i.to_numpy(), df.r.to_numpy())
+    fitted = model(n_factors=4, n_epochs=2, random_state=3, reg_all=0.05).fit(data, rating_scale=(0.5, 5))
+    users, items = np.arange(-1, data.n_users + 1), np.resize(np.arange(data.n_items), data.n_users + 2)
+    for loaded in (model.load(_saved(fitted, tmp_path / "m")), pickle.loads(pickle.dumps(fitted))):
+        assert loaded.get_params() == fitted.get_params()
+        np.testing.assert_array_equal(loaded.predict(users, items), fitted.predict(users, items))
+        assert loaded.rating_scale_ == (0.5, 5.0)
+    unfitted = model.load(_saved(model(n_factors=3, verbose=True), io.BytesIO()))
+    assert unfitted.get_params() == model(n_factors=3, verbose=True).get_params()
+    with pytest.raises(RuntimeError, match="not fitted"):
+        unfitted.predict(0, 0)
+    other = SVDpp if model is SVD else SVD
+    with pytest.raises(ValueError, match=f"holds a {model.__name__}"):
+        other.load(_saved(fitted, io.BytesIO()))
+
+
+def _saved(model, file):
+    model.save(file)
+    if isinstance(file, io.BytesIO):
+        file.seek(0)
+        return file
+    return str(file)
+
+
+@pytest.mark.parametrize("model", [SVD, SVDpp])
+def test_recommend_ranks_by_predicted_rating(model):
+    df = _random_ratings(seed=10, n=1200)
+    data = Interactions.from_raw(df.u.to_numpy(), df.i.to_numpy(), df.r.to_numpy())
+    fitted = model(n_factors=6, n_epochs=3, random_state=0).fit(data)
+    users = np.array([0, 3, 17])
+    ids, scores = fitted.recommend(users, N=5)
+    for row, u in enumerate(users):
+        predicted = fitted.predict(np.full(data.n_items, u), np.arange(data.n_items), clip=False)
+        np.testing.assert_allclose(scores[row], np.sort(predicted)[::-1][:5], atol=1e-12)
+        np.testing.assert_allclose(predicted[ids[row]], scores[row], atol=1e-12)
+    exclude = sp.csr_matrix((np.ones(3), ([0, 1, 2], ids[:, 0])), shape=(3, data.n_items))
+    kept, _ = fitted.recommend(users, N=5, exclude=exclude)
+    assert not any(ids[r, 0] in kept[r] for r in range(3))
+    one, one_scores = fitted.recommend(3, N=2)
+    np.testing.assert_array_equal(one, ids[1, :2])
+    with pytest.raises(IndexError, match="users: index out of range"):
+        fitted.recommend([data.n_users])
+
+
+@pytest.mark.parametrize("model", [SVD, SVDpp])
+@pytest.mark.parametrize("params, error, message", [
+    (dict(n_factors=0), ValueError, "n_factors: expected a positive int"),
+    (dict(n_factors=2.5), TypeError, "n_factors"),
+    (dict(n_epochs=-1), ValueError, "n_epochs: expected a non-negative int"),
+    (dict(lr_all=0), ValueError, "lr_bu: expected a finite number > 0"),
+    (dict(lr_qi=-0.1), ValueError, "lr_qi: expected a finite number > 0"),
+    (dict(reg_all=-1), ValueError, "reg_bu: expected a finite number >= 0"),
+    (dict(init_std_dev=-0.1), ValueError, "init_std_dev: expected a number >= 0"),
+    (dict(init_mean=np.nan), ValueError, "init_mean: expected a finite number"),
+    (dict(random_state="seed"), ValueError, "random_state: expected None, an int or a numpy RandomState"),
+    (dict(dtype="float16"), ValueError, "dtype: expected one of float32, float64"),
+    (dict(verbose="yes"), TypeError, "verbose: expected a bool"),
+])
+def test_bad_parameters_are_clear_errors(model, params, error, message):
+    with pytest.raises(error, match=message):
+        model(**params).fit((np.array([0, 1]), np.array([1, 0]), np.array([3.0, 4.0])))
+
+
+@pytest.mark.parametrize("model", [SVD, SVDpp])
+@pytest.mark.parametrize("data, error, message", [
+    ((np.array([0, 1]), np.array([1, 0]), np.array([3.0, np.nan])), ValueError, "ratings: NaN or inf"),
+    ((np.array([0, -1]), np.array([1, 0]), np.array([3.0, 4.0])), ValueError, "users: indices must be >= 0"),
+    ((np.array([0, 1]), np.array([1, -2]), np.array([3.0, 4.0])), ValueError, "items: indices must be >= 0"),
+    ((np.array([], int), np.array([], int), np.array([])), ValueError, "data: no ratings to fit on"),
+    ((np.array([0, 1]), np.array([1, 0])), TypeError, "data: expected Interactions with ratings"),
+    ((np.array([0, 1]), np.array([1, 0]), np.array([3.0])), ValueError, "must have one length"),
+])
+def test_bad_data_is_a_clear_error(model, data, error, message):
+    with pytest.raises(error, match=message):
+        model(n_factors=2).fit(data)
+
+
+def test_divergence_is_an_error_not_nan_predictions():
+    rng = np.random.default_rng(0)
+    data = (rng.integers(0, 20, 300), rng.integers(0, 20, 300), rng.uniform(1, 5, 300))
+    with pytest.raises(FloatingPointError, match="lower the learning rates"):
+        SVD(n_factors=5, lr_all=50.0, random_state=0).fit(data)
+
+
+def test_inputs_are_not_modified_and_unknown_ids_fall_back():
+    users, items, ratings = np.array([0, 1, 1]), np.array([1, 0, 2]), np.array([3.0, 4.0, 5.0])
+    saved = users.copy(), items.copy(), ratings.copy()
+    model = SVD(n_factors=2, n_epochs=3, biased=False, random_state=0).fit((users, items, ratings))
+    for a, b in zip((users, items, ratings), saved):
+        np.testing.assert_array_equal(a, b)
+    got, details = model.predict([0, 5, -1], [1, 0, 0], return_details=True)
+    np.testing.assert_array_equal(details["was_impossible"], [False, True, True])
+    assert got[1] == got[2] == model.global_mean_ == 4.0
