@@ -1,4 +1,4 @@
-"""SVD and SVDpp: Surprise 1.1's models, compared with Surprise itself (issue 9)."""
+"""SVD, SVDpp and NMF: Surprise 1.1's models, compared with Surprise itself (issue 9)."""
 
 import io
 import pickle
@@ -11,7 +11,7 @@ import surprise  # a [test] peer: missing, this module fails rather than skips
 
 from turborec.datasets import Interactions
 from turborec.metrics import rmse
-from turborec.models import SVD, SVDpp
+from turborec.models import NMF, SVD, SVDpp
 from test_models_baseline import _ml100k, _random_ratings, _split, predict_both
 
 
@@ -54,6 +54,15 @@ def test_svd_equals_surprise_on_random_ratings(params):
     assert max(differences.values()) < 1e-12, differences
 
 
+@pytest.mark.parametrize("params", [{}, dict(biased=True, n_factors=4, n_epochs=12, lr_bu=0.01, reg_bi=0.05),
+                                    dict(reg_pu=0.1, reg_qi=0.02, init_low=0.2, init_high=0.8, n_epochs=10)],
+                         ids=["defaults", "biased", "own-init"])
+def test_nmf_equals_surprise_on_movielens_100k(params):
+    train, test = _split(_ml100k())
+    differences = _compare(surprise.NMF(random_state=7, **params), NMF(random_state=7, **params), train, test)
+    assert max(differences.values()) < 1e-10, differences
+
+
 @pytest.mark.parametrize("cache_ratings", [True, False], ids=["exact", "fast"])
 def test_svdpp_equals_surprise_on_movielens_subset(cache_ratings):
     """Surprise's SVDpp costs O(|N(u)| k) per rating: a 25k-rating sample of ML-100K, its defaults."""
@@ -74,10 +83,10 @@ def test_svdpp_with_own_rates_and_duplicate_ratings_equals_surprise():
     assert max(differences.values()) < 1e-12, differences
 
 
-@pytest.mark.parametrize("model", [SVD, SVDpp])
+@pytest.mark.parametrize("model", [SVD, SVDpp, NMF])
 def test_seeding_as_surprise_none_and_randomstate(model):
     train, test = _split(_random_ratings(seed=5, n=600))
-    peer = {SVD: surprise.SVD, SVDpp: surprise.SVDpp}[model]
+    peer = {SVD: surprise.SVD, SVDpp: surprise.SVDpp, NMF: surprise.NMF}[model]
     trainset, data = _fit_both(peer(n_factors=4, n_epochs=3), model(n_factors=4, n_epochs=3), train)
     np.random.seed(123)
     theirs = peer(n_factors=4, n_epochs=3).fit(trainset)
@@ -104,10 +113,11 @@ def _surprise_predictions(theirs, test, data):
 def test_verbose_prints_as_surprise(capsys):
     SVD(n_factors=2, n_epochs=2, verbose=True).fit((np.arange(3), np.arange(3), np.ones(3)))
     SVDpp(n_factors=2, n_epochs=1, verbose=True).fit((np.arange(3), np.arange(3), np.ones(3)))
-    assert capsys.readouterr().out == "Processing epoch 0\nProcessing epoch 1\n processing epoch 0\n"
+    NMF(n_factors=2, n_epochs=1, verbose=True).fit((np.arange(3), np.arange(3), np.ones(3)))
+    assert capsys.readouterr().out == "Processing epoch 0\nProcessing epoch 1\n processing epoch 0\nProcessing epoch 0\n"
 
 
-@pytest.mark.parametrize("model", [SVD, SVDpp])
+@pytest.mark.parametrize("model", [SVD, SVDpp, NMF])
 def test_tuple_input_equals_interactions_and_float32_is_close(model):
     df = _random_ratings(seed=7, n=800)
     data = Interactions.from_raw(df.u.to_numpy(), df.i.to_numpy(), df.r.to_numpy())
@@ -120,7 +130,7 @@ def test_tuple_input_equals_interactions_and_float32_is_close(model):
     np.testing.assert_allclose(c.predict(users, items), a.predict(users, items), atol=1e-4)
 
 
-@pytest.mark.parametrize("model", [SVD, SVDpp])
+@pytest.mark.parametrize("model", [SVD, SVDpp, NMF])
 def test_backends_give_the_same_model(model):
     df = _random_ratings(seed=8, n=400)
     data = Interactions.from_raw(df.u.to_numpy(), df.i.to_numpy(), df.r.to_numpy())
@@ -133,11 +143,11 @@ def test_backends_give_the_same_model(model):
     assert [f.backend_ for f in fits] == ["native", "numba", "numpy"]
 
 
-@pytest.mark.parametrize("model", [SVD, SVDpp])
+@pytest.mark.parametrize("model", [SVD, SVDpp, NMF])
 def test_save_load_and_pickle(model, tmp_path):
     df = _random_ratings(seed=9, n=500)
     data = Interactions.from_raw(df.u.to_numpy(), df.i.to_numpy(), df.r.to_numpy())
-    fitted = model(n_factors=4, n_epochs=2, random_state=3, reg_all=0.05).fit(data, rating_scale=(0.5, 5))
+    fitted = model(n_factors=4, n_epochs=2, random_state=3, reg_bu=0.05).fit(data, rating_scale=(0.5, 5))
     users, items = np.arange(-1, data.n_users + 1), np.resize(np.arange(data.n_items), data.n_users + 2)
     for loaded in (model.load(_saved(fitted, tmp_path / "m")), pickle.loads(pickle.dumps(fitted))):
         assert loaded.get_params() == fitted.get_params()
@@ -147,7 +157,7 @@ def test_save_load_and_pickle(model, tmp_path):
     assert unfitted.get_params() == model(n_factors=3, verbose=True).get_params()
     with pytest.raises(RuntimeError, match="not fitted"):
         unfitted.predict(0, 0)
-    other = SVDpp if model is SVD else SVD
+    other = SVDpp if model is not SVDpp else SVD
     with pytest.raises(ValueError, match=f"holds a {model.__name__}"):
         other.load(_saved(fitted, io.BytesIO()))
 
@@ -160,7 +170,7 @@ def _saved(model, file):
     return str(file)
 
 
-@pytest.mark.parametrize("model", [SVD, SVDpp])
+@pytest.mark.parametrize("model", [SVD, SVDpp, NMF])
 def test_recommend_ranks_by_predicted_rating(model):
     df = _random_ratings(seed=10, n=1200)
     data = Interactions.from_raw(df.u.to_numpy(), df.i.to_numpy(), df.r.to_numpy())
@@ -199,7 +209,20 @@ def test_bad_parameters_are_clear_errors(model, params, error, message):
         model(**params).fit((np.array([0, 1]), np.array([1, 0]), np.array([3.0, 4.0])))
 
 
-@pytest.mark.parametrize("model", [SVD, SVDpp])
+@pytest.mark.parametrize("params, error, message", [
+    (dict(init_low=-0.1), ValueError, "init_low: should be greater than zero"),
+    (dict(init_high=np.inf), ValueError, "init_high: expected a finite number"),
+    (dict(lr_bu=0), ValueError, "lr_bu: expected a finite number > 0"),
+    (dict(reg_qi=-1), ValueError, "reg_qi: expected a finite number >= 0"),
+    (dict(biased="no"), TypeError, "biased: expected a bool"),
+    (dict(n_factors=0), ValueError, "n_factors: expected a positive int"),
+])
+def test_nmf_bad_parameters_are_clear_errors(params, error, message):
+    with pytest.raises(error, match=message):
+        NMF(**params).fit((np.array([0, 1]), np.array([1, 0]), np.array([3.0, 4.0])))
+
+
+@pytest.mark.parametrize("model", [SVD, SVDpp, NMF])
 @pytest.mark.parametrize("data, error, message", [
     ((np.array([0, 1]), np.array([1, 0]), np.array([3.0, np.nan])), ValueError, "ratings: NaN or inf"),
     ((np.array([0, -1]), np.array([1, 0]), np.array([3.0, 4.0])), ValueError, "users: indices must be >= 0"),

@@ -35,6 +35,21 @@ class TestSvdEpoch(KernelConformance):
         return sgd.svd_epoch(**inputs, backend=backend, n_threads=n_threads)
 
 
+class TestNmfEpoch(KernelConformance):
+    FAMILY = "sgd"
+
+    def make(self, rng, dtype, n, m, k=10):
+        problem = _problem(rng, dtype, n, m, k)
+        problem["pu"], problem["qi"] = np.abs(problem["pu"]), np.abs(problem["qi"])
+        if n * k:
+            problem["pu"][0, 0] = 0  # a zero factor stays zero
+        return dict(problem, biased=bool(n % 2 == 0), lr_bu=0.01, lr_bi=0.007, reg_pu=0.1, reg_qi=0.05,
+                    reg_bu=0.05, reg_bi=0.0)
+
+    def call(self, inputs, backend, n_threads=None):
+        return sgd.nmf_epoch(**inputs, backend=backend, n_threads=n_threads)
+
+
 class TestSvdppEpochExact(KernelConformance):
     FAMILY = "sgd"
     SHAPES = ((37, 300), (5, 200), (1, 1), (20, 64))  # the reference is a Python loop per rating and N(u)
@@ -143,6 +158,20 @@ def test_svdpp_epoch_by_hand():
     np.testing.assert_allclose(out[4][:, 0], y1 + 0.1 * e2 * 0.5 / np.sqrt(2), atol=1e-14)
 
 
+def test_nmf_epoch_by_hand():
+    # User 0 rates item 0 (4) and item 1 (2); one factor, unbiased: est = q_i p_u.
+    pu, qi = np.array([[0.5], [0.7]]), np.array([[2.0], [1.0], [0.3]])
+    bu, bi, p, q = sgd.nmf_epoch([0, 0], [0, 1], [4.0, 2.0], np.zeros(2), np.zeros(3), pu, qi, global_mean=3.0,
+                                 reg_pu=0.1, reg_qi=0.2, backend="native")
+    est0, est1 = 2.0 * 0.5, 1.0 * 0.5
+    num_u, den_u = 2.0 * 4.0 + 1.0 * 2.0, 2.0 * est0 + 1.0 * est1
+    assert p[0, 0] == pytest.approx(0.5 * num_u / (den_u + 2 * 0.1 * 0.5), abs=1e-15)
+    assert q[0, 0] == pytest.approx(2.0 * (0.5 * 4.0) / (0.5 * est0 + 1 * 0.2 * 2.0), abs=1e-15)
+    assert q[1, 0] == pytest.approx(1.0 * (0.5 * 2.0) / (0.5 * est1 + 1 * 0.2 * 1.0), abs=1e-15)
+    assert p[1, 0] == 0.7 and q[2, 0] == 0.3  # no ratings: untouched
+    assert not bu.any() and not bi.any()
+
+
 # ---- bad input ----
 
 
@@ -173,6 +202,16 @@ def test_svd_epoch_rejects_bad_input(change, error, message):
     problem = {**_ok(), **change}
     with pytest.raises(error, match=message):
         sgd.svd_epoch(**problem)
+
+
+def test_nmf_epoch_rejects_bad_input():
+    problem = _ok()
+    with pytest.raises(ValueError, match="reg_pu: expected a finite number >= 0"):
+        sgd.nmf_epoch(**problem, reg_pu=-1)
+    with pytest.raises(ValueError, match="lr_bi: expected a finite number > 0"):
+        sgd.nmf_epoch(**problem, lr_bi=0)
+    with pytest.raises(TypeError, match="nmf_epoch\\(\\) got an unexpected keyword argument 'lr_pu'"):
+        sgd.nmf_epoch(**problem, lr_pu=0.1)
 
 
 def test_svdpp_epoch_rejects_bad_input():

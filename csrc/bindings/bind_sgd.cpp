@@ -50,9 +50,9 @@ T* copy_into(const py::array& in, py::array& out, const char* in_name, const cha
 }
 
 template <class T>
-void svd_epoch_t(const py::array& users, const py::array& items, const py::array& ratings, const py::array& bu,
-                 const py::array& bi, const py::array& pu, const py::array& qi, double global_mean, bool biased,
-                 const SgdRates& rates, py::array& out_bu, py::array& out_bi, py::array& out_pu, py::array& out_qi) {
+void mf_epoch_t(bool nmf, const py::array& users, const py::array& items, const py::array& ratings, const py::array& bu,
+                const py::array& bi, const py::array& pu, const py::array& qi, double global_mean, bool biased,
+                const SgdRates& rates, py::array& out_bu, py::array& out_bi, py::array& out_pu, py::array& out_qi) {
   expect(pu.ndim() == 2 && qi.ndim() == 2, "pu, qi: expected 2-D arrays");
   const py::ssize_t n_users = pu.shape(0), n_items = qi.shape(0), k = pu.shape(1);
   expect(qi.shape(1) == k, "qi: expected as many factors as pu");
@@ -65,20 +65,24 @@ void svd_epoch_t(const py::array& users, const py::array& items, const py::array
   const auto* i = static_cast<const std::int64_t*>(items.data());
   const T* r = static_cast<const T*>(ratings.data());
   py::gil_scoped_release release;
-  svd_epoch<T>(u, i, r, n, k, static_cast<T>(global_mean), biased, rates, b_u, b_i, p, q);
+  if (nmf)
+    nmf_epoch<T>(u, i, r, n, n_users, n_items, k, static_cast<T>(global_mean), biased, rates, b_u, b_i, p, q);
+  else
+    svd_epoch<T>(u, i, r, n, k, static_cast<T>(global_mean), biased, rates, b_u, b_i, p, q);
 }
 
-void svd_epoch_any(const py::array& users, const py::array& items, const py::array& ratings, const py::array& bu,
+template <bool Nmf>
+void mf_epoch_any(const py::array& users, const py::array& items, const py::array& ratings, const py::array& bu,
                    const py::array& bi, const py::array& pu, const py::array& qi, double global_mean, bool biased,
                    const py::tuple& rates, int n_threads, py::array& out_bu, py::array& out_bi, py::array& out_pu,
                    py::array& out_qi) {
   expect_n_threads(n_threads);
   const SgdRates checked = as_rates(rates);
   if (has_dtype<float>(pu))
-    return svd_epoch_t<float>(users, items, ratings, bu, bi, pu, qi, global_mean, biased, checked, out_bu, out_bi,
-                              out_pu, out_qi);
-  svd_epoch_t<double>(users, items, ratings, bu, bi, pu, qi, global_mean, biased, checked, out_bu, out_bi, out_pu,
-                      out_qi);
+    return mf_epoch_t<float>(Nmf, users, items, ratings, bu, bi, pu, qi, global_mean, biased, checked, out_bu, out_bi,
+                             out_pu, out_qi);
+  mf_epoch_t<double>(Nmf, users, items, ratings, bu, bi, pu, qi, global_mean, biased, checked, out_bu, out_bi, out_pu,
+                     out_qi);
 }
 
 // N(u) lists: indptr of n_users + 1 entries from 0, never decreasing, within indices; indices in
@@ -139,11 +143,15 @@ void svdpp_epoch_any(const py::array& users, const py::array& items, const py::a
 }  // namespace
 
 void bind_sgd(py::module_& m) {
-  m.def("svd_epoch", &svd_epoch_any, py::arg("users").noconvert(), py::arg("items").noconvert(),
-        py::arg("ratings").noconvert(), py::arg("bu").noconvert(), py::arg("bi").noconvert(),
-        py::arg("pu").noconvert(), py::arg("qi").noconvert(), py::arg("global_mean"), py::arg("biased"),
-        py::arg("rates"), py::arg("n_threads"), py::arg("out_bu").noconvert(), py::arg("out_bi").noconvert(),
-        py::arg("out_pu").noconvert(), py::arg("out_qi").noconvert());
+  auto def_epoch = [&m](const char* name, auto function) {
+    m.def(name, function, py::arg("users").noconvert(), py::arg("items").noconvert(), py::arg("ratings").noconvert(),
+          py::arg("bu").noconvert(), py::arg("bi").noconvert(), py::arg("pu").noconvert(), py::arg("qi").noconvert(),
+          py::arg("global_mean"), py::arg("biased"), py::arg("rates"), py::arg("n_threads"),
+          py::arg("out_bu").noconvert(), py::arg("out_bi").noconvert(), py::arg("out_pu").noconvert(),
+          py::arg("out_qi").noconvert());
+  };
+  def_epoch("svd_epoch", &mf_epoch_any<false>);
+  def_epoch("nmf_epoch", &mf_epoch_any<true>);
   m.def("svdpp_epoch", &svdpp_epoch_any, py::arg("users").noconvert(), py::arg("items").noconvert(),
         py::arg("ratings").noconvert(), py::arg("implicit_indptr").noconvert(),
         py::arg("implicit_indices").noconvert(), py::arg("bu").noconvert(), py::arg("bi").noconvert(),

@@ -146,4 +146,59 @@ void svdpp_epoch(const std::int64_t* __restrict users, const std::int64_t* __res
   }
 }
 
+// One epoch of Surprise's NMF (Luo et al. 2014): multiplicative updates that keep the factors
+// non-negative. Over the ratings in order: est = mu + b_u + b_i + q_i . p_u, e = r - est, the
+// biases move as in SVD (when biased), and every user and item accumulates
+//   num_u += q_i r,  den_u += q_i est,  num_i += p_u r,  den_i += p_u est   (per factor, in order);
+// then every user with ratings:  p_uf *= num_uf / (den_uf + |R(u)| reg_pu p_uf)  where p_uf != 0,
+// then every item likewise with reg_qi. Unbiased: mu = 0, biases untouched (but in est).
+// @param users, items, ratings, bu, bi, pu, qi  as in svd_epoch
+template <class T>
+void nmf_epoch(const std::int64_t* __restrict users, const std::int64_t* __restrict items,
+               const T* __restrict ratings, index_t n_ratings, index_t n_users, index_t n_items, index_t k,
+               T global_mean, bool biased, const SgdRates& rates, T* __restrict bu, T* __restrict bi,
+               T* __restrict pu, T* __restrict qi) {
+  const T mu = biased ? global_mean : T(0);
+  const T lr_bu = T(rates.lr_bu), lr_bi = T(rates.lr_bi), reg_bu = T(rates.reg_bu), reg_bi = T(rates.reg_bi);
+  const T reg_pu = T(rates.reg_pu), reg_qi = T(rates.reg_qi);
+  std::vector<T> user_num(n_users * k), user_den(n_users * k), item_num(n_items * k), item_den(n_items * k);
+  std::vector<index_t> user_count(n_users), item_count(n_items);
+  for (index_t r = 0; r < n_ratings; ++r) {
+    const index_t u = users[r], i = items[r];
+    const T* __restrict p = pu + u * k;
+    const T* __restrict q = qi + i * k;
+    T dot = 0;
+    for (index_t f = 0; f < k; ++f) dot += q[f] * p[f];
+    const T est = mu + bu[u] + bi[i] + dot;
+    const T err = ratings[r] - est;
+    if (biased) {
+      bu[u] += lr_bu * (err - reg_bu * bu[u]);
+      bi[i] += lr_bi * (err - reg_bi * bi[i]);
+    }
+    for (index_t f = 0; f < k; ++f) {
+      user_num[u * k + f] += q[f] * ratings[r];
+      user_den[u * k + f] += q[f] * est;
+      item_num[i * k + f] += p[f] * ratings[r];
+      item_den[i * k + f] += p[f] * est;
+    }
+    ++user_count[u];
+    ++item_count[i];
+  }
+  auto update = [k](T* factors, const std::vector<T>& num, std::vector<T>& den, const std::vector<index_t>& count,
+                    index_t n, T reg) {
+    for (index_t row = 0; row < n; ++row) {
+      if (count[row] == 0) continue;  // never visited (Surprise knows no such user or item)
+      for (index_t f = 0; f < k; ++f) {
+        T& x = factors[row * k + f];
+        if (x != T(0)) {
+          den[row * k + f] += static_cast<T>(count[row]) * reg * x;
+          x *= num[row * k + f] / den[row * k + f];
+        }
+      }
+    }
+  };
+  update(pu, user_num, user_den, user_count, n_users, reg_pu);
+  update(qi, item_num, item_den, item_count, n_items, reg_qi);
+}
+
 }  // namespace turborec

@@ -29,7 +29,7 @@ def get_rng(random_state):
 
 
 class _SGDFactorisation(RatingPredictor):
-    """What SVD and SVDpp share: parameter checks, Surprise's trainset order and numbering,
+    """What SVD, SVDpp and NMF share: parameter checks, Surprise's trainset order and numbering,
     initialisation, the epoch loop, ``recommend``, ``save`` / ``load``."""
 
     _rate_names = ("bu", "bi", "pu", "qi")
@@ -39,26 +39,34 @@ class _SGDFactorisation(RatingPredictor):
     # ------------------------------------------------------------------ fit
 
     def _check_params(self):
+        """``(n_factors, n_epochs, {rate name: value})``, every parameter checked."""
         n_factors = v.check_k(self.n_factors, "n_factors")
         n_epochs = v.as_int(self.n_epochs, "n_epochs", "a non-negative int")
         if n_epochs < 0:
             raise ValueError(f"n_epochs: expected a non-negative int, got {n_epochs}")
-        for name in ("init_mean", "init_std_dev"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-                raise ValueError(f"{name}: expected a finite number, got {value!r}")
-        if self.init_std_dev < 0:
-            raise ValueError(f"init_std_dev: expected a number >= 0, got {self.init_std_dev!r}")
         v.as_bool(self.verbose, "verbose")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype: expected one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        self._check_init()
+        rates = self._rates()
+        sgd.check_rates(**rates)  # the errors name the rate
+        return n_factors, n_epochs, rates
+
+    def _check_init(self):
+        _finite(self, "init_mean", "init_std_dev")
+        if self.init_std_dev < 0:
+            raise ValueError(f"init_std_dev: expected a number >= 0, got {self.init_std_dev!r}")
+
+    def _draw(self, rng, size):
+        return rng.normal(self.init_mean, self.init_std_dev, size=size)
+
+    def _rates(self):
         rates = {}
         for part in self._rate_names:  # Surprise: a specific rate, when given, takes precedence over *_all
             for kind in ("lr", "reg"):
                 specific = getattr(self, f"{kind}_{part}")
                 rates[f"{kind}_{part}"] = getattr(self, f"{kind}_all") if specific is None else specific
-        sgd.check_rates(**rates)  # the errors name the rate
-        return n_factors, n_epochs, rates
+        return rates
 
     def fit(self, data, rating_scale=None):
         """Fit by ``n_epochs`` SGD passes over the ratings in Surprise's order.
@@ -93,7 +101,7 @@ class _SGDFactorisation(RatingPredictor):
         model = {"bu_": np.zeros(n_users, dtype), "bi_": np.zeros(n_items, dtype)}
         for name in self._factor_names:
             numbered, n = rows[name]
-            drawn = rng.normal(self.init_mean, self.init_std_dev, size=(len(numbered), n_factors))
+            drawn = self._draw(rng, (len(numbered), n_factors))
             model[name] = np.zeros((n, n_factors), dtype)
             model[name][numbered] = drawn
         self.backend_, self.n_threads_ = resolve("sgd", self.backend).name, resolve_n_threads(self.n_threads)
@@ -369,6 +377,13 @@ class SVDpp(_SGDFactorisation):
         estimates += np.where(known_user, self.bu_[users], 0.0)
         estimates += np.where(known_item, self.bi_[items], 0.0)
         return estimates + dot, np.zeros(len(users), dtype=bool)
+
+
+def _finite(model, *names):
+    for name in names:
+        value = getattr(model, name)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+            raise ValueError(f"{name}: expected a finite number, got {value!r}")
 
 
 def _by_first_appearance(ids, n):

@@ -1,8 +1,8 @@
-"""Stochastic gradient descent epochs of explicit-rating matrix factorisation: Surprise 1.1's SVD
-and SVD++ updates, in the order the ratings are given (Surprise's order gives Surprise's
+"""Epochs of explicit-rating matrix factorisation: Surprise 1.1's SVD and SVD++ (stochastic
+gradient descent) and NMF (multiplicative) updates, in the order the ratings are given (Surprise's order gives Surprise's
 numbers), on the native, numba and numpy backends.
 
-Both kernels are sequential: one SGD pass in a fixed order has no parallelism that keeps its
+The kernels are sequential: one SGD pass in a fixed order has no parallelism that keeps its
 numbers, so ``n_threads`` is accepted and unused and results never depend on it. The update
 rules, and how SVD++'s implicit term is carried from rating to rating: ``_numpy.py``,
 ``csrc/include/turborec/sgd.hpp`` and docs/factorisation.md.
@@ -15,7 +15,7 @@ import numpy as np
 from .. import _validation as v
 from .._dispatch import dispatch
 
-__all__ = ["svd_epoch", "svdpp_epoch"]
+__all__ = ["nmf_epoch", "svd_epoch", "svdpp_epoch"]
 
 # The order of the ``rates`` tuple every backend receives (C++: struct SgdRates).
 RATE_NAMES = ("lr_bu", "lr_bi", "lr_pu", "lr_qi", "lr_yj", "reg_bu", "reg_bi", "reg_pu", "reg_qi", "reg_yj")
@@ -23,10 +23,10 @@ RATE_NAMES = ("lr_bu", "lr_bi", "lr_pu", "lr_qi", "lr_yj", "reg_bu", "reg_bi", "
 
 def check_rates(**rates):
     """The learning rates (finite, > 0) and regularisations (finite, >= 0) as floats, in
-    :data:`RATE_NAMES` order; a rate not given (SVD has no ``lr_yj``, ``reg_yj``) is 0."""
+    :data:`RATE_NAMES` order; a rate not given (SVD has no ``lr_yj``, NMF no ``lr_pu``) is 0."""
     out = []
     for name in RATE_NAMES:
-        value = rates.get(name, 0.0 if name.endswith("yj") else None)
+        value = rates.get(name, 0.0)
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"{name}: expected a number, got {value!r}")
         value = float(value)
@@ -184,4 +184,34 @@ def svdpp_epoch(users, items, ratings, bu, bi, pu, qi, yj, *, global_mean, lr_bu
     implicit = implicit_sets(users, items, n_users)
     return dispatch("sgd", "svdpp_epoch", inputs=(users, items, ratings, implicit, *arrays),
                     params=(_mean(global_mean), rates, v.as_bool(exact, "exact")),
+                    outputs=[(a.shape, a.dtype) for a in arrays], backend=backend, n_threads=n_threads)
+
+
+def nmf_epoch(users, items, ratings, bu, bi, pu, qi, *, global_mean, biased=False, lr_bu=0.005, lr_bi=0.005,
+              reg_pu=0.06, reg_qi=0.06, reg_bu=0.02, reg_bi=0.02, backend=None, n_threads=None):
+    """One epoch of Surprise's NMF: multiplicative updates that keep non-negative factors so.
+
+    Over the ratings in the given order: ``est = mu + b_u + b_i + q_i . p_u``, ``e = r - est``;
+    when ``biased``, ``b_u`` and ``b_i`` move as in :func:`svd_epoch`; every user accumulates
+    ``num_u += q_i r`` and ``den_u += q_i est``, every item ``num_i += p_u r`` and ``den_i +=
+    p_u est`` (per factor, in order). Then for every user with ratings and every non-zero
+    ``p_uf``: ``p_uf *= num_uf / (den_uf + |R(u)| reg_pu p_uf)``, then the items likewise with
+    ``reg_qi``. Unbiased: ``mu`` is 0 and the biases are returned unchanged.
+
+    Parameters
+    ----------
+    users, items, ratings, bu, bi, pu, qi, global_mean, biased, backend, n_threads
+        As in :func:`svd_epoch` (here ``biased`` defaults to False, as Surprise's NMF).
+    lr_bu, lr_bi : float, > 0
+    reg_pu, reg_qi, reg_bu, reg_bi : float, >= 0
+
+    Returns
+    -------
+    bu, bi, pu, qi : new ndarrays (the inputs are not modified)
+    """
+    arrays, n_users, n_items = _model(bu, bi, pu, qi)
+    users, items, ratings = _ratings(users, items, ratings, n_users, n_items, arrays[2].dtype)
+    rates = check_rates(lr_bu=lr_bu, lr_bi=lr_bi, reg_bu=reg_bu, reg_bi=reg_bi, reg_pu=reg_pu, reg_qi=reg_qi)
+    return dispatch("sgd", "nmf_epoch", inputs=(users, items, ratings, *arrays),
+                    params=(_mean(global_mean), v.as_bool(biased, "biased"), rates),
                     outputs=[(a.shape, a.dtype) for a in arrays], backend=backend, n_threads=n_threads)

@@ -13,3 +13,9 @@ def svdpp_epoch(users, items, ratings, implicit, bu, bi, pu, qi, yj, global_mean
                 out_bi, out_pu, out_qi, out_yj):
     _native.svdpp_epoch(users, items, ratings, *implicit, bu, bi, pu, qi, yj, global_mean, rates, exact, n_threads,
                         out_bu, out_bi, out_pu, out_qi, out_yj)
+
+
+def nmf_epoch(users, items, ratings, bu, bi, pu, qi, global_mean, biased, rates, n_threads, out_bu, out_bi,
+              out_pu, out_qi):
+    _native.nmf_epoch(users, items, ratings, bu, bi, pu, qi, global_mean, biased, rates, n_threads, out_bu, out_bi,
+                      out_pu, out_qi)

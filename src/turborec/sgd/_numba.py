@@ -103,6 +103,45 @@ def _svdpp(users, items, ratings, indptr, indices, sizes, zero, one, mu, rates, 
                     yj[j, f] = scale * yj[j, f] + shift[f]
 
 
+@njit(cache=True, nogil=True)
+def _nmf_update(factors, num, den, count, reg):
+    for row in range(factors.shape[0]):
+        if count[row] == 0:  # never visited (Surprise knows no such user or item)
+            continue
+        for f in range(factors.shape[1]):
+            if factors[row, f] != 0:
+                den[row, f] += count[row] * reg * factors[row, f]
+                factors[row, f] *= num[row, f] / den[row, f]
+
+
+@njit(cache=True, nogil=True)
+def _nmf(users, items, ratings, user_count, item_count, zero, mu, biased, rates, bu, bi, pu, qi):
+    lr_bu, lr_bi, _, _, _, reg_bu, reg_bi, reg_pu, reg_qi, _ = rates
+    k = pu.shape[1]
+    user_num = np.zeros_like(pu)
+    user_den = np.zeros_like(pu)
+    item_num = np.zeros_like(qi)
+    item_den = np.zeros_like(qi)
+    for r in range(len(ratings)):
+        u = users[r]
+        i = items[r]
+        dot = zero
+        for f in range(k):
+            dot += qi[i, f] * pu[u, f]
+        est = mu + bu[u] + bi[i] + dot
+        err = ratings[r] - est
+        if biased:
+            bu[u] += lr_bu * (err - reg_bu * bu[u])
+            bi[i] += lr_bi * (err - reg_bi * bi[i])
+        for f in range(k):
+            user_num[u, f] += qi[i, f] * ratings[r]
+            user_den[u, f] += qi[i, f] * est
+            item_num[i, f] += pu[u, f] * ratings[r]
+            item_den[i, f] += pu[u, f] * est
+    _nmf_update(pu, user_num, user_den, user_count, reg_pu)
+    _nmf_update(qi, item_num, item_den, item_count, reg_qi)
+
+
 def svd_epoch(users, items, ratings, bu, bi, pu, qi, global_mean, biased, rates, n_threads, out_bu, out_bi,
               out_pu, out_qi):
     for source, target in zip((bu, bi, pu, qi), (out_bu, out_bi, out_pu, out_qi)):
@@ -120,3 +159,15 @@ def svdpp_epoch(users, items, ratings, implicit, bu, bi, pu, qi, yj, global_mean
     sizes = np.diff(indptr).astype(pu.dtype)  # |N(u)| in the model's dtype
     _svdpp(users, items, ratings, indptr, indices, sizes, zero, one, mu, rates, bool(exact), out_bu, out_bi, out_pu, out_qi,
            out_yj)
+
+
+def nmf_epoch(users, items, ratings, bu, bi, pu, qi, global_mean, biased, rates, n_threads, out_bu, out_bi,
+              out_pu, out_qi):
+    for source, target in zip((bu, bi, pu, qi), (out_bu, out_bi, out_pu, out_qi)):
+        target[...] = source
+    zero, _, mu, rates = _typed(pu, rates, global_mean)
+    # rating counts in the model's dtype, as the C++ kernel converts them
+    user_count = np.bincount(users, minlength=len(pu)).astype(pu.dtype)
+    item_count = np.bincount(items, minlength=len(qi)).astype(pu.dtype)
+    _nmf(users, items, ratings, user_count, item_count, zero, mu if biased else zero, bool(biased), rates, out_bu,
+         out_bi, out_pu, out_qi)

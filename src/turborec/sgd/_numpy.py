@@ -71,3 +71,29 @@ def svdpp_epoch(users, items, ratings, implicit, bu, bi, pu, qi, yj, global_mean
             step = err * q_old / sqrt_nu
             for j in nu:  # one at a time: N(u) may list an item twice
                 yj[j] += lr_yj * (step - reg_yj * yj[j])
+
+
+def nmf_epoch(users, items, ratings, bu, bi, pu, qi, global_mean, biased, rates, n_threads, out_bu, out_bi,
+              out_pu, out_qi):
+    bu, bi, pu, qi = _copy((bu, bi, pu, qi), (out_bu, out_bi, out_pu, out_qi))
+    t = pu.dtype.type
+    lr_bu, lr_bi, _, _, _, reg_bu, reg_bi, reg_pu, reg_qi, _ = (t(x) for x in rates)
+    mu = t(global_mean) if biased else t(0)
+    user_num, user_den = np.zeros_like(pu), np.zeros_like(pu)
+    item_num, item_den = np.zeros_like(qi), np.zeros_like(qi)
+    for u, i, r in zip(users.tolist(), items.tolist(), ratings):
+        p, q = pu[u], qi[i]
+        est = mu + bu[u] + bi[i] + _dot(q, p)
+        err = r - est
+        if biased:
+            bu[u] += lr_bu * (err - reg_bu * bu[u])
+            bi[i] += lr_bi * (err - reg_bi * bi[i])
+        user_num[u] += q * r
+        user_den[u] += q * est
+        item_num[i] += p * r
+        item_den[i] += p * est
+    for factors, num, den, ids, reg in ((pu, user_num, user_den, users, reg_pu), (qi, item_num, item_den, items, reg_qi)):
+        counts = np.bincount(ids, minlength=len(factors)).astype(factors.dtype)[:, None]
+        move = (factors != 0) & (counts > 0)  # rows without ratings are never visited
+        den += np.where(move, counts * reg * factors, 0)
+        factors[move] *= num[move] / den[move]
