@@ -35,6 +35,13 @@ class TestSvdEpoch(KernelConformance):
         return sgd.svd_epoch(**inputs, backend=backend, n_threads=n_threads)
 
 
+class TestSvdEpochBlocks(TestSvdEpoch):
+    """FPSGD's grid: blocks of a sub-epoch run in parallel; the same result for any thread count."""
+
+    def make(self, rng, dtype, n, m, k=10):
+        return dict(super().make(rng, dtype, n, m, k), n_blocks=1 + n % 5)
+
+
 class TestNmfEpoch(KernelConformance):
     FAMILY = "sgd"
 
@@ -121,6 +128,43 @@ def test_fast_mode_with_interleaved_users(backend):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
 
 
+def test_block_order_puts_each_rating_in_its_block():
+    rng = np.random.default_rng(9)
+    users, items = rng.integers(0, 50, 500), rng.integers(0, 40, 500)
+    order, bounds = sgd.block_order(users, items, 4)
+    assert sorted(order.tolist()) == list(range(500)) and bounds[0] == 0 and bounds[-1] == 500
+    for s in range(4):
+        for b in range(4):
+            block = order[bounds[4 * s + b]:bounds[4 * s + b + 1]]
+            assert (users[block] % 4 == b).all() and (items[block] % 4 == (b + s) % 4).all()
+            assert (np.diff(block) > 0).all()  # the given order within a block
+    order, bounds = sgd.block_order(users, items, 1)
+    assert order is None and bounds.tolist() == [0, 500]
+
+
+def test_blocks_reproducible_across_threads_and_converging():
+    """Same grid, any thread count: bit-identical; and the grid's epochs fit as the plain ones do."""
+    rng = np.random.default_rng(10)
+    n_users, n_items, k = 400, 300, 8
+    truth_u, truth_i = rng.normal(0, 0.5, (n_users, k)), rng.normal(0, 0.5, (n_items, k))
+    users, items = rng.integers(0, n_users, 30000), rng.integers(0, n_items, 30000)
+    ratings = 3 + np.einsum("ij,ij->i", truth_u[users], truth_i[items]) + rng.normal(0, 0.1, len(users))
+    start = (np.zeros(n_users), np.zeros(n_items), rng.normal(0, 0.1, (n_users, k)), rng.normal(0, 0.1, (n_items, k)))
+    errors = {}
+    for n_blocks, n_threads in ((1, 1), (6, 1), (6, 2), (6, 3)):
+        model = start
+        for _ in range(15):
+            model = sgd.svd_epoch(users, items, ratings, *model, global_mean=3.0, lr_pu=0.02, lr_qi=0.02,
+                                  n_blocks=n_blocks, backend="native", n_threads=n_threads)
+        bu, bi, pu, qi = model
+        fitted = 3 + bu[users] + bi[items] + np.einsum("ij,ij->i", pu[users], qi[items])
+        errors[n_blocks, n_threads] = (float(np.sqrt(np.mean((fitted - ratings) ** 2))), model)
+    for n_threads in (2, 3):
+        for a, b in zip(errors[6, 1][1], errors[6, n_threads][1]):
+            np.testing.assert_array_equal(a, b)
+    assert errors[6, 1][0] < 1.1 * errors[1, 1][0] and errors[1, 1][0] < 0.6  # spread of ratings: ~1.4
+
+
 def test_svd_epoch_by_hand():
     # One rating, one factor: e = 4 - (3 + 0.1 + 0.2 + 0.5 * 0.4) = 0.5
     got = sgd.svd_epoch([0], [0], [4.0], np.array([0.1]), np.array([0.2]), np.array([[0.5]]), np.array([[0.4]]),
@@ -197,6 +241,9 @@ def _ok():
     (dict(qi=np.zeros((3, 5))), ValueError, "qi: expected 2 columns of dtype float64"),
     (dict(pu=np.zeros((4, 2), np.int64)), TypeError, "pu: expected dtype float32 or float64"),
     (dict(pu=np.full((4, 2), np.nan)), ValueError, "pu: contains NaN or inf"),
+    (dict(n_blocks=0), ValueError, "n_blocks: expected a positive int"),
+    (dict(n_blocks=70000), ValueError, "n_blocks: expected at most 65536"),
+    (dict(n_blocks=2.0), TypeError, "n_blocks: expected a positive int"),
 ])
 def test_svd_epoch_rejects_bad_input(change, error, message):
     problem = {**_ok(), **change}
@@ -232,17 +279,31 @@ def test_raw_bindings_refuse_inconsistent_arrays():
     ratings, model = p["ratings"], [p["bu"], p["bi"], p["pu"], p["qi"]]
     outs = [np.empty_like(a) for a in model]
     rates = (0.005,) * 5 + (0.02,) * 5
-    native.svd_epoch(users, items, ratings, *model, 3.0, True, rates, 1, *outs)  # consistent: runs
+    one = np.array([0, len(users)], np.int64)
+    native.svd_epoch(users, items, ratings, one, *model, 3.0, True, rates, 1, 1, *outs)  # consistent: runs
     with pytest.raises(ValueError, match="users: index out of range"):
-        native.svd_epoch(users + 10, items, ratings, *model, 3.0, True, rates, 1, *outs)
+        native.svd_epoch(users + 10, items, ratings, one, *model, 3.0, True, rates, 1, 1, *outs)
     with pytest.raises(TypeError, match="ratings: expected dtype float64"):
-        native.svd_epoch(users, items, ratings.astype(np.float32), *model, 3.0, True, rates, 1, *outs)
+        native.svd_epoch(users, items, ratings.astype(np.float32), one, *model, 3.0, True, rates, 1, 1, *outs)
     with pytest.raises(ValueError, match="out_qi: unexpected shape"):
-        native.svd_epoch(users, items, ratings, *model, 3.0, True, rates, 1, *outs[:3], np.empty((3, 5)))
+        native.svd_epoch(users, items, ratings, one, *model, 3.0, True, rates, 1, 1, *outs[:3], np.empty((3, 5)))
     with pytest.raises(ValueError, match="rates: expected 10 numbers"):
-        native.svd_epoch(users, items, ratings, *model, 3.0, True, rates[:4], 1, *outs)
+        native.svd_epoch(users, items, ratings, one, *model, 3.0, True, rates[:4], 1, 1, *outs)
     with pytest.raises(ValueError, match="n_threads"):
-        native.svd_epoch(users, items, ratings, *model, 3.0, True, rates, 0, *outs)
+        native.svd_epoch(users, items, ratings, one, *model, 3.0, True, rates, 1, 0, *outs)
+    order, bounds = sgd.block_order(users, items, 2)
+    grid = users[order], items[order], ratings[order]
+    native.svd_epoch(*grid, bounds, *model, 3.0, True, rates, 2, 2, *outs)  # consistent: runs
+    with pytest.raises(ValueError, match="bounds: expected n_blocks\\*\\*2 \\+ 1 entries"):
+        native.svd_epoch(*grid, bounds, *model, 3.0, True, rates, 3, 2, *outs)
+    with pytest.raises(ValueError, match="is not in its block"):
+        native.svd_epoch(users, items, ratings, np.array([0, 0, 0, 3, 6]), *model, 3.0, True, rates, 2, 2, *outs)
+    with pytest.raises(ValueError, match="bounds: must never decrease"):
+        native.svd_epoch(*grid, np.array([0, 4, 2, 5, 6]), *model, 3.0, True, rates, 2, 2, *outs)
+    with pytest.raises(ValueError, match="bounds: expected to run from 0"):
+        native.svd_epoch(*grid, np.array([0, 1, 2, 3, 4]), *model, 3.0, True, rates, 2, 2, *outs)
+    with pytest.raises(ValueError, match="n_blocks: expected 1 to 65536"):
+        native.svd_epoch(*grid, bounds, *model, 3.0, True, rates, 0, 2, *outs)
     yj = np.zeros((3, 2))
     indptr, indices = sgd.implicit_sets(users, items, 4)
     outs.append(np.empty_like(yj))

@@ -49,14 +49,26 @@ T* copy_into(const py::array& in, py::array& out, const char* in_name, const cha
   return dst;
 }
 
+// Block offsets of svd_epoch: n_blocks * n_blocks + 1 entries, from 0, never decreasing, to n.
+void check_bounds(const py::array& bounds, py::ssize_t n_blocks, py::ssize_t n) {
+  expect(n_blocks >= 1 && n_blocks <= 65536, "n_blocks: expected 1 to 65536, got " + std::to_string(n_blocks));
+  const std::int64_t* b = input<std::int64_t>(bounds, "bounds", 1);
+  expect(bounds.shape(0) == n_blocks * n_blocks + 1, "bounds: expected n_blocks**2 + 1 entries");
+  expect(b[0] == 0 && b[n_blocks * n_blocks] == n, "bounds: expected to run from 0 to the number of ratings");
+  for (py::ssize_t a = 0; a < n_blocks * n_blocks; ++a)
+    if (b[a] > b[a + 1]) expect(false, "bounds: must never decrease");
+}
+
 template <class T>
-void mf_epoch_t(bool nmf, const py::array& users, const py::array& items, const py::array& ratings, const py::array& bu,
-                const py::array& bi, const py::array& pu, const py::array& qi, double global_mean, bool biased,
-                const SgdRates& rates, py::array& out_bu, py::array& out_bi, py::array& out_pu, py::array& out_qi) {
+void mf_epoch_t(bool nmf, const py::array& users, const py::array& items, const py::array& ratings,
+                const py::array* bounds, py::ssize_t n_blocks, const py::array& bu, const py::array& bi,
+                const py::array& pu, const py::array& qi, double global_mean, bool biased, const SgdRates& rates,
+                int n_threads, py::array& out_bu, py::array& out_bi, py::array& out_pu, py::array& out_qi) {
   expect(pu.ndim() == 2 && qi.ndim() == 2, "pu, qi: expected 2-D arrays");
   const py::ssize_t n_users = pu.shape(0), n_items = qi.shape(0), k = pu.shape(1);
   expect(qi.shape(1) == k, "qi: expected as many factors as pu");
   const py::ssize_t n = check_ratings<T>(users, items, ratings, n_users, n_items);
+  if (bounds) check_bounds(*bounds, n_blocks, n);
   T* b_u = copy_into<T>(bu, out_bu, "bu", "out_bu", n_users, -1);
   T* b_i = copy_into<T>(bi, out_bi, "bi", "out_bi", n_items, -1);
   T* p = copy_into<T>(pu, out_pu, "pu", "out_pu", n_users, k);
@@ -64,25 +76,46 @@ void mf_epoch_t(bool nmf, const py::array& users, const py::array& items, const 
   const auto* u = static_cast<const std::int64_t*>(users.data());
   const auto* i = static_cast<const std::int64_t*>(items.data());
   const T* r = static_cast<const T*>(ratings.data());
+  const auto* offsets = bounds ? static_cast<const std::int64_t*>(bounds->data()) : nullptr;
+  if (bounds) {  // the block grid's user and item classes must be what the kernel assumes
+    for (py::ssize_t s = 0; s < n_blocks; ++s)
+      for (py::ssize_t b = 0; b < n_blocks; ++b)
+        for (std::int64_t e = offsets[s * n_blocks + b]; e < offsets[s * n_blocks + b + 1]; ++e)
+          if (u[e] % n_blocks != b || i[e] % n_blocks != (b + s) % n_blocks)
+            expect(false, "bounds: rating " + std::to_string(e) + " is not in its block");
+  }
   py::gil_scoped_release release;
   if (nmf)
     nmf_epoch<T>(u, i, r, n, n_users, n_items, k, static_cast<T>(global_mean), biased, rates, b_u, b_i, p, q);
   else
-    svd_epoch<T>(u, i, r, n, k, static_cast<T>(global_mean), biased, rates, b_u, b_i, p, q);
+    svd_epoch<T>(u, i, r, offsets, n_blocks, k, static_cast<T>(global_mean), biased, rates, n_threads, b_u, b_i, p,
+                 q);
 }
 
-template <bool Nmf>
-void mf_epoch_any(const py::array& users, const py::array& items, const py::array& ratings, const py::array& bu,
+void svd_epoch_any(const py::array& users, const py::array& items, const py::array& ratings, const py::array& bounds,
+                   const py::array& bu, const py::array& bi, const py::array& pu, const py::array& qi,
+                   double global_mean, bool biased, const py::tuple& rates, py::ssize_t n_blocks, int n_threads,
+                   py::array& out_bu, py::array& out_bi, py::array& out_pu, py::array& out_qi) {
+  expect_n_threads(n_threads);
+  const SgdRates checked = as_rates(rates);
+  if (has_dtype<float>(pu))
+    return mf_epoch_t<float>(false, users, items, ratings, &bounds, n_blocks, bu, bi, pu, qi, global_mean, biased,
+                             checked, n_threads, out_bu, out_bi, out_pu, out_qi);
+  mf_epoch_t<double>(false, users, items, ratings, &bounds, n_blocks, bu, bi, pu, qi, global_mean, biased, checked,
+                     n_threads, out_bu, out_bi, out_pu, out_qi);
+}
+
+void nmf_epoch_any(const py::array& users, const py::array& items, const py::array& ratings, const py::array& bu,
                    const py::array& bi, const py::array& pu, const py::array& qi, double global_mean, bool biased,
                    const py::tuple& rates, int n_threads, py::array& out_bu, py::array& out_bi, py::array& out_pu,
                    py::array& out_qi) {
   expect_n_threads(n_threads);
   const SgdRates checked = as_rates(rates);
   if (has_dtype<float>(pu))
-    return mf_epoch_t<float>(Nmf, users, items, ratings, bu, bi, pu, qi, global_mean, biased, checked, out_bu, out_bi,
-                             out_pu, out_qi);
-  mf_epoch_t<double>(Nmf, users, items, ratings, bu, bi, pu, qi, global_mean, biased, checked, out_bu, out_bi, out_pu,
-                     out_qi);
+    return mf_epoch_t<float>(true, users, items, ratings, nullptr, 1, bu, bi, pu, qi, global_mean, biased, checked,
+                             n_threads, out_bu, out_bi, out_pu, out_qi);
+  mf_epoch_t<double>(true, users, items, ratings, nullptr, 1, bu, bi, pu, qi, global_mean, biased, checked, n_threads,
+                     out_bu, out_bi, out_pu, out_qi);
 }
 
 // N(u) lists: indptr of n_users + 1 entries from 0, never decreasing, within indices; indices in
@@ -143,15 +176,17 @@ void svdpp_epoch_any(const py::array& users, const py::array& items, const py::a
 }  // namespace
 
 void bind_sgd(py::module_& m) {
-  auto def_epoch = [&m](const char* name, auto function) {
-    m.def(name, function, py::arg("users").noconvert(), py::arg("items").noconvert(), py::arg("ratings").noconvert(),
-          py::arg("bu").noconvert(), py::arg("bi").noconvert(), py::arg("pu").noconvert(), py::arg("qi").noconvert(),
-          py::arg("global_mean"), py::arg("biased"), py::arg("rates"), py::arg("n_threads"),
-          py::arg("out_bu").noconvert(), py::arg("out_bi").noconvert(), py::arg("out_pu").noconvert(),
-          py::arg("out_qi").noconvert());
-  };
-  def_epoch("svd_epoch", &mf_epoch_any<false>);
-  def_epoch("nmf_epoch", &mf_epoch_any<true>);
+  m.def("svd_epoch", &svd_epoch_any, py::arg("users").noconvert(), py::arg("items").noconvert(),
+        py::arg("ratings").noconvert(), py::arg("bounds").noconvert(), py::arg("bu").noconvert(),
+        py::arg("bi").noconvert(), py::arg("pu").noconvert(), py::arg("qi").noconvert(), py::arg("global_mean"),
+        py::arg("biased"), py::arg("rates"), py::arg("n_blocks"), py::arg("n_threads"),
+        py::arg("out_bu").noconvert(), py::arg("out_bi").noconvert(), py::arg("out_pu").noconvert(),
+        py::arg("out_qi").noconvert());
+  m.def("nmf_epoch", &nmf_epoch_any, py::arg("users").noconvert(), py::arg("items").noconvert(),
+        py::arg("ratings").noconvert(), py::arg("bu").noconvert(), py::arg("bi").noconvert(),
+        py::arg("pu").noconvert(), py::arg("qi").noconvert(), py::arg("global_mean"), py::arg("biased"),
+        py::arg("rates"), py::arg("n_threads"), py::arg("out_bu").noconvert(), py::arg("out_bi").noconvert(),
+        py::arg("out_pu").noconvert(), py::arg("out_qi").noconvert());
   m.def("svdpp_epoch", &svdpp_epoch_any, py::arg("users").noconvert(), py::arg("items").noconvert(),
         py::arg("ratings").noconvert(), py::arg("implicit_indptr").noconvert(),
         py::arg("implicit_indices").noconvert(), py::arg("bu").noconvert(), py::arg("bi").noconvert(),

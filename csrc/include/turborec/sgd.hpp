@@ -34,20 +34,19 @@ struct SgdRates {
   double reg_bu, reg_bi, reg_pu, reg_qi, reg_yj;
 };
 
-// One SVD epoch, sequential (n_threads is accepted for the family's signature; SGD in Surprise's
-// order is sequential by definition).
+// SVD's SGD steps over ratings [begin, end), in order.
 // @param users, items  n_ratings, indices in [0, n_users) and [0, n_items)
 // @param ratings       n_ratings
 // @param bu, bi        n_users, n_items: biases, read and written (untouched when !biased)
 // @param pu, qi        n_users * k, n_items * k: factors, read and written
 template <class T>
-void svd_epoch(const std::int64_t* __restrict users, const std::int64_t* __restrict items,
-               const T* __restrict ratings, index_t n_ratings, index_t k, T global_mean, bool biased,
+void svd_steps(const std::int64_t* __restrict users, const std::int64_t* __restrict items,
+               const T* __restrict ratings, index_t begin, index_t end, index_t k, T global_mean, bool biased,
                const SgdRates& rates, T* __restrict bu, T* __restrict bi, T* __restrict pu, T* __restrict qi) {
   const T mu = biased ? global_mean : T(0);
   const T lr_bu = T(rates.lr_bu), lr_bi = T(rates.lr_bi), lr_pu = T(rates.lr_pu), lr_qi = T(rates.lr_qi);
   const T reg_bu = T(rates.reg_bu), reg_bi = T(rates.reg_bi), reg_pu = T(rates.reg_pu), reg_qi = T(rates.reg_qi);
-  for (index_t r = 0; r < n_ratings; ++r) {
+  for (index_t r = begin; r < end; ++r) {
     const index_t u = users[r], i = items[r];
     T* __restrict p = pu + u * k;
     T* __restrict q = qi + i * k;
@@ -63,6 +62,30 @@ void svd_epoch(const std::int64_t* __restrict users, const std::int64_t* __restr
       p[f] += lr_pu * (err * qif - reg_pu * puf);
       q[f] += lr_qi * (err * puf - reg_qi * qif);
     }
+  }
+}
+
+// One SVD epoch over a G x G grid of rating blocks (FPSGD, Chin et al. 2015, with a fixed
+// schedule). The caller ordered the ratings block by block: block (s, b), stored at
+// bounds[s * G + b] .. bounds[s * G + b + 1], holds the ratings of users u with u % G == b and
+// items i with i % G == (b + s) % G, in their original order. Sub-epoch s = 0 .. G-1 runs its G
+// blocks in parallel: they share no user and no item, so each block's sequential steps read and
+// write rows no other block touches, and the result is the same for every thread count.
+// G = 1 is the plain sequential pass in the given order (Surprise's).
+// @param bounds  G * G + 1 non-decreasing offsets from 0 to n_ratings
+template <class T>
+void svd_epoch(const std::int64_t* __restrict users, const std::int64_t* __restrict items,
+               const T* __restrict ratings, const std::int64_t* __restrict bounds, index_t n_blocks, index_t k,
+               T global_mean, bool biased, const SgdRates& rates, int n_threads, T* __restrict bu,
+               T* __restrict bi, T* __restrict pu, T* __restrict qi) {
+  if (n_blocks == 1) return svd_steps(users, items, ratings, bounds[0], bounds[1], k, global_mean, biased, rates,
+                                      bu, bi, pu, qi);
+  for (index_t s = 0; s < n_blocks; ++s) {
+#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1) default(none) \
+    shared(users, items, ratings, bounds, n_blocks, k, global_mean, biased, rates, bu, bi, pu, qi, s)
+    for (index_t b = 0; b < n_blocks; ++b)
+      svd_steps(users, items, ratings, bounds[s * n_blocks + b], bounds[s * n_blocks + b + 1], k, global_mean,
+                biased, rates, bu, bi, pu, qi);
   }
 }
 

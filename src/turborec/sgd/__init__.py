@@ -2,8 +2,9 @@
 gradient descent) and NMF (multiplicative) updates, in the order the ratings are given (Surprise's order gives Surprise's
 numbers), on the native, numba and numpy backends.
 
-The kernels are sequential: one SGD pass in a fixed order has no parallelism that keeps its
-numbers, so ``n_threads`` is accepted and unused and results never depend on it. The update
+The passes in the given order are sequential (an SGD pass in a fixed order has no parallelism
+that keeps its numbers); ``svd_epoch(n_blocks=G)`` with ``G > 1`` runs FPSGD's block grid
+instead, in parallel. Results never depend on ``n_threads``. The update
 rules, and how SVD++'s implicit term is carried from rating to rating: ``_numpy.py``,
 ``csrc/include/turborec/sgd.hpp`` and docs/factorisation.md.
 """
@@ -15,7 +16,9 @@ import numpy as np
 from .. import _validation as v
 from .._dispatch import dispatch
 
-__all__ = ["nmf_epoch", "svd_epoch", "svdpp_epoch"]
+__all__ = ["block_order", "nmf_epoch", "svd_epoch", "svdpp_epoch"]
+
+MAX_BLOCKS = 65536  # n_blocks**2 offsets are allocated: far above any useful grid
 
 # The order of the ``rates`` tuple every backend receives (C++: struct SgdRates).
 RATE_NAMES = ("lr_bu", "lr_bi", "lr_pu", "lr_qi", "lr_yj", "reg_bu", "reg_bi", "reg_pu", "reg_qi", "reg_yj")
@@ -104,8 +107,25 @@ def implicit_sets(users, items, n_users):
     return indptr, np.ascontiguousarray(items[order])
 
 
+def block_order(users, items, n_blocks):
+    """The FPSGD grid of :func:`svd_epoch`: ``(order, bounds)``.
+
+    Rating ``r`` falls in block ``(s, b)`` with ``b = users[r] % G`` and ``s = (items[r] % G - b)
+    mod G`` (``G = n_blocks``); ``order`` (int64, or None when ``G`` is 1) lists the ratings
+    block by block, ``s`` major, each block in the given order, and block ``(s, b)`` is
+    ``order[bounds[s * G + b]:bounds[s * G + b + 1]]``.
+    """
+    if n_blocks == 1:
+        return None, np.array([0, len(users)], dtype=np.int64)
+    user_class = users % n_blocks
+    key = ((items % n_blocks - user_class) % n_blocks) * n_blocks + user_class
+    bounds = np.zeros(n_blocks * n_blocks + 1, dtype=np.int64)
+    np.cumsum(np.bincount(key, minlength=n_blocks * n_blocks), out=bounds[1:])
+    return np.argsort(key, kind="stable"), bounds
+
+
 def svd_epoch(users, items, ratings, bu, bi, pu, qi, *, global_mean, biased=True, lr_bu=0.005, lr_bi=0.005,
-              lr_pu=0.005, lr_qi=0.005, reg_bu=0.02, reg_bi=0.02, reg_pu=0.02, reg_qi=0.02, backend=None,
+              lr_pu=0.005, lr_qi=0.005, reg_bu=0.02, reg_bi=0.02, reg_pu=0.02, reg_qi=0.02, n_blocks=1, backend=None,
               n_threads=None):
     """One epoch of Surprise's SVD: one SGD step per rating, in the given order.
 
@@ -130,8 +150,14 @@ def svd_epoch(users, items, ratings, bu, bi, pu, qi, *, global_mean, biased=True
     biased : bool, default True
     lr_bu, lr_bi, lr_pu, lr_qi : float, > 0
     reg_bu, reg_bi, reg_pu, reg_qi : float, >= 0
+    n_blocks : int, default 1
+        1: one sequential pass in the given order (Surprise's, with Surprise's order). ``G > 1``:
+        the FPSGD grid of :func:`block_order`: the epoch runs ``G`` sub-epochs, sub-epoch ``s``
+        processes its ``G`` blocks, which share no user and no item, in parallel on
+        ``n_threads`` threads, each block's ratings in the given order. The result depends on
+        ``G``, never on ``n_threads``.
     backend, n_threads
-        See :func:`turborec.topk` (backends: native, numba, numpy; the pass is sequential).
+        See :func:`turborec.topk` (backends: native, numba, numpy).
 
     Returns
     -------
@@ -141,8 +167,14 @@ def svd_epoch(users, items, ratings, bu, bi, pu, qi, *, global_mean, biased=True
     users, items, ratings = _ratings(users, items, ratings, n_users, n_items, arrays[2].dtype)
     rates = check_rates(lr_bu=lr_bu, lr_bi=lr_bi, lr_pu=lr_pu, lr_qi=lr_qi, reg_bu=reg_bu, reg_bi=reg_bi,
                         reg_pu=reg_pu, reg_qi=reg_qi)
-    return dispatch("sgd", "svd_epoch", inputs=(users, items, ratings, *arrays),
-                    params=(_mean(global_mean), v.as_bool(biased, "biased"), rates),
+    n_blocks = v.check_k(n_blocks, "n_blocks")
+    if n_blocks > MAX_BLOCKS:
+        raise ValueError(f"n_blocks: expected at most {MAX_BLOCKS}, got {n_blocks}")
+    order, bounds = block_order(users, items, n_blocks)
+    if order is not None:
+        users, items, ratings = users[order], items[order], ratings[order]
+    return dispatch("sgd", "svd_epoch", inputs=(users, items, ratings, bounds, *arrays),
+                    params=(_mean(global_mean), v.as_bool(biased, "biased"), rates, n_blocks),
                     outputs=[(a.shape, a.dtype) for a in arrays], backend=backend, n_threads=n_threads)
 
 

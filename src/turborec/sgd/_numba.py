@@ -3,7 +3,9 @@ contract), compiled without ``fastmath`` so that every sum keeps its order; scal
 the model's dtype (``t``) so float32 models compute in float32, as the C++ kernels do."""
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
+
+from .._jit import launch
 
 
 def _typed(pu, rates, global_mean):
@@ -12,10 +14,10 @@ def _typed(pu, rates, global_mean):
 
 
 @njit(cache=True, nogil=True)
-def _svd(users, items, ratings, zero, mu, biased, rates, bu, bi, pu, qi):
+def _svd_steps(users, items, ratings, begin, end, zero, mu, biased, rates, bu, bi, pu, qi):
     lr_bu, lr_bi, lr_pu, lr_qi, _, reg_bu, reg_bi, reg_pu, reg_qi, _ = rates
     k = pu.shape[1]
-    for r in range(len(ratings)):
+    for r in range(begin, end):
         u = users[r]
         i = items[r]
         dot = zero
@@ -30,6 +32,15 @@ def _svd(users, items, ratings, zero, mu, biased, rates, bu, bi, pu, qi):
             qif = qi[i, f]
             pu[u, f] += lr_pu * (err * qif - reg_pu * puf)
             qi[i, f] += lr_qi * (err * puf - reg_qi * qif)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _svd_blocks(users, items, ratings, bounds, n_blocks, zero, mu, biased, rates, bu, bi, pu, qi):
+    """Sub-epoch s runs its blocks in parallel: they share no user and no item (sgd.hpp)."""
+    for s in range(n_blocks):
+        for b in prange(n_blocks):
+            _svd_steps(users, items, ratings, bounds[s * n_blocks + b], bounds[s * n_blocks + b + 1], zero, mu,
+                       biased, rates, bu, bi, pu, qi)
 
 
 @njit(cache=True, nogil=True)
@@ -142,12 +153,16 @@ def _nmf(users, items, ratings, user_count, item_count, zero, mu, biased, rates,
     _nmf_update(qi, item_num, item_den, item_count, reg_qi)
 
 
-def svd_epoch(users, items, ratings, bu, bi, pu, qi, global_mean, biased, rates, n_threads, out_bu, out_bi,
-              out_pu, out_qi):
+def svd_epoch(users, items, ratings, bounds, bu, bi, pu, qi, global_mean, biased, rates, n_blocks, n_threads, out_bu,
+              out_bi, out_pu, out_qi):
     for source, target in zip((bu, bi, pu, qi), (out_bu, out_bi, out_pu, out_qi)):
         target[...] = source
     zero, _, mu, rates = _typed(pu, rates, global_mean)
-    _svd(users, items, ratings, zero, mu if biased else zero, bool(biased), rates, out_bu, out_bi, out_pu, out_qi)
+    arguments = (zero, mu if biased else zero, bool(biased), rates, out_bu, out_bi, out_pu, out_qi)
+    if n_blocks == 1:
+        _svd_steps(users, items, ratings, 0, len(ratings), *arguments)
+    else:
+        launch(_svd_blocks, n_threads, users, items, ratings, bounds, n_blocks, *arguments)
 
 
 def svdpp_epoch(users, items, ratings, implicit, bu, bi, pu, qi, yj, global_mean, rates, exact, n_threads, out_bu,

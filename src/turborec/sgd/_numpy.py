@@ -3,9 +3,11 @@
 Contract of every backend of the family: the inputs are validated and coerced in
 ``__init__.py``: int64 ``users`` and ``items`` in range, ``ratings`` in the model's dtype
 (float32 or float64, the dtype of every model array), in the order the pass must follow;
-``svdpp_epoch`` also gets N(u) as an int64 CSR ``(indptr, indices)`` over users. Then the model
-arrays (``bu, bi, pu, qi[, yj]``, read only), ``global_mean``, ``biased`` (SVD), the
-``rates`` tuple (``RATE_NAMES`` order), ``exact`` (SVD++), ``n_threads`` (unused: sequential),
+``svd_epoch`` also gets the int64 ``bounds`` of its ``n_blocks`` x ``n_blocks`` grid (the
+ratings already ordered block by block, see ``block_order``); ``svdpp_epoch`` gets N(u) as an
+int64 CSR ``(indptr, indices)`` over users. Then the model
+arrays (``bu, bi, pu, qi[, yj]``, read only), ``global_mean``, ``biased`` (SVD, NMF), the
+``rates`` tuple (``RATE_NAMES`` order), ``n_blocks`` (SVD), ``exact`` (SVD++), ``n_threads``,
 and the outputs, one per model array, written in full with the updated model.
 
 Arithmetic is in the model's dtype, each rate cast to it first, and every sum runs in order:
@@ -30,8 +32,9 @@ def _dot(q, p):
     return np.cumsum(q * p)[-1] if len(q) else q.dtype.type(0)
 
 
-def svd_epoch(users, items, ratings, bu, bi, pu, qi, global_mean, biased, rates, n_threads, out_bu, out_bi,
-              out_pu, out_qi):
+def svd_epoch(users, items, ratings, bounds, bu, bi, pu, qi, global_mean, biased, rates, n_blocks, n_threads, out_bu,
+              out_bi, out_pu, out_qi):
+    """The blocks one after the other (they share no rows: any order, or all at once, is the same)."""
     bu, bi, pu, qi = _copy((bu, bi, pu, qi), (out_bu, out_bi, out_pu, out_qi))
     t = pu.dtype.type
     lr_bu, lr_bi, lr_pu, lr_qi, _, reg_bu, reg_bi, reg_pu, reg_qi, _ = (t(x) for x in rates)
