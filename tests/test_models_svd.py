@@ -63,6 +63,23 @@ def test_nmf_equals_surprise_on_movielens_100k(params):
     assert max(differences.values()) < 1e-10, differences
 
 
+def test_svd_block_grid_is_reproducible_and_fits_as_well():
+    """n_blocks=G: not Surprise's order, so not its numbers; the same for any thread count, and
+    the test RMSE on ML-100K within Surprise's band (0.934-0.938 with its defaults)."""
+    train, test = _split(_ml100k())
+    data = Interactions.from_raw(train.u.to_numpy(), train.i.to_numpy(), train.r.to_numpy())
+    users, items = _known(data, test)
+    fits = {t: SVD(random_state=0, n_blocks=6, n_threads=t).fit(data, rating_scale=(1, 5)) for t in (1, 2)}
+    np.testing.assert_array_equal(fits[1].pu_, fits[2].pu_)
+    np.testing.assert_array_equal(fits[1].predict(users, items), fits[2].predict(users, items))
+    plain = SVD(random_state=0).fit(data, rating_scale=(1, 5))
+    assert not np.array_equal(plain.pu_, fits[1].pu_)
+    errors = [rmse(test.r.to_numpy(), model.predict(users, items)) for model in (plain, fits[1])]
+    assert errors[1] < 0.94 and abs(errors[1] - errors[0]) < 0.003, errors
+    with pytest.raises(ValueError, match="n_blocks: expected a positive int"):
+        SVD(n_blocks=0).fit(data)
+
+
 @pytest.mark.parametrize("cache_ratings", [True, False], ids=["exact", "fast"])
 def test_svdpp_equals_surprise_on_movielens_subset(cache_ratings):
     """Surprise's SVDpp costs O(|N(u)| k) per rating: a 25k-rating sample of ML-100K, its defaults."""

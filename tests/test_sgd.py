@@ -131,14 +131,14 @@ def test_fast_mode_with_interleaved_users(backend):
 def test_block_order_puts_each_rating_in_its_block():
     rng = np.random.default_rng(9)
     users, items = rng.integers(0, 50, 500), rng.integers(0, 40, 500)
-    order, bounds = sgd.block_order(users, items, 4)
+    order, bounds = sgd.block_order(users, items, 50, 40, 4)
     assert sorted(order.tolist()) == list(range(500)) and bounds[0] == 0 and bounds[-1] == 500
     for s in range(4):
         for b in range(4):
             block = order[bounds[4 * s + b]:bounds[4 * s + b + 1]]
-            assert (users[block] % 4 == b).all() and (items[block] % 4 == (b + s) % 4).all()
+            assert len(block) and (users[block] * 4 // 50 == b).all() and (items[block] * 4 // 40 == (b + s) % 4).all()
             assert (np.diff(block) > 0).all()  # the given order within a block
-    order, bounds = sgd.block_order(users, items, 1)
+    order, bounds = sgd.block_order(users, items, 50, 40, 1)
     assert order is None and bounds.tolist() == [0, 500]
 
 
@@ -291,7 +291,7 @@ def test_raw_bindings_refuse_inconsistent_arrays():
         native.svd_epoch(users, items, ratings, one, *model, 3.0, True, rates[:4], 1, 1, *outs)
     with pytest.raises(ValueError, match="n_threads"):
         native.svd_epoch(users, items, ratings, one, *model, 3.0, True, rates, 1, 0, *outs)
-    order, bounds = sgd.block_order(users, items, 2)
+    order, bounds = sgd.block_order(users, items, 4, 3, 2)
     grid = users[order], items[order], ratings[order]
     native.svd_epoch(*grid, bounds, *model, 3.0, True, rates, 2, 2, *outs)  # consistent: runs
     with pytest.raises(ValueError, match="bounds: expected n_blocks\\*\\*2 \\+ 1 entries"):

@@ -81,7 +81,7 @@ void mf_epoch_t(bool nmf, const py::array& users, const py::array& items, const 
     for (py::ssize_t s = 0; s < n_blocks; ++s)
       for (py::ssize_t b = 0; b < n_blocks; ++b)
         for (std::int64_t e = offsets[s * n_blocks + b]; e < offsets[s * n_blocks + b + 1]; ++e)
-          if (u[e] % n_blocks != b || i[e] % n_blocks != (b + s) % n_blocks)
+          if (u[e] * n_blocks / n_users != b || i[e] * n_blocks / n_items != (b + s) % n_blocks)
             expect(false, "bounds: rating " + std::to_string(e) + " is not in its block");
   }
   py::gil_scoped_release release;

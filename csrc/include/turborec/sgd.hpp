@@ -67,8 +67,8 @@ void svd_steps(const std::int64_t* __restrict users, const std::int64_t* __restr
 
 // One SVD epoch over a G x G grid of rating blocks (FPSGD, Chin et al. 2015, with a fixed
 // schedule). The caller ordered the ratings block by block: block (s, b), stored at
-// bounds[s * G + b] .. bounds[s * G + b + 1], holds the ratings of users u with u % G == b and
-// items i with i % G == (b + s) % G, in their original order. Sub-epoch s = 0 .. G-1 runs its G
+// bounds[s * G + b] .. bounds[s * G + b + 1], holds the ratings of users u with
+// u * G / n_users == b and items i with i * G / n_items == (b + s) % G, in their given order. Sub-epoch s = 0 .. G-1 runs its G
 // blocks in parallel: they share no user and no item, so each block's sequential steps read and
 // write rows no other block touches, and the result is the same for every thread count.
 // G = 1 is the plain sequential pass in the given order (Surprise's).

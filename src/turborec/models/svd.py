@@ -252,6 +252,11 @@ class SVD(_SGDFactorisation):
         Print ``Processing epoch <n>`` per epoch, as Surprise does.
     dtype : {"float64", "float32"}, default "float64"
         Arithmetic of the fit (float64 is Surprise's; float32 is faster and not Surprise-exact).
+    n_blocks : int, default 1
+        1: Surprise's sequential pass. ``G > 1``: FPSGD's ``G x G`` grid of rating blocks
+        (:func:`turborec.sgd.svd_epoch`), ``G`` blocks at a time in parallel on ``n_threads``
+        threads: not Surprise's numbers, but reproducible for a given ``random_state`` and ``G``
+        whatever the thread count.
     backend, n_threads
         Backend of the SGD kernels (native, numba, numpy) and of ``recommend``.
 
@@ -269,9 +274,10 @@ class SVD(_SGDFactorisation):
 
     def __init__(self, n_factors=100, n_epochs=20, biased=True, init_mean=0, init_std_dev=0.1, lr_all=0.005,
                  reg_all=0.02, lr_bu=None, lr_bi=None, lr_pu=None, lr_qi=None, reg_bu=None, reg_bi=None,
-                 reg_pu=None, reg_qi=None, random_state=None, verbose=False, *, dtype="float64", backend=None,
-                 n_threads=None):
+                 reg_pu=None, reg_qi=None, random_state=None, verbose=False, *, dtype="float64", n_blocks=1,
+                 backend=None, n_threads=None):
         self.n_factors, self.n_epochs, self.biased = n_factors, n_epochs, biased
+        self.n_blocks = n_blocks
         self.init_mean, self.init_std_dev = init_mean, init_std_dev
         self.lr_all, self.reg_all = lr_all, reg_all
         self.lr_bu, self.lr_bi, self.lr_pu, self.lr_qi = lr_bu, lr_bi, lr_pu, lr_qi
@@ -281,11 +287,12 @@ class SVD(_SGDFactorisation):
 
     def _check_params(self):
         v.as_bool(self.biased, "biased")
+        v.check_k(self.n_blocks, "n_blocks")
         return super()._check_params()
 
     def _epoch(self, users, items, ratings, arrays, rates):
         return sgd.svd_epoch(users, items, ratings, *arrays, global_mean=self.global_mean_, biased=self.biased,
-                             **rates, backend=self.backend, n_threads=self.n_threads)
+                             **rates, n_blocks=self.n_blocks, backend=self.backend, n_threads=self.n_threads)
 
     def _estimate(self, users, items, known_user, known_item):
         both = known_user & known_item

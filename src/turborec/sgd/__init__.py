@@ -107,18 +107,22 @@ def implicit_sets(users, items, n_users):
     return indptr, np.ascontiguousarray(items[order])
 
 
-def block_order(users, items, n_blocks):
+def block_order(users, items, n_users, n_items, n_blocks):
     """The FPSGD grid of :func:`svd_epoch`: ``(order, bounds)``.
 
-    Rating ``r`` falls in block ``(s, b)`` with ``b = users[r] % G`` and ``s = (items[r] % G - b)
-    mod G`` (``G = n_blocks``); ``order`` (int64, or None when ``G`` is 1) lists the ratings
-    block by block, ``s`` major, each block in the given order, and block ``(s, b)`` is
-    ``order[bounds[s * G + b]:bounds[s * G + b + 1]]``.
+    With ``G = n_blocks``, users fall in ``G`` contiguous ranges, ``user_block(u) = u * G //
+    n_users``, and items likewise; rating ``r`` is in block ``(s, b)`` with ``b`` its user's
+    range and ``s = (item_block - b) mod G``. ``order`` (int64, or None when ``G`` is 1) lists
+    the ratings block by block, ``s`` major, each block in the given order; block ``(s, b)`` is
+    ``order[bounds[s * G + b]:bounds[s * G + b + 1]]``. (Contiguous ranges, not ``u % G``: the
+    threads then write disjoint stretches of the bias vectors, not neighbouring entries of one
+    cache line.)
     """
     if n_blocks == 1:
         return None, np.array([0, len(users)], dtype=np.int64)
-    user_class = users % n_blocks
-    key = ((items % n_blocks - user_class) % n_blocks) * n_blocks + user_class
+    user_block = users * n_blocks // max(n_users, 1)
+    item_block = items * n_blocks // max(n_items, 1)
+    key = ((item_block - user_block) % n_blocks) * n_blocks + user_block
     bounds = np.zeros(n_blocks * n_blocks + 1, dtype=np.int64)
     np.cumsum(np.bincount(key, minlength=n_blocks * n_blocks), out=bounds[1:])
     return np.argsort(key, kind="stable"), bounds
@@ -170,7 +174,7 @@ def svd_epoch(users, items, ratings, bu, bi, pu, qi, *, global_mean, biased=True
     n_blocks = v.check_k(n_blocks, "n_blocks")
     if n_blocks > MAX_BLOCKS:
         raise ValueError(f"n_blocks: expected at most {MAX_BLOCKS}, got {n_blocks}")
-    order, bounds = block_order(users, items, n_blocks)
+    order, bounds = block_order(users, items, n_users, n_items, n_blocks)
     if order is not None:
         users, items, ratings = users[order], items[order], ratings[order]
     return dispatch("sgd", "svd_epoch", inputs=(users, items, ratings, bounds, *arrays),
