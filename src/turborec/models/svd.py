@@ -106,6 +106,7 @@ class _SGDFactorisation(RatingPredictor):
             model[name][numbered] = drawn
         self.backend_, self.n_threads_ = resolve("sgd", self.backend).name, resolve_n_threads(self.n_threads)
         arrays = [model[name] for name in ("bu_", "bi_", *self._factor_names)]
+        users, items, ratings = self._epoch_order(users, items, ratings, n_users, n_items)
         for epoch in range(n_epochs):
             if self.verbose:
                 print(self._epoch_message.format(epoch))
@@ -117,6 +118,10 @@ class _SGDFactorisation(RatingPredictor):
             setattr(self, name, array)
         self._finish_fit(users, items, n_users)
         return self
+
+    def _epoch_order(self, users, items, ratings, n_users, n_items):
+        """The ratings in the order the epochs take them (SVD's grid: block by block, once)."""
+        return users, items, ratings
 
     def _finish_fit(self, users, items, n_users):
         """Derived state kept for prediction (SVD++: the implicit term)."""
@@ -289,6 +294,10 @@ class SVD(_SGDFactorisation):
         v.as_bool(self.biased, "biased")
         v.check_k(self.n_blocks, "n_blocks")
         return super()._check_params()
+
+    def _epoch_order(self, users, items, ratings, n_users, n_items):
+        order, _ = sgd.block_order(users, items, n_users, n_items, self.n_blocks)
+        return (users, items, ratings) if order is None else (users[order], items[order], ratings[order])
 
     def _epoch(self, users, items, ratings, arrays, rates):
         return sgd.svd_epoch(users, items, ratings, *arrays, global_mean=self.global_mean_, biased=self.biased,
