@@ -245,10 +245,13 @@ def _ok():
     (dict(n_blocks=70000), ValueError, "n_blocks: expected at most 65536"),
     (dict(n_blocks=2.0), TypeError, "n_blocks: expected a positive int"),
 ])
-def test_svd_epoch_rejects_bad_input(change, error, message):
+def test_svd_epoch_rejects_bad_input(every_backend, change, error, message):
     problem = {**_ok(), **change}
+    before = {name: np.array(value, copy=True) for name, value in problem.items()}
     with pytest.raises(error, match=message):
-        sgd.svd_epoch(**problem)
+        sgd.svd_epoch(**problem, backend=every_backend)
+    for name, value in before.items():
+        np.testing.assert_array_equal(np.asarray(problem[name]), value, err_msg=f"{name} was modified")
 
 
 def test_nmf_epoch_rejects_bad_input():
