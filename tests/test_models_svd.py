@@ -269,3 +269,25 @@ def test_inputs_are_not_modified_and_unknown_ids_fall_back():
     got, details = model.predict([0, 5, -1], [1, 0, 0], return_details=True)
     np.testing.assert_array_equal(details["was_impossible"], [False, True, True])
     assert got[1] == got[2] == model.global_mean_ == 4.0
+
+
+@pytest.mark.parametrize("model", [SVD, SVDpp, NMF])
+def test_ratings_outside_the_declared_scale_are_an_error(model):
+    data = (np.array([0, 1]), np.array([1, 0]), np.array([3.0, 6.0]))
+    with pytest.raises(ValueError, match="outside rating_scale=\\(1.0, 5.0\\)"):
+        model(n_factors=2).fit(data, rating_scale=(1, 5))
+    assert model(n_factors=2, n_epochs=1).fit(data).rating_scale_ == (3.0, 6.0)
+
+
+@pytest.mark.parametrize("model", [SVD, SVDpp, NMF])
+def test_indices_without_ratings_are_unknown(model):
+    """User 1 and item 2 have no rating (gaps in the indices): zero rows, and unknown to predict."""
+    users, items, ratings = np.array([0, 2, 2, 0]), np.array([0, 1, 0, 3]), np.array([4.0, 2.0, 5.0, 3.0])
+    fitted = model(n_factors=3, n_epochs=4, random_state=0, biased=True).fit((users, items, ratings)) \
+        if model is not SVDpp else model(n_factors=3, n_epochs=4, random_state=0).fit((users, items, ratings))
+    assert not fitted.pu_[1].any() and not fitted.qi_[2].any() and fitted.bu_[1] == 0
+    got, details = fitted.predict([1, 0, 0], [0, 2, 1], return_details=True, clip=False)
+    np.testing.assert_array_equal(details["known_user"], [False, True, True])
+    np.testing.assert_array_equal(details["known_item"], [True, False, True])
+    assert got[0] == pytest.approx(fitted.global_mean_ + fitted.bi_[0])
+    assert got[1] == pytest.approx(fitted.global_mean_ + fitted.bu_[0])

@@ -79,7 +79,8 @@ class _SGDFactorisation(RatingPredictor):
             each user's ratings visited together), so the same ratings in the same order with
             the same ``random_state`` give Surprise's model.
         rating_scale : tuple (low, high), optional
-            Predictions are clipped to it. Default: the lowest and highest training rating.
+            Predictions are clipped to it; a training rating outside it is a ValueError.
+            Default: the lowest and highest training rating.
 
         Returns
         -------
@@ -87,7 +88,11 @@ class _SGDFactorisation(RatingPredictor):
         """
         n_factors, n_epochs, rates = self._check_params()
         rng = get_rng(self.random_state)
-        users, items, ratings, n_users, n_items, self.rating_scale_ = as_rating_triples(data, rating_scale)
+        users, items, ratings, n_users, n_items, scale = as_rating_triples(data, rating_scale)
+        if rating_scale is not None and (ratings.min() < scale[0] or ratings.max() > scale[1]):
+            raise ValueError(f"data: ratings from {ratings.min()} to {ratings.max()} fall outside "
+                             f"rating_scale={scale}")
+        self.rating_scale_ = scale
         dtype = np.dtype(self.dtype)
         # Surprise numbers users and items by first appearance in the given ratings and draws
         # the factors row by row in that numbering: pu, then qi (then yj).
