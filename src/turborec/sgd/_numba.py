@@ -14,15 +14,34 @@ def _typed(pu, rates, global_mean):
 
 
 @njit(cache=True, nogil=True)
-def _svd_steps(users, items, ratings, begin, end, zero, mu, biased, rates, bu, bi, pu, qi):
+def _dot_lanes(q, p, lanes):
+    """sgd.hpp's dot_lanes: eight interleaved partial sums (``lanes``, zeroed here), combined as
+    ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))."""
+    lanes[:] = 0
+    k = len(q)
+    whole = k - k % 8
+    for f in range(0, whole, 8):
+        for lane in range(8):
+            lanes[lane] += q[f + lane] * p[f + lane]
+    for lane in range(k - whole):
+        lanes[lane] += q[whole + lane] * p[whole + lane]
+    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+
+
+@njit(cache=True, nogil=True)
+def _svd_steps(users, items, ratings, begin, end, use_lanes, zero, mu, biased, rates, bu, bi, pu, qi):
     lr_bu, lr_bi, lr_pu, lr_qi, _, reg_bu, reg_bi, reg_pu, reg_qi, _ = rates
     k = pu.shape[1]
+    lanes = np.zeros(8, dtype=pu.dtype)
     for r in range(begin, end):
         u = users[r]
         i = items[r]
-        dot = zero
-        for f in range(k):
-            dot += qi[i, f] * pu[u, f]
+        if use_lanes:
+            dot = _dot_lanes(qi[i], pu[u], lanes)
+        else:
+            dot = zero
+            for f in range(k):
+                dot += qi[i, f] * pu[u, f]
         err = ratings[r] - (mu + bu[u] + bi[i] + dot)
         if biased:
             bu[u] += lr_bu * (err - reg_bu * bu[u])
@@ -39,8 +58,8 @@ def _svd_blocks(users, items, ratings, bounds, n_blocks, zero, mu, biased, rates
     """Sub-epoch s runs its blocks in parallel: they share no user and no item (sgd.hpp)."""
     for s in range(n_blocks):
         for b in prange(n_blocks):
-            _svd_steps(users, items, ratings, bounds[s * n_blocks + b], bounds[s * n_blocks + b + 1], zero, mu,
-                       biased, rates, bu, bi, pu, qi)
+            _svd_steps(users, items, ratings, bounds[s * n_blocks + b], bounds[s * n_blocks + b + 1], True, zero,
+                       mu, biased, rates, bu, bi, pu, qi)
 
 
 @njit(cache=True, nogil=True)
@@ -160,7 +179,7 @@ def svd_epoch(users, items, ratings, bounds, bu, bi, pu, qi, global_mean, biased
     zero, _, mu, rates = _typed(pu, rates, global_mean)
     arguments = (zero, mu if biased else zero, bool(biased), rates, out_bu, out_bi, out_pu, out_qi)
     if n_blocks == 1:
-        _svd_steps(users, items, ratings, 0, len(ratings), *arguments)
+        _svd_steps(users, items, ratings, 0, len(ratings), False, *arguments)
     else:
         launch(_svd_blocks, n_threads, users, items, ratings, bounds, n_blocks, *arguments)
 

@@ -14,6 +14,8 @@ Arithmetic is in the model's dtype, each rate cast to it first, and every sum ru
 the dot product over factors ``f = 0, 1, ...`` from 0 (``np.cumsum`` accumulates sequentially),
 ``s_u`` over N(u) in its order, term ``y_j / sqrt|N(u)|`` by term, as Surprise's Cython loops.
 So the compiled backends equal this reference bit for bit in SVD and in SVD++'s exact mode.
+SVD's grid mode (``n_blocks > 1``, not Surprise's order anyway) sums its dot products in eight
+interleaved lanes (``_dot_lanes``, ``sgd.hpp``'s ``dot_lanes``), which vectorise.
 SVD++'s fast mode (``exact=False``: the implicit term carried in closed form along a run of one
 user's ratings, see ``sgd.hpp``) is the same mathematics with other roundings; this reference
 computes the exact definition for both modes.
@@ -32,6 +34,15 @@ def _dot(q, p):
     return np.cumsum(q * p)[-1] if len(q) else q.dtype.type(0)
 
 
+def _dot_lanes(q, p, lanes=8):
+    """sgd.hpp's dot_lanes: lane l sums the products f = l, l + 8, ... in order (the zero
+    padding adds exact zeros), then ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))."""
+    products = np.zeros(max(-(-len(q) // lanes), 1) * lanes, dtype=q.dtype)
+    products[:len(q)] = q * p
+    s = np.cumsum(products.reshape(-1, lanes), axis=0)[-1]
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
+
+
 def svd_epoch(users, items, ratings, bounds, bu, bi, pu, qi, global_mean, biased, rates, n_blocks, n_threads, out_bu,
               out_bi, out_pu, out_qi):
     """The blocks one after the other (they share no rows: any order, or all at once, is the same)."""
@@ -39,9 +50,10 @@ def svd_epoch(users, items, ratings, bounds, bu, bi, pu, qi, global_mean, biased
     t = pu.dtype.type
     lr_bu, lr_bi, lr_pu, lr_qi, _, reg_bu, reg_bi, reg_pu, reg_qi, _ = (t(x) for x in rates)
     mu = t(global_mean) if biased else t(0)
+    dot = _dot if n_blocks == 1 else _dot_lanes
     for u, i, r in zip(users.tolist(), items.tolist(), ratings):
         p, q = pu[u], qi[i]  # views: updated in place
-        err = r - (mu + bu[u] + bi[i] + _dot(q, p))
+        err = r - (mu + bu[u] + bi[i] + dot(q, p))
         if biased:
             bu[u] += lr_bu * (err - reg_bu * bu[u])
             bi[i] += lr_bi * (err - reg_bi * bi[i])
