@@ -291,3 +291,60 @@ def test_indices_without_ratings_are_unknown(model):
     np.testing.assert_array_equal(details["known_item"], [True, False, True])
     assert got[0] == pytest.approx(fitted.global_mean_ + fitted.bi_[0])
     assert got[1] == pytest.approx(fitted.global_mean_ + fitted.bu_[0])
+
+
+@pytest.mark.parametrize("model", [SVD, SVDpp, NMF])
+def test_eval_set_history_and_callback_change_nothing(model):
+    train, test = _split(_random_ratings(seed=11, n=1500))
+    data = Interactions.from_raw(train.u.to_numpy(), train.i.to_numpy(), train.r.to_numpy())
+    users, items = _known(data, test)
+    held_out = (np.where(users < 0, 0, users), np.where(items < 0, 0, items), test.r.to_numpy())
+    seen = []
+    plain = model(n_factors=4, n_epochs=5, random_state=2).fit(data)
+    watched = model(n_factors=4, n_epochs=5, random_state=2).fit(
+        data, eval_set=held_out, callback=lambda epoch, elapsed, metrics: seen.append((epoch, metrics)),
+        show_progress=True)
+    np.testing.assert_array_equal(watched.qi_, plain.qi_)
+    assert [h["epoch"] for h in watched.history_] == [0, 1, 2, 3, 4] == [epoch for epoch, _ in seen]
+    last = watched.predict(*held_out[:2]) - held_out[2]
+    assert watched.history_[-1]["rmse"] == pytest.approx(np.sqrt(np.mean(last ** 2)), rel=1e-12)
+    assert watched.history_[-1]["mae"] == pytest.approx(np.mean(np.abs(last)), rel=1e-12)
+    assert seen[-1][1] == {"rmse": watched.history_[-1]["rmse"], "mae": watched.history_[-1]["mae"]}
+    calls = []
+    model(n_factors=4, n_epochs=2).fit(data, callback=lambda *args: calls.append(args))
+    assert [(c[0], c[2]) for c in calls] == [(0, {}), (1, {})] and calls[1][1] >= calls[0][1] >= 0
+
+
+def test_early_stopping_keeps_the_best_epoch():
+    train, test = _split(_ml100k())
+    data = Interactions.from_raw(train.u.to_numpy(), train.i.to_numpy(), train.r.to_numpy())
+    users, items = _known(data, test)
+    held_out = (np.maximum(users, 0), np.maximum(items, 0), test.r.to_numpy())
+    # a large learning rate overfits after a few epochs: validation RMSE rises again
+    model = SVD(n_factors=50, n_epochs=40, lr_all=0.03, reg_all=0.0, random_state=0)
+    model.fit(data, eval_set=held_out, early_stopping_rounds=3)
+    errors = [h["rmse"] for h in model.history_]
+    best = int(np.argmin(errors))
+    assert model.best_epoch_ == best and len(errors) == best + 4 < 40
+    got = np.sqrt(np.mean((model.predict(*held_out[:2]) - held_out[2]) ** 2))
+    assert got == pytest.approx(errors[best], rel=1e-12)
+    with pytest.raises(ValueError, match="early_stopping_rounds: needs an eval_set"):
+        SVD(n_factors=2).fit(data, early_stopping_rounds=2)
+    with pytest.raises(ValueError, match="early_stopping_rounds: expected a positive int"):
+        SVD(n_factors=2).fit(data, eval_set=held_out, early_stopping_rounds=0)
+    with pytest.raises(TypeError, match="callback: expected a callable"):
+        SVD(n_factors=2).fit(data, callback=3)
+
+
+def test_a_failed_fit_leaves_an_unfitted_model():
+    data = (np.array([0, 1, 1]), np.array([1, 0, 1]), np.array([3.0, 4.0, 5.0]))
+    model = SVD(n_factors=2, n_epochs=2, random_state=0).fit(data)
+
+    def fail(epoch, elapsed, metrics):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(data, callback=fail)
+    assert not hasattr(model, "pu_") and not hasattr(model, "global_mean_")
+    with pytest.raises(RuntimeError, match="not fitted"):
+        model.predict(0, 0)

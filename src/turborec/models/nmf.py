@@ -3,7 +3,8 @@ updates (Luo et al. 2014), with Surprise's initialisation, order and prediction 
 
 from .. import _validation as v
 from .. import sgd
-from .svd import SVD, _finite, _SGDFactorisation
+from ._factorisation import _finite, _SGDFactorisation
+from .svd import SVD
 
 
 class NMF(_SGDFactorisation):
