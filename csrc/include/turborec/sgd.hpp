@@ -27,6 +27,12 @@
 #include "common.hpp"
 #include "simd.hpp"
 
+#if defined(__GNUC__) || defined(__clang__)
+#define TR_SGD_INLINE __attribute__((always_inline)) inline
+#else
+#define TR_SGD_INLINE inline
+#endif
+
 namespace turborec {
 
 // Learning rates and regularisations, Surprise's names.
@@ -42,7 +48,7 @@ struct SgdRates {
 inline constexpr index_t kDotLanes = 8;
 
 template <class T>
-__attribute__((always_inline)) inline T dot_lanes(const T* __restrict q, const T* __restrict p, index_t k) {
+TR_SGD_INLINE T dot_lanes(const T* __restrict q, const T* __restrict p, index_t k) {
   T s[kDotLanes] = {};
   index_t f = 0;
   for (; f + kDotLanes <= k; f += kDotLanes)
@@ -53,18 +59,17 @@ __attribute__((always_inline)) inline T dot_lanes(const T* __restrict q, const T
 
 // SVD's SGD steps over ratings [begin, end), in order; the dot product one running sum from 0
 // (Surprise's arithmetic) or, with lanes, dot_lanes. Always inlined, so that the AVX2 clone
-// below vectorises the factor updates 4 (8) wide; AVX2 without FMA changes no rounding (the
-// dot product stays one running sum: nothing is reassociated), so both clones give the same bits.
+// below vectorises the factor updates 4 (8) wide; AVX2 without FMA changes no rounding (and
+// no sum is reassociated), so both clones give the same bits.
 // @param users, items  n_ratings, indices in [0, n_users) and [0, n_items)
 // @param ratings       n_ratings
 // @param bu, bi        n_users, n_items: biases, read and written (untouched when !biased)
 // @param pu, qi        n_users * k, n_items * k: factors, read and written
 template <class T>
-__attribute__((always_inline)) inline void svd_steps(const std::int64_t* __restrict users,
-                                                     const std::int64_t* __restrict items,
-               const T* __restrict ratings, index_t begin, index_t end, index_t k, T global_mean, bool biased,
-               bool lanes, const SgdRates& rates, T* __restrict bu, T* __restrict bi, T* __restrict pu,
-               T* __restrict qi) {
+TR_SGD_INLINE void svd_steps(const std::int64_t* __restrict users, const std::int64_t* __restrict items,
+                             const T* __restrict ratings, index_t begin, index_t end, index_t k, T global_mean,
+                             bool biased, bool lanes, const SgdRates& rates, T* __restrict bu, T* __restrict bi,
+                             T* __restrict pu, T* __restrict qi) {
   const T mu = biased ? global_mean : T(0);
   const T lr_bu = T(rates.lr_bu), lr_bi = T(rates.lr_bi), lr_pu = T(rates.lr_pu), lr_qi = T(rates.lr_qi);
   const T reg_bu = T(rates.reg_bu), reg_bi = T(rates.reg_bi), reg_pu = T(rates.reg_pu), reg_qi = T(rates.reg_qi);
