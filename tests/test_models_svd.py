@@ -348,3 +348,18 @@ def test_a_failed_fit_leaves_an_unfitted_model():
     assert not hasattr(model, "pu_") and not hasattr(model, "global_mean_")
     with pytest.raises(RuntimeError, match="not fitted"):
         model.predict(0, 0)
+
+
+@pytest.mark.parametrize("model", [SVD, SVDpp, NMF])
+def test_fit_on_a_surprise_trainset_in_inner_ids(model):
+    """What an AlgoBase adapter does: the trainset's all_ratings() as arrays of inner ids gives
+    Surprise's model row for row (its inner numbering is then the identity)."""
+    train, _ = _split(_random_ratings(seed=12, n=700))
+    trainset = surprise.Dataset.load_from_df(train, surprise.Reader(rating_scale=(1, 5))).build_full_trainset()
+    peer = {SVD: surprise.SVD, SVDpp: surprise.SVDpp, NMF: surprise.NMF}[model]
+    theirs = peer(n_factors=3, n_epochs=4, random_state=6).fit(trainset)
+    u, i, r = (np.array(column) for column in zip(*trainset.all_ratings()))
+    ours = model(n_factors=3, n_epochs=4, random_state=6).fit((u, i, r), rating_scale=trainset.rating_scale)
+    np.testing.assert_allclose(ours.pu_, theirs.pu, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours.qi_, theirs.qi, rtol=0, atol=1e-12)
+    assert ours.global_mean_ == trainset.global_mean
