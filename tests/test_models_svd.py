@@ -352,14 +352,19 @@ def test_a_failed_fit_leaves_an_unfitted_model():
 
 @pytest.mark.parametrize("model", [SVD, SVDpp, NMF])
 def test_fit_on_a_surprise_trainset_in_inner_ids(model):
-    """What an AlgoBase adapter does: the trainset's all_ratings() as arrays of inner ids gives
-    Surprise's model row for row (its inner numbering is then the identity)."""
+    """What an AlgoBase adapter does: the trainset's all_ratings() as arrays of inner ids, with
+    numbering="index", gives Surprise's model row for row."""
     train, _ = _split(_random_ratings(seed=12, n=700))
     trainset = surprise.Dataset.load_from_df(train, surprise.Reader(rating_scale=(1, 5))).build_full_trainset()
     peer = {SVD: surprise.SVD, SVDpp: surprise.SVDpp, NMF: surprise.NMF}[model]
     theirs = peer(n_factors=3, n_epochs=4, random_state=6).fit(trainset)
     u, i, r = (np.array(column) for column in zip(*trainset.all_ratings()))
-    ours = model(n_factors=3, n_epochs=4, random_state=6).fit((u, i, r), rating_scale=trainset.rating_scale)
+    ours = model(n_factors=3, n_epochs=4, random_state=6).fit((u, i, r), rating_scale=trainset.rating_scale,
+                                                               numbering="index")
     np.testing.assert_allclose(ours.pu_, theirs.pu, rtol=0, atol=1e-12)
     np.testing.assert_allclose(ours.qi_, theirs.qi, rtol=0, atol=1e-12)
     assert ours.global_mean_ == trainset.global_mean
+    by_appearance = model(n_factors=3, n_epochs=4, random_state=6).fit((u, i, r), rating_scale=(1, 5))
+    assert not np.allclose(by_appearance.qi_, theirs.qi)  # items first appear in another order here
+    with pytest.raises(ValueError, match="numbering: expected 'appearance' or 'index'"):
+        model(n_factors=3).fit((u, i, r), numbering="inner")

@@ -71,8 +71,8 @@ class _SGDFactorisation(RatingPredictor):
                 rates[f"{kind}_{part}"] = getattr(self, f"{kind}_all") if specific is None else specific
         return rates
 
-    def fit(self, data, rating_scale=None, *, eval_set=None, early_stopping_rounds=None, callback=None,
-            show_progress=False):
+    def fit(self, data, rating_scale=None, *, numbering="appearance", eval_set=None, early_stopping_rounds=None,
+            callback=None, show_progress=False):
         """Fit by ``n_epochs`` passes over the ratings in Surprise's order.
 
         Parameters
@@ -85,6 +85,11 @@ class _SGDFactorisation(RatingPredictor):
         rating_scale : tuple (low, high), optional
             Predictions are clipped to it; a training rating outside it is a ValueError.
             Default: the lowest and highest training rating.
+        numbering : {"appearance", "index"}, default "appearance"
+            How Surprise would number the users and items, which decides which random row each
+            gets: ``"appearance"``, by first appearance in ``data`` (Surprise's numbering of raw
+            ids read in this order); ``"index"``, the indices are Surprise's inner ids already
+            (e.g. a Surprise ``Trainset``'s ``all_ratings()``, as an ``AlgoBase`` adapter sees it).
         eval_set : Interactions with ratings, or a tuple ``(users, items, ratings)``, optional
             Validation ratings (indices of the training data; unknown ones predicted as
             :meth:`predict` does): their RMSE and MAE after every epoch go to ``history_``,
@@ -112,8 +117,11 @@ class _SGDFactorisation(RatingPredictor):
         dtype = np.dtype(self.dtype)
         # Surprise numbers users and items by first appearance in the given ratings and draws
         # the factors row by row in that numbering: pu, then qi (then yj).
-        rows = {"pu_": (_by_first_appearance(users, n_users), n_users)}
-        rows.update({name: (_by_first_appearance(items, n_items), n_items) for name in self._factor_names[1:]})
+        if numbering not in ("appearance", "index"):
+            raise ValueError(f"numbering: expected 'appearance' or 'index', got {numbering!r}")
+        number = _by_first_appearance if numbering == "appearance" else lambda ids, n: np.arange(n)
+        rows = {"pu_": (number(users, n_users), n_users)}
+        rows.update({name: (number(items, n_items), n_items) for name in self._factor_names[1:]})
         order = surprise_order(users, n_users)
         users, items, ratings = users[order], items[order], ratings[order]
         state = {"rating_scale_": scale, "global_mean_": float(np.mean(ratings)),  # in all_ratings() order
