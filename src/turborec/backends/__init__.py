@@ -36,7 +36,8 @@ FAMILIES = {
     "metrics": ("native", "numba", "numpy"),
     "similarity": ("native", "numba", "numpy"),
     "biases": ("numba", "numpy"),  # sequential sweeps: no native, no GPU
-    "knn_rating": ("numba", "numpy"),  # per-query sorts of a few hundred candidates: numba suffices
+    "knn_rating": ("numba", "numpy"),
+    "sgd": ("native", "numba", "numpy"),  # sequential SGD passes: no GPU  # per-query sorts of a few hundred candidates: numba suffices
 }
 
 _CUPY_HINT = "pip install 'turborec[cupy]' (CuPy for CUDA 13; cupy-cuda12x for CUDA 12)"
