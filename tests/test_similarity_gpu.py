@@ -117,5 +117,6 @@ def test_corated_similarity(gpu_backend, rng, measure):
     Y = sp.random(n, m, density=0.25, random_state=rng, format="csr", data_rvs=lambda size: rng.uniform(1, 5, size))
     extra = {"baselines": (rng.normal(0, 0.3, n), rng.normal(0, 0.3, m), 3.3)} if measure == "pearson_baseline" else {}
     atol = 1e-10 if measure == "pearson" else 1e-13  # pearson's one-pass form cancels digits
-    np.testing.assert_allclose(corated_similarity(Y, measure, backend=gpu_backend, **extra),
-                               corated_similarity(Y, measure, backend="numpy", **extra), rtol=0, atol=atol)
+    dense = corated_similarity(Y, measure, backend=gpu_backend, **extra)
+    np.testing.assert_allclose(dense, corated_similarity(Y, measure, backend="numpy", **extra), rtol=0, atol=atol)
+    np.testing.assert_array_equal(dense, dense.T)  # symmetric although (u, v) and (v, u) are summed apart

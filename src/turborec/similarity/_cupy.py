@@ -22,7 +22,8 @@ temporaries, and ``TRIPLES`` (or the longest right row, if longer) triples of a 
 Rounding: atomics add in no fixed order, so sums of non-integer products may differ from the
 host backends' in the last bits (and from one run to the next); where every partial sum is
 exact (integer values of moderate size) the results equal the reference bit for bit. Counts
-are exact. The co-rated score formula is ``_numpy.corated_scores`` itself (it runs on CuPy
+are exact. ``corated_similarity`` stays symmetric all the same: each pair takes the value its
+earlier row computed. The co-rated score formula is ``_numpy.corated_scores`` itself (it runs on CuPy
 arrays through NumPy's ``__array_ufunc__`` / ``__array_function__`` protocols), so the formula
 has one source; like the native kernel, msd sums the squared differences directly.
 """
@@ -65,7 +66,8 @@ def _triples(left, right, b0, b1, n_cols):
     total = int(ends[-1])
     if total == 0:
         return
-    entry_rows = cupy.searchsorted(indptr[b0 : b1 + 1], cupy.arange(begin, end), side="right") - 1
+    positions = cupy.arange(begin, end, dtype=indptr.dtype)  # searchsorted's operands share a dtype
+    entry_rows = cupy.searchsorted(indptr[b0 : b1 + 1], positions, side="right").astype(np.int64) - 1
     n_chunks = -(-total // TRIPLES)
     cuts = cupy.searchsorted(ends, cupy.arange(1, n_chunks, dtype=np.int64) * TRIPLES, side="right")
     cuts = [0, *cuts.get().tolist(), end - begin]
@@ -161,6 +163,12 @@ def corated_similarity(r, r_t, measure, min_support, shrinkage, n_threads, out):
         supported = (count > 0) & (count >= min_support)
         score = corated_scores(count.astype(np.float64), *sums, measure, shrinkage)
         out[b0:b1] = cupy.where(supported, score, 0.0)
+        # Atomics add in no fixed order, so (u, v) and (v, u) may round apart: each pair takes the
+        # value of its earlier row, keeping the matrix symmetric (rows before b0 are final).
+        out[b0:b1, :b0] = out[:b0, b0:b1].T
+        square = out[b0:b1, b0:b1]
+        below = cupy.arange(b1 - b0)[:, None] > cupy.arange(b1 - b0)[None, :]
+        out[b0:b1, b0:b1] = cupy.where(below, square.T, square)
     out[cupy.arange(n), cupy.arange(n)] = 1.0
 
 
