@@ -30,10 +30,11 @@ What it covers, and how it stays honest:
 
 What it cannot cover: real kernels (every operation is NumPy on the host, so cuBLAS rounding,
 ``cupy.partition``/``lexsort`` implementations and the CUDA kernels of ``turborec._cuda`` are not
-exercised; ``add.at`` adds in index order where CuPy's atomics add in any order), streams (launches are synchronous; stream order and races are invisible), device
-memory (the interface's pointer is a host pointer: ``turborec._cuda`` rejects it; no memory
-limits; peer access is never available), ``numpy.asarray`` on a fake array (it silently
-succeeds where CuPy raises), and CuPy's own dtype promotion and NaN-ordering differences.
+exercised; ``add.at`` adds in index order where CuPy's atomics add in any order), streams
+(launches are synchronous; stream order and races are invisible), device memory (the
+interface's pointer is a host pointer: ``turborec._cuda`` rejects it; no memory limits; peer
+access is never available), ``numpy.asarray`` on a fake array (it silently succeeds where CuPy
+raises), and CuPy's own dtype promotion and NaN-ordering differences.
 """
 
 import types
