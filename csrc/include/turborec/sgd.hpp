@@ -43,11 +43,20 @@ struct SgdRates {
   double reg_bu, reg_bi, reg_pu, reg_qi, reg_yj;
 };
 
-// Partial sums of the grid mode's dot product: lane l sums the products f = l, l + 8, ... in
-// order, and the lanes combine as ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)). Eight
-// independent chains instead of one: the compiler vectorises them without reassociating
+// Partial sums of the grid mode's dot product: lane l sums the products f = l, l + 32, ... in
+// order, then the lanes combine by halving: s[l] += s[l + w] for w = 16, 8, 4, 2, 1. 32
+// independent chains instead of one (four AVX2 or two AVX-512 accumulators, so the adds'
+// latency no longer bounds the loop): the compiler vectorises them without reassociating
 // anything, so every backend (sgd/_numba.py, sgd/_numpy.py) rounds alike.
-inline constexpr index_t kDotLanes = 8;
+inline constexpr index_t kDotLanes = 32;
+
+// s[l] += s[l + W] for l < W, then the same for W / 2, ..., 1: each step a constant-length loop
+// the compiler turns into vector adds (a loop over W itself would go through memory).
+template <index_t W, class T>
+TR_SGD_INLINE void halve(T* __restrict s) {
+  for (index_t l = 0; l < W; ++l) s[l] += s[l + W];
+  if constexpr (W > 1) halve<W / 2>(s);
+}
 
 template <class T>
 TR_SGD_INLINE T dot_lanes(const T* __restrict q, const T* __restrict p, index_t k) {
@@ -56,7 +65,8 @@ TR_SGD_INLINE T dot_lanes(const T* __restrict q, const T* __restrict p, index_t 
   for (; f + kDotLanes <= k; f += kDotLanes)
     for (index_t l = 0; l < kDotLanes; ++l) s[l] += q[f + l] * p[f + l];
   for (index_t l = 0; f + l < k; ++l) s[l] += q[f + l] * p[f + l];
-  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  halve<kDotLanes / 2>(s);
+  return s[0];
 }
 
 // SVD's SGD steps over ratings [begin, end), in order; the dot product one running sum from 0
@@ -115,6 +125,18 @@ __attribute__((target("avx2"))) void svd_steps_avx2(const std::int64_t* users, c
 }
 #endif
 
+#ifdef TR_X86_DISPATCH
+// AVX-512 (16 floats, 8 doubles a vector): the extension is built with -ffp-contract=off, so no
+// multiply-add is fused here either and this clone gives the same bits as the others.
+template <class T>
+__attribute__((target("avx512f"))) void svd_steps_avx512(const std::int64_t* users, const std::int64_t* items,
+                                                        const T* ratings, index_t begin, index_t end, index_t k,
+                                                        T global_mean, bool biased, bool lanes,
+                                                        const SgdRates& rates, T* bu, T* bi, T* pu, T* qi) {
+  svd_steps(users, items, ratings, begin, end, k, global_mean, biased, lanes, rates, bu, bi, pu, qi);
+}
+#endif
+
 template <class T>
 using SvdStepsFn = void (*)(const std::int64_t*, const std::int64_t*, const T*, index_t, index_t, index_t, T, bool,
                             bool, const SgdRates&, T*, T*, T*, T*);
@@ -124,7 +146,8 @@ template <class T>
 SvdStepsFn<T> pick_svd_steps() {
 #ifdef TR_X86_DISPATCH
   const std::string level = simd_level();
-  if (level == "avx2" || level == "avx512f") return &svd_steps_avx2<T>;
+  if (level == "avx512f") return &svd_steps_avx512<T>;
+  if (level == "avx2") return &svd_steps_avx2<T>;
 #endif
   return &svd_steps_baseline<T>;
 }

@@ -75,12 +75,15 @@ class SVD(_SGDFactorisation):
         return super()._check_params()
 
     def _epoch_order(self, users, items, ratings, n_users, n_items):
-        order, _ = sgd.block_order(users, items, n_users, n_items, self.n_blocks)
-        return (users, items, ratings) if order is None else (users[order], items[order], ratings[order])
+        order, bounds = sgd.block_order(users, items, n_users, n_items, self.n_blocks)
+        if order is not None:
+            users, items, ratings = users[order], items[order], ratings[order]
+        return users, items, np.ascontiguousarray(ratings, dtype=self.dtype), bounds
 
-    def _epoch(self, users, items, ratings, arrays, rates):
-        return sgd.svd_epoch(users, items, ratings, *arrays, global_mean=self.global_mean_, biased=self.biased,
-                             **rates, n_blocks=self.n_blocks, backend=self.backend, n_threads=self.n_threads)
+    def _epoch(self, users, items, ratings, bounds, arrays, rates):
+        return sgd.svd_epoch_in_blocks(users, items, ratings, bounds, arrays, float(self.global_mean_),
+                                       bool(self.biased), sgd.check_rates(**rates), self.n_blocks, self.backend,
+                                       self.n_threads)
 
     def _estimate(self, users, items, known_user, known_item):
         both = known_user & known_item

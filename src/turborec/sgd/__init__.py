@@ -177,8 +177,19 @@ def svd_epoch(users, items, ratings, bu, bi, pu, qi, *, global_mean, biased=True
     order, bounds = block_order(users, items, n_users, n_items, n_blocks)
     if order is not None:
         users, items, ratings = users[order], items[order], ratings[order]
+    return svd_epoch_in_blocks(users, items, ratings, bounds, arrays, _mean(global_mean), v.as_bool(biased, "biased"),
+                               rates, n_blocks, backend, n_threads)
+
+
+def svd_epoch_in_blocks(users, items, ratings, bounds, arrays, global_mean, biased, rates, n_blocks, backend,
+                        n_threads):
+    """:func:`svd_epoch` on checked arguments: int64 ``users``, ``items`` in range, finite
+    ``ratings`` of the model's dtype, already in :func:`block_order` (``bounds`` its offsets),
+    ``arrays`` ``[bu, bi, pu, qi]`` as ``_model`` returns them, ``rates`` from
+    :func:`check_rates`. For a model's epochs: the checks and the grid's order once per fit,
+    not once per epoch."""
     return dispatch("sgd", "svd_epoch", inputs=(users, items, ratings, bounds, *arrays),
-                    params=(_mean(global_mean), v.as_bool(biased, "biased"), rates, n_blocks),
+                    params=(global_mean, biased, rates, n_blocks),
                     outputs=[(a.shape, a.dtype) for a in arrays], backend=backend, n_threads=n_threads)
 
 

@@ -13,26 +13,34 @@ def _typed(pu, rates, global_mean):
     return t(0), t(1), t(global_mean), tuple(t(x) for x in rates)
 
 
+LANES = 32  # sgd.hpp's kDotLanes
+
+
 @njit(cache=True, nogil=True)
 def _dot_lanes(q, p, lanes):
-    """sgd.hpp's dot_lanes: eight interleaved partial sums (``lanes``, zeroed here), combined as
-    ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))."""
+    """sgd.hpp's dot_lanes: 32 interleaved partial sums (``lanes``, zeroed here), combined by
+    halving: lanes[l] += lanes[l + w] for w = 16, 8, 4, 2, 1."""
     lanes[:] = 0
     k = len(q)
-    whole = k - k % 8
-    for f in range(0, whole, 8):
-        for lane in range(8):
+    whole = k - k % LANES
+    for f in range(0, whole, LANES):
+        for lane in range(LANES):
             lanes[lane] += q[f + lane] * p[f + lane]
     for lane in range(k - whole):
         lanes[lane] += q[whole + lane] * p[whole + lane]
-    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+    width = LANES // 2
+    while width >= 1:
+        for lane in range(width):
+            lanes[lane] += lanes[lane + width]
+        width //= 2
+    return lanes[0]
 
 
 @njit(cache=True, nogil=True)
 def _svd_steps(users, items, ratings, begin, end, use_lanes, zero, mu, biased, rates, bu, bi, pu, qi):
     lr_bu, lr_bi, lr_pu, lr_qi, _, reg_bu, reg_bi, reg_pu, reg_qi, _ = rates
     k = pu.shape[1]
-    lanes = np.zeros(8, dtype=pu.dtype)
+    lanes = np.zeros(LANES, dtype=pu.dtype)
     for r in range(begin, end):
         u = users[r]
         i = items[r]

@@ -15,7 +15,7 @@ the dot product over factors ``f = 0, 1, ...`` from 0 (``np.cumsum`` accumulates
 ``s_u`` over N(u) in its order, term ``y_j / sqrt|N(u)|`` by term, as Surprise's Cython loops.
 So the compiled backends equal this reference bit for bit in SVD and in SVD++'s exact mode.
 SVD's grid mode (``n_blocks > 1``, not Surprise's order anyway) sums its dot products in eight
-interleaved lanes (``_dot_lanes``, ``sgd.hpp``'s ``dot_lanes``), which vectorise.
+interleaved lanes (32, ``_dot_lanes``, ``sgd.hpp``'s ``dot_lanes``), which vectorise.
 SVD++'s fast mode (``exact=False``: the implicit term carried in closed form along a run of one
 user's ratings, see ``sgd.hpp``) is the same mathematics with other roundings; this reference
 computes the exact definition for both modes.
@@ -34,13 +34,18 @@ def _dot(q, p):
     return np.cumsum(q * p)[-1] if len(q) else q.dtype.type(0)
 
 
-def _dot_lanes(q, p, lanes=8):
-    """sgd.hpp's dot_lanes: lane l sums the products f = l, l + 8, ... in order (the zero
-    padding adds exact zeros), then ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))."""
+def _dot_lanes(q, p, lanes=32):
+    """sgd.hpp's dot_lanes: lane l sums the products f = l, l + 32, ... in order (the zero
+    padding adds exact zeros), then the lanes combine by halving: s[:w] += s[w:2w] for w = 16,
+    8, 4, 2, 1."""
     products = np.zeros(max(-(-len(q) // lanes), 1) * lanes, dtype=q.dtype)
     products[:len(q)] = q * p
     s = np.cumsum(products.reshape(-1, lanes), axis=0)[-1]
-    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
+    width = lanes // 2
+    while width >= 1:
+        s = s[:width] + s[width:2 * width]
+        width //= 2
+    return s[0]
 
 
 def svd_epoch(users, items, ratings, bounds, bu, bi, pu, qi, global_mean, biased, rates, n_blocks, n_threads, out_bu,
