@@ -30,6 +30,14 @@ import numpy as np
 from . import LANES, below, splitmix64
 
 
+def _exp(value):
+    """The C library's ``exp``, inf past its range (where Python's raises OverflowError)."""
+    try:
+        return math.exp(value)
+    except OverflowError:
+        return math.inf
+
+
 def bpr_epoch(likes, rows, user_factors, item_factors, learning_rate, regularization, seed, verify, n_threads,
               counts):
     indptr, indices = likes
@@ -54,7 +62,7 @@ def bpr_epoch(likes, rows, user_factors, item_factors, learning_rate, regulariza
         score = lanes[0]
         for lane in lanes[1:]:
             score = score + lane
-        z = T(1.0 / (1.0 + math.exp(float(score))))
+        z = T(1.0 / (1.0 + _exp(float(score))))
         correct += bool(z < 0.5)
         t = x[u, :last].copy()
         x[u, :last] = t + lr * (z * (y[i, :last] - y[j, :last]) - reg * t)
