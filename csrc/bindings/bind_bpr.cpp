@@ -30,6 +30,9 @@ void bpr_epoch_any(const py::array& indptr, const py::array& indices, const py::
                    std::uint64_t seed, bool verify, int n_threads, py::array& counts) {
   expect_n_threads(n_threads);
   const bool single = has_dtype<float>(user_factors);
+  if (!single && !has_dtype<double>(user_factors))
+    throw py::type_error("user_factors: expected dtype float32 or float64, got " +
+                         std::string(py::str(user_factors.dtype())));
   if (single) {
     output<float>(user_factors, "user_factors", 2);
     output<float>(item_factors, "item_factors", 2);

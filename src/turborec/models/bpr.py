@@ -5,6 +5,7 @@ import time
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 
 from .. import _validation as v
 from .. import bpr as _bpr
@@ -157,7 +158,7 @@ class BayesianPersonalizedRanking(FactorModel):
                 bar.update(1)
                 if hasattr(bar, "set_postfix") and likes.nnz > skipped:
                     bar.set_postfix(train_auc=f"{100.0 * correct / (likes.nnz - skipped):.2f}%",
-                                    skipped=f"{100.0 * skipped / likes.nnz:.2f}%")
+                                    skipped=f"{100.0 * skipped / likes.nnz:.2f}%", refresh=False)
                 if callback is not None:
                     callback(epoch, time.perf_counter() - start, correct, skipped)
         if not (np.isfinite(self.user_factors).all() and np.isfinite(self.item_factors).all()):
@@ -189,6 +190,8 @@ class BayesianPersonalizedRanking(FactorModel):
         """Top-``N`` items by ``user_factors @ item_factors.T``; see
         :meth:`RecommenderBase.recommend`. ``recalculate_user`` is not supported by BPR
         (NotImplementedError, as in implicit)."""
+        if sp.issparse(user_items):
+            user_items = as_user_items(user_items)  # here, so that a conversion warning names the caller's line
         self._resolve_runtime()
         return super().recommend(userid, user_items, N, filter_already_liked_items, filter_items, recalculate_user,
                                  items)
