@@ -304,9 +304,13 @@ def test_the_binding_refuses_read_only_and_shared_factors():
     with pytest.raises(ValueError, match="user_factors: array is read-only"):
         _native.bpr_epoch(**_raw_args(user_factors=frozen))
     shared = np.ones((3, 3), np.float32)
-    with pytest.raises(ValueError, match="item_factors: must not be the user_factors array"):
-        _native.bpr_epoch(**_raw_args(indptr=np.array([0, 2, 3, 3], np.int32), user_factors=shared,
-                                      item_factors=shared))
+    block = np.ones((4, 3), np.float32)
+    for users, items in ((shared, shared), (block[:3], block[1:])):  # the same array, overlapping views
+        with pytest.raises(ValueError, match="item_factors: must not share memory with user_factors"):
+            _native.bpr_epoch(**_raw_args(indptr=np.array([0, 2, 3, 3], np.int32), user_factors=users,
+                                          item_factors=items))
+    apart = np.ones((5, 3), np.float32)
+    _native.bpr_epoch(**_raw_args(user_factors=apart[:2], item_factors=apart[2:]))  # one buffer, no overlap: fine
     args = _raw_args()
     _native.bpr_epoch(**args)
     assert args["counts"].sum() <= 3

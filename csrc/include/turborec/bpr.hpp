@@ -41,7 +41,7 @@ namespace turborec {
 
 namespace detail {
 
-inline constexpr index_t kBprPrefetch = 8;  // samples ahead whose factor rows are prefetched
+inline constexpr index_t kBprPrefetch = 8;  // the prefetch distance, in samples
 
 template <class T>
 inline void prefetch_row(const T* row, index_t n_cols) {
@@ -64,6 +64,47 @@ inline void prefetch_read(const void* p) {
 #endif
 }
 
+// x_u . (y_i - y_j) over n columns: element f into lane f % 8 in order of f, lanes summed 0..7.
+template <class T>
+inline T pair_score(const T* x, const T* yi, const T* yj, index_t n) {
+  T lanes[8] = {};
+  index_t f = 0;
+  for (; f + 8 <= n; f += 8)
+    for (index_t l = 0; l < 8; ++l) lanes[l] += x[f + l] * (yi[f + l] - yj[f + l]);
+  for (; f < n; ++f) lanes[f & 7] += x[f] * (yi[f] - yj[f]);
+  T score = lanes[0];
+  for (index_t l = 1; l < 8; ++l) score += lanes[l];
+  return score;
+}
+
+// The update of one sample whose items differ (three distinct rows: vectorised). `last` is the
+// bias column.
+template <class T>
+inline void pair_step(T* __restrict x, T* __restrict yi, T* __restrict yj, index_t last, T z, T lr, T reg) {
+  for (index_t f = 0; f < last; ++f) {
+    const T t = x[f];
+    x[f] += lr * (z * (yi[f] - yj[f]) - reg * x[f]);
+    yi[f] += lr * (z * t - reg * yi[f]);
+    yj[f] += lr * ((-z) * t - reg * yj[f]);
+  }
+  yi[last] += lr * (z - reg * yi[last]);
+  yj[last] += lr * ((-z) - reg * yj[last]);
+}
+
+// The same operations when the negative is the liked item (possible without verification): the
+// second item update reads what the first wrote.
+template <class T>
+inline void same_item_step(T* __restrict x, T* __restrict y, index_t last, T z, T lr, T reg) {
+  for (index_t f = 0; f < last; ++f) {
+    const T t = x[f];
+    x[f] += lr * (z * (y[f] - y[f]) - reg * x[f]);
+    y[f] += lr * (z * t - reg * y[f]);
+    y[f] += lr * ((-z) * t - reg * y[f]);
+  }
+  y[last] += lr * (z - reg * y[last]);
+  y[last] += lr * ((-z) - reg * y[last]);
+}
+
 // The samples [lo, hi) of one block, in order; adds to correct and skipped.
 template <class T, class I>
 void bpr_block(CsrView<I> likes, const I* __restrict rows, index_t nnz, T* user_factors, T* item_factors,
@@ -71,23 +112,29 @@ void bpr_block(CsrView<I> likes, const I* __restrict rows, index_t nnz, T* user_
                std::int64_t& correct, std::int64_t& skipped) {
   const I* indices = likes.indices;
   const auto n = static_cast<std::uint64_t>(nnz);
-  const index_t last = n_cols - 1;  // the item bias column
+  constexpr index_t D = kBprPrefetch;
   auto liked_at = [&](index_t s) { return static_cast<index_t>(below(splitmix64(seed, 2 * s + 1), n)); };
   auto other_at = [&](index_t s) { return static_cast<index_t>(below(splitmix64(seed, 2 * s + 2), n)); };
   for (index_t s = lo; s < hi; ++s) {
-    // Two-stage prefetch: the index entries of a sample 2D ahead, the factor rows of one D ahead.
-    if (s + 2 * kBprPrefetch < hi) {
-      const index_t k = liked_at(s + 2 * kBprPrefetch);
+    // Three-stage prefetch (the draws are recomputed, cheaper than a queue): the index entries of
+    // the sample 3D ahead; the factor rows and the user's row bounds 2D ahead; the middle of the
+    // user's row, the binary search's first probe, D ahead. Nothing here changes a result.
+    if (s + 3 * D < hi) {
+      const index_t k = liked_at(s + 3 * D);
       prefetch_read(rows + k);
       prefetch_read(indices + k);
-      prefetch_read(indices + other_at(s + 2 * kBprPrefetch));
+      prefetch_read(indices + other_at(s + 3 * D));
     }
-    if (s + kBprPrefetch < hi) {
-      const index_t k = liked_at(s + kBprPrefetch);
+    if (s + 2 * D < hi) {
+      const index_t k = liked_at(s + 2 * D);
       prefetch_row(user_factors + static_cast<index_t>(rows[k]) * n_cols, n_cols);
       prefetch_row(item_factors + static_cast<index_t>(indices[k]) * n_cols, n_cols);
-      prefetch_row(item_factors + static_cast<index_t>(indices[other_at(s + kBprPrefetch)]) * n_cols, n_cols);
+      prefetch_row(item_factors + static_cast<index_t>(indices[other_at(s + 2 * D)]) * n_cols, n_cols);
       if (verify) prefetch_read(likes.indptr + rows[k]);
+    }
+    if (verify && s + D < hi) {
+      const index_t u = rows[liked_at(s + D)];
+      prefetch_read(indices + (likes.row_begin(u) + likes.row_end(u)) / 2);
     }
     const index_t k = liked_at(s);
     const index_t u = rows[k];
@@ -98,26 +145,14 @@ void bpr_block(CsrView<I> likes, const I* __restrict rows, index_t nnz, T* user_
     }
     T* x = user_factors + u * n_cols;
     T* yi = item_factors + static_cast<index_t>(indices[k]) * n_cols;
-    T* yj = item_factors + static_cast<index_t>(negative) * n_cols;  // yj == yi when j == i
-
-    T lanes[8] = {};
-    index_t f = 0;
-    for (; f + 8 <= n_cols; f += 8)
-      for (index_t l = 0; l < 8; ++l) lanes[l] += x[f + l] * (yi[f + l] - yj[f + l]);
-    for (; f < n_cols; ++f) lanes[f & 7] += x[f] * (yi[f] - yj[f]);
-    T score = lanes[0];
-    for (index_t l = 1; l < 8; ++l) score += lanes[l];
+    T* yj = item_factors + static_cast<index_t>(negative) * n_cols;
+    const T score = pair_score(x, yi, yj, n_cols);
     const T z = static_cast<T>(1.0 / (1.0 + std::exp(static_cast<double>(score))));
     if (z < T(0.5)) ++correct;
-
-    for (f = 0; f < last; ++f) {
-      const T t = x[f];
-      x[f] += lr * (z * (yi[f] - yj[f]) - reg * x[f]);
-      yi[f] += lr * (z * t - reg * yi[f]);
-      yj[f] += lr * ((-z) * t - reg * yj[f]);
-    }
-    yi[last] += lr * (z - reg * yi[last]);
-    yj[last] += lr * ((-z) - reg * yj[last]);
+    if (yi != yj)
+      pair_step(x, yi, yj, n_cols - 1, z, lr, reg);
+    else
+      same_item_step(x, yi, n_cols - 1, z, lr, reg);
   }
 }
 
