@@ -1,6 +1,9 @@
 // Python bindings of bpr.hpp.
 #include <turborec/bpr.hpp>
 
+#include <string>
+#include <type_traits>
+
 #include "arrays.hpp"
 
 namespace turborec::bind {
