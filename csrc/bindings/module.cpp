@@ -11,6 +11,7 @@ void bind_topk(py::module_& m);
 void bind_metrics(py::module_& m);
 void bind_similarity(py::module_& m);
 void bind_sgd(py::module_& m);
+void bind_bpr(py::module_& m);
 }
 
 namespace {
@@ -63,4 +64,5 @@ PYBIND11_MODULE(_native, m) {
   turborec::bind::bind_metrics(m);
   turborec::bind::bind_similarity(m);
   turborec::bind::bind_sgd(m);
+  turborec::bind::bind_bpr(m);
 }

@@ -36,8 +36,9 @@ FAMILIES = {
     "metrics": ("native", "numba", "numpy"),
     "similarity": ("native", "numba", "cupy", "numpy"),
     "biases": ("numba", "numpy"),  # sequential sweeps: no native, no GPU
-    "knn_rating": ("numba", "numpy"),
-    "sgd": ("native", "numba", "numpy"),  # sequential SGD passes: no GPU  # per-query sorts of a few hundred candidates: numba suffices
+    "knn_rating": ("numba", "numpy"),  # per-query sorts of a few hundred candidates: numba suffices
+    "sgd": ("native", "numba", "numpy"),  # sequential SGD passes: no GPU
+    "bpr": ("native", "numba", "numpy"),  # Hogwild SGD over random rows: no GPU backend yet
 }
 
 _CUPY_HINT = "pip install 'turborec[cupy]' (CuPy for CUDA 13; cupy-cuda12x for CUDA 12)"
