@@ -368,3 +368,40 @@ def test_fit_on_a_surprise_trainset_in_inner_ids(model):
     assert not np.allclose(by_appearance.qi_, theirs.qi)  # items first appear in another order here
     with pytest.raises(ValueError, match="numbering: expected 'appearance' or 'index'"):
         model(n_factors=3).fit((u, i, r), numbering="inner")
+
+
+@pytest.mark.parametrize("model, params", [(SVD, {}), (SVD, {"n_blocks": 3, "dtype": "float32"}), (SVDpp, {}),
+                                           (NMF, {"biased": True})])
+def test_partial_fit_continues_training(model, params):
+    df = _random_ratings(seed=11, n=900)
+    data = Interactions.from_raw(df.u.to_numpy(), df.i.to_numpy(), df.r.to_numpy())
+    whole = model(n_factors=4, n_epochs=5, random_state=2, **params).fit(data)
+    half = model(n_factors=4, n_epochs=2, random_state=2, **params).fit(data)
+    before = half.pu_.copy()
+    assert half.partial_fit(data, n_epochs=3) is half
+    assert not np.array_equal(half.pu_, before)  # it trained
+    for name in ("pu_", "qi_", "bu_", "bi_"):
+        np.testing.assert_array_equal(getattr(half, name), getattr(whole, name))
+    users, items = data.users[:40], data.items[:40]
+    np.testing.assert_array_equal(half.predict(users, items), whole.predict(users, items))
+
+
+def test_partial_fit_learns_new_ratings_and_refuses_what_it_cannot():
+    df = _random_ratings(seed=12, n=900)
+    data = Interactions.from_raw(df.u.to_numpy(), df.i.to_numpy(), df.r.to_numpy())
+    with pytest.raises(RuntimeError, match="not fitted"):
+        SVD().partial_fit(data)
+    model = SVD(n_factors=4, n_epochs=3, random_state=0).fit(data)
+    n_users, n_items = data.shape
+    # New ratings of one user for one item, repeated: its prediction moves towards them.
+    users, items = np.array([0] * 20), np.array([n_items - 1] * 20)
+    before = model.predict(0, n_items - 1)
+    model.partial_fit((users, items, np.full(20, 5.0)), n_epochs=5)
+    assert model.predict(0, n_items - 1) > before
+    assert model.user_counts_[0] == 20 and model.user_counts_[1] == 0  # the new data is what it knows
+    with pytest.raises(ValueError, match="beyond the fitted model"):
+        model.partial_fit((np.array([n_users]), np.array([0]), np.array([3.0])))
+    with pytest.raises(ValueError, match="outside the fitted rating_scale_"):
+        model.partial_fit((np.array([0]), np.array([0]), np.array([9.0])))
+    with pytest.raises(ValueError, match="n_epochs"):
+        model.partial_fit(data, n_epochs=-1)

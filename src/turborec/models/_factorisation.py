@@ -144,6 +144,49 @@ class _SGDFactorisation(RatingPredictor):
             raise
         return self
 
+    def partial_fit(self, data, n_epochs=1, *, eval_set=None, early_stopping_rounds=None, callback=None,
+                    show_progress=False):
+        """Continue training: ``n_epochs`` more epochs over ``data``, from the fitted parameters.
+
+        ``data`` becomes the training data the model knows (its users and items are the known
+        ones; SVD++'s N(u) are its ratings), as in :meth:`fit`, but nothing is drawn anew and
+        ``global_mean_`` and ``rating_scale_`` stay the first fit's. On the same data,
+        ``fit(n_epochs=a)`` then ``partial_fit(n_epochs=b)`` equals ``fit(n_epochs=a + b)``.
+
+        Parameters
+        ----------
+        data : Interactions with ratings, or a tuple ``(users, items, ratings)``
+            Indices of the fitted model (``[0, n_users)``, ``[0, n_items)``): a model does not
+            grow here; refit for new users or items.
+        n_epochs : int >= 0, default 1
+        eval_set, early_stopping_rounds, callback, show_progress
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        self
+        """
+        self._check_fitted()
+        _, _, rates = self._check_params()
+        n_epochs = v.as_int(n_epochs, "n_epochs", "a non-negative int")
+        if n_epochs < 0:
+            raise ValueError(f"n_epochs: expected a non-negative int, got {n_epochs}")
+        users, items, ratings, n_users, n_items, scale = as_rating_triples(data, self.rating_scale_)
+        if ratings.min() < scale[0] or ratings.max() > scale[1]:
+            raise ValueError(f"data: ratings from {ratings.min()} to {ratings.max()} fall outside the fitted "
+                             f"rating_scale_={scale}")
+        if n_users > len(self.bu_) or n_items > len(self.bi_):
+            raise ValueError(f"data: indices up to {n_users - 1} (users) and {n_items - 1} (items), beyond the "
+                             f"fitted model's {len(self.bu_)} users and {len(self.bi_)} items; refit to add some")
+        n_users, n_items = len(self.bu_), len(self.bi_)
+        order = surprise_order(users, n_users)
+        users, items, ratings = users[order], items[order], ratings[order]
+        self.user_counts_ = np.bincount(users, minlength=n_users)
+        self.item_counts_ = np.bincount(items, minlength=n_items)
+        self._train(self._epoch_order(users, items, ratings, n_users, n_items), n_epochs, rates,
+                    _Monitor(eval_set, early_stopping_rounds, callback), show_progress)
+        return self
+
     def _train(self, ratings, n_epochs, rates, monitor, show_progress):
         names = ("bu_", "bi_", *self._factor_names)
         arrays = [getattr(self, name) for name in names]
