@@ -187,12 +187,14 @@ void svd_epoch(const std::int64_t* __restrict users, const std::int64_t* __restr
   const SvdStepsFn<T> steps = pick_svd_steps<T>();
   if (n_blocks == 1) return steps(users, items, ratings, bounds[0], bounds[1], k, global_mean, biased, false, rates,
                                   bu, bi, pu, qi);
+  // One team for the whole epoch; the barrier closing each sub-epoch's loop is the only wait.
+#pragma omp parallel num_threads(n_threads) default(none) \
+    shared(users, items, ratings, bounds, n_blocks, k, global_mean, biased, rates, bu, bi, pu, qi, steps)
   for (index_t s = 0; s < n_blocks; ++s) {
-#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1) default(none) \
-    shared(users, items, ratings, bounds, n_blocks, k, global_mean, biased, rates, bu, bi, pu, qi, s, steps)
+#pragma omp for schedule(dynamic, 1)
     for (index_t b = 0; b < n_blocks; ++b)
       steps(users, items, ratings, bounds[s * n_blocks + b], bounds[s * n_blocks + b + 1], k, global_mean,
-                biased, true, rates, bu, bi, pu, qi);
+            biased, true, rates, bu, bi, pu, qi);
   }
 }
 
