@@ -1,0 +1,231 @@
+// Implicit-feedback alternating least squares (Hu, Koren, Volinsky 2008, "Collaborative
+// Filtering for Implicit Feedback Datasets"), with implicit 0.7's definitions.
+//
+// One half-step solves, for every row u of the confidence matrix C (rows x cols, CSR),
+//
+//     x_u = (Y^T C_u Y + reg I)^-1 Y^T C_u p_u,
+//
+// where a stored value c > 0 is a positive preference (p = 1) with confidence c, a stored
+// value c <= 0 a negative preference (p = 0) with confidence |c|, and every entry not stored
+// has p = 0 and confidence 1. Since Y^T C_u Y = Y^T Y + sum_i (|c_ui| - 1) y_i y_i^T, the Gram
+// matrix G = Y^T Y + reg I is computed once per half-step (BLAS syrk) and each row adds only
+// its stored entries. Rows without stored entries get x_u = 0 (as implicit).
+//
+// Two solvers, as implicit's CPU ones:
+// - conjugate gradient (Takacs, Pilaszy, Tikk 2011), `cg_steps` steps starting from the current
+//   x_u, never forming Y^T C_u Y: A p = G p + sum_i (|c_i| - 1) (y_i . p) y_i;
+// - Cholesky: A = G + sum_i (|c_i| - 1) y_i y_i^T formed and solved exactly (LAPACK posv).
+//
+// The per-row work is loops over the factors that the compiler vectorises; rows run in
+// parallel (OpenMP); BLAS is called once per half-step (syrk) and, for Cholesky, once per row
+// (posv: the caller pins BLAS to one thread).
+#pragma once
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "blas.hpp"
+#include "common.hpp"
+
+namespace turborec {
+
+enum AlsSolver : int { kAlsCg = 0, kAlsCholesky = 1 };
+
+// implicit's threshold on the squared residual norm below which CG stops.
+inline constexpr double kAlsCgTolerance = 1e-20;
+
+namespace als_detail {
+
+template <class T>
+inline T dot(const T* __restrict a, const T* __restrict b, index_t d) {
+  T s = 0;
+#pragma omp simd reduction(+ : s)
+  for (index_t j = 0; j < d; ++j) s += a[j] * b[j];
+  return s;
+}
+
+// y += a * x
+template <class T>
+inline void axpy(T a, const T* __restrict x, T* __restrict y, index_t d) {
+#pragma omp simd
+  for (index_t j = 0; j < d; ++j) y[j] += a * x[j];
+}
+
+// y = scale * G x for the symmetric G (d x d, row-major, both triangles set).
+template <class T>
+inline void symv(const T* __restrict G, const T* __restrict x, T scale, T* __restrict y, index_t d) {
+  for (index_t i = 0; i < d; ++i) y[i] = scale * dot(G + i * d, x, d);
+}
+
+}  // namespace als_detail
+
+// G (d x d, row-major, both triangles) = Y^T Y + reg I, through BLAS syrk.
+// @param Y     n_y * d, row-major
+// @param G     d * d, written
+template <class T>
+void als_gram(const T* Y, index_t n_y, index_t d, T reg, T* G) {
+  std::fill(G, G + d * d, T(0));
+  if (n_y > 0 && d > 0) syrk_ata<T>(Y, n_y, d, T(1), T(0), G);
+  for (index_t j = 0; j < d; ++j) G[j * d + j] += reg;
+}
+
+// One row by conjugate gradient, x updated in place (implicit's least_squares_cg).
+// @param G        d * d, Y^T Y + reg I
+// @param idx/conf the row's nnz stored columns and confidences
+// @param x        d, the current factors in, the new ones out
+// @param r, p, ap d each, scratch
+template <class T, class I>
+void als_cg_row(const T* G, const T* Y, index_t d, const I* idx, const T* conf, index_t nnz, int cg_steps, T* x,
+                T* r, T* p, T* ap) {
+  using namespace als_detail;
+  // r = Y^T C_u p_u - A x
+  symv(G, x, T(-1), r, d);
+  for (index_t e = 0; e < nnz; ++e) {
+    const T* y = Y + static_cast<index_t>(idx[e]) * d;
+    const T c = conf[e];
+    const T weight = c > 0 ? c : T(0);
+    const T magnitude = c > 0 ? c : -c;
+    axpy(weight - (magnitude - T(1)) * dot(y, x, d), y, r, d);
+  }
+  std::memcpy(p, r, sizeof(T) * d);
+  T rs_old = dot(r, r, d);
+  if (rs_old < kAlsCgTolerance) return;
+  for (int step = 0; step < cg_steps; ++step) {
+    // ap = A p = G p + sum_i (|c_i| - 1) (y_i . p) y_i
+    symv(G, p, T(1), ap, d);
+    for (index_t e = 0; e < nnz; ++e) {
+      const T* y = Y + static_cast<index_t>(idx[e]) * d;
+      const T c = conf[e];
+      const T magnitude = c > 0 ? c : -c;
+      axpy((magnitude - T(1)) * dot(y, p, d), y, ap, d);
+    }
+    const T alpha = rs_old / dot(p, ap, d);
+    axpy(alpha, p, x, d);
+    axpy(-alpha, ap, r, d);
+    const T rs_new = dot(r, r, d);
+    if (rs_new < kAlsCgTolerance) break;
+    const T beta = rs_new / rs_old;
+#pragma omp simd
+    for (index_t j = 0; j < d; ++j) p[j] = r[j] + beta * p[j];
+    rs_old = rs_new;
+  }
+}
+
+// One row exactly (implicit's least_squares): A = G + sum_i (|c_i| - 1) y_i y_i^T,
+// b = sum_{c_i > 0} c_i y_i, x = A^-1 b. Returns LAPACK's info (0: solved).
+// @param A  d * d scratch; only its row-major lower triangle is formed (posv reads that one)
+// @param x  d, written
+template <class T, class I>
+int als_cholesky_row(const T* G, const T* Y, index_t d, const I* idx, const T* conf, index_t nnz, T* A, T* x) {
+  using namespace als_detail;
+  std::memcpy(A, G, sizeof(T) * d * d);
+  std::fill(x, x + d, T(0));
+  for (index_t e = 0; e < nnz; ++e) {
+    const T* y = Y + static_cast<index_t>(idx[e]) * d;
+    const T c = conf[e];
+    if (c > 0) axpy(c, y, x, d);
+    const T weight = (c > 0 ? c : -c) - T(1);
+    for (index_t i = 0; i < d; ++i) axpy(weight * y[i], y, A + i * d, i + 1);  // row i, columns 0..i
+  }
+  return posv<T>(A, d, x, 1);
+}
+
+// The ALS half-step: every row's factors given the other side's.
+// @param cui       n_rows rows over n_cols columns, indices sorted within rows
+// @param conf      the confidences, one per stored entry of cui
+// @param Y         n_cols * d, row-major: the other side's factors
+// @param x0        n_rows * d: the current factors (CG's starting point; unused by Cholesky)
+// @param solver    kAlsCg or kAlsCholesky
+// @param cg_steps  >= 0
+// @param x_out     n_rows * d, written
+template <class T, class I>
+void als_solve(CsrView<I> cui, const T* conf, index_t n_rows, const T* Y, index_t n_cols, index_t d, const T* x0,
+               T reg, int solver, int cg_steps, int n_threads, T* x_out) {
+  std::vector<T> gram(static_cast<size_t>(d * d));
+  als_gram<T>(Y, n_cols, d, reg, gram.data());
+  const T* G = gram.data();
+  ExceptionCapture capture;
+#pragma omp parallel num_threads(n_threads) default(none) \
+    shared(cui, conf, n_rows, Y, d, x0, solver, cg_steps, x_out, G, capture)
+  {
+    std::vector<T> scratch(static_cast<size_t>(solver == kAlsCg ? 3 * d : d * d));
+#pragma omp for schedule(dynamic, 16)
+    for (index_t u = 0; u < n_rows; ++u) {
+      if (capture.failed()) continue;
+      capture.run([&] {
+        T* x = x_out + u * d;
+        const index_t begin = cui.row_begin(u), nnz = cui.row_end(u) - begin;
+        if (nnz == 0) {  // no stored entries: zero factors, as implicit
+          std::fill(x, x + d, T(0));
+          return;
+        }
+        if (solver == kAlsCg) {
+          std::memcpy(x, x0 + u * d, sizeof(T) * d);
+          als_cg_row<T, I>(G, Y, d, cui.indices + begin, conf + begin, nnz, cg_steps, x, scratch.data(),
+                           scratch.data() + d, scratch.data() + 2 * d);
+        } else if (als_cholesky_row<T, I>(G, Y, d, cui.indices + begin, conf + begin, nnz, scratch.data(), x) != 0) {
+          throw std::invalid_argument("regularization: the system of row " + std::to_string(u) +
+                                      " is not positive definite (Cholesky failed); increase the regularization");
+        }
+      });
+    }
+  }
+  capture.rethrow();
+}
+
+// implicit's training loss:
+//   [ sum_{u,i} c_ui (p_ui - x_u . y_i)^2 + reg (|X|^2 + |Y|^2) ] / (sum |c| + rows * cols - nnz),
+// with confidence 1 and p = 0 for entries not stored, computed as implicit does it: per row
+// (A x - 2 b) . x without forming A, plus |c| for every stored entry (a positive entry's
+// c * p^2; implicit adds it for negative entries too). Per-row terms are summed in row order
+// after the parallel loop: the result does not depend on the thread count.
+// @param X  n_rows * d
+// @param Y  n_cols * d
+// @return   the loss (NaN when the denominator is 0: no rows or no columns)
+template <class T, class I>
+double als_loss(CsrView<I> cui, const T* conf, index_t n_rows, const T* X, const T* Y, index_t n_cols, index_t d,
+                T reg, int n_threads) {
+  using namespace als_detail;
+  std::vector<T> gram(static_cast<size_t>(d * d));
+  als_gram<T>(Y, n_cols, d, T(0), gram.data());
+  const T* G = gram.data();
+  std::vector<double> terms(static_cast<size_t>(n_rows)), confidence(static_cast<size_t>(n_rows));
+  double* row_terms = terms.data();
+  double* row_confidence = confidence.data();
+#pragma omp parallel num_threads(n_threads) default(none) \
+    shared(cui, conf, n_rows, X, Y, d, G, row_terms, row_confidence)
+  {
+    std::vector<T> r(static_cast<size_t>(d));
+#pragma omp for schedule(dynamic, 64)
+    for (index_t u = 0; u < n_rows; ++u) {
+      const T* x = X + u * d;
+      // r = Y^T Y x + sum_i ((|c_i| - 1) (y_i . x) - 2 max(c_i, 0)) y_i
+      symv(G, x, T(1), r.data(), d);
+      double total = 0;
+      for (index_t e = cui.row_begin(u); e < cui.row_end(u); ++e) {
+        const T* y = Y + static_cast<index_t>(cui.indices[e]) * d;
+        const T c = conf[e];
+        const T magnitude = c > 0 ? c : -c;
+        axpy((c > 0 ? T(-2) * c : T(0)) + (magnitude - T(1)) * dot(y, x, d), y, r.data(), d);
+        total += static_cast<double>(magnitude);
+      }
+      row_terms[u] = total + static_cast<double>(dot(r.data(), x, d));
+      row_confidence[u] = total;
+    }
+  }
+  double loss = 0, total = 0, norms = 0;
+  for (index_t u = 0; u < n_rows; ++u) {
+    loss += row_terms[u];
+    total += row_confidence[u];
+    norms += static_cast<double>(als_detail::dot(X + u * d, X + u * d, d));
+  }
+  for (index_t i = 0; i < n_cols; ++i) norms += static_cast<double>(als_detail::dot(Y + i * d, Y + i * d, d));
+  loss += static_cast<double>(reg) * norms;
+  const double nnz = static_cast<double>(cui.row_begin(n_rows));  // indptr[n_rows]
+  const double denominator = total + static_cast<double>(n_rows) * static_cast<double>(n_cols) - nnz;
+  return denominator == 0 ? std::nan("") : loss / denominator;
+}
+
+}  // namespace turborec
