@@ -24,21 +24,52 @@ SOLVERS = ("cg", "cholesky")  # the codes of als.hpp's AlsSolver, in order
 CG_TOLERANCE = 1e-20  # implicit's: CG stops once the squared residual norm falls below it
 
 
-def _operands(user_items, user_factors, item_factors, regularization, x_name="user_factors"):
-    """The checked CSR arrays, its values in the factors' dtype, and the factors."""
-    user_factors = v.as_float_matrix(user_factors, x_name, np, finite=True)
+class Confidences:
+    """A checked confidence matrix as the kernels take it: ``arrays`` (its CSR ``(indptr,
+    indices)``), ``data`` (its stored values in one float dtype, finite) and ``shape``. Built once
+    by :func:`as_confidences`, then given to any number of half-steps."""
+
+    __slots__ = ("arrays", "data", "shape")
+
+    def __init__(self, arrays, data, shape):
+        self.arrays, self.data, self.shape = arrays, data, shape
+
+
+def as_confidences(user_items, dtype, name="user_items", shape=None):
+    """``user_items`` (any scipy sparse matrix) checked and converted once, values in ``dtype``."""
+    cui = v.as_csr(user_items, name, shape=shape)
+    data = np.ascontiguousarray(cui.data[: cui.indptr[-1]], dtype=dtype)
+    if not np.isfinite(data).all():
+        raise ValueError(f"{name}: contains NaN or inf values (expected finite confidences)")
+    return Confidences(v.csr_arrays(cui), data, cui.shape)
+
+
+def solve(confidences, x0, y, regularization, use_cg, cg_steps, backend, n_threads):
+    """:func:`least_squares` on operands already checked (the fitting loop calls it directly)."""
+    solver = SOLVERS.index("cg" if use_cg else "cholesky")
+    return dispatch("als", "least_squares", inputs=(confidences.arrays, confidences.data, x0, y),
+                    params=(regularization, solver, cg_steps), outputs=[(x0.shape, x0.dtype)], backend=backend,
+                    n_threads=n_threads)
+
+
+def loss(confidences, x, y, regularization, backend, n_threads):
+    """:func:`calculate_loss` on operands already checked."""
+    out = dispatch("als", "calculate_loss", inputs=(confidences.arrays, confidences.data, x, y),
+                   params=(regularization,), outputs=[((1,), np.float64)], backend=backend, n_threads=n_threads)
+    return float(out[0])
+
+
+def _operands(user_items, user_factors, item_factors, regularization):
+    """The checked confidences (values in the factors' dtype), factors and regularization."""
+    user_factors = v.as_float_matrix(user_factors, "user_factors", np, finite=True)
     item_factors = v.as_float_matrix(item_factors, "item_factors", np, finite=True)
     if item_factors.dtype != user_factors.dtype:
-        raise TypeError(f"item_factors: expected dtype {user_factors.dtype} like {x_name}, got {item_factors.dtype}")
+        raise TypeError(f"item_factors: expected dtype {user_factors.dtype} like user_factors, got {item_factors.dtype}")
     if item_factors.shape[1] != user_factors.shape[1]:
-        raise ValueError(f"item_factors: expected {user_factors.shape[1]} columns like {x_name}, "
+        raise ValueError(f"item_factors: expected {user_factors.shape[1]} columns like user_factors, "
                          f"got shape {item_factors.shape}")
-    cui = v.as_csr(user_items, "user_items", shape=(len(user_factors), len(item_factors)))
-    data = np.ascontiguousarray(cui.data[: cui.indptr[-1]], dtype=user_factors.dtype)
-    if not np.isfinite(data).all():
-        raise ValueError("user_items: contains NaN or inf values (expected finite confidences)")
-    regularization = check_number(regularization, "regularization", 0.0)
-    return (v.csr_arrays(cui), data, user_factors, item_factors, regularization)
+    confidences = as_confidences(user_items, user_factors.dtype, shape=(len(user_factors), len(item_factors)))
+    return confidences, user_factors, item_factors, check_number(regularization, "regularization", 0.0)
 
 
 def least_squares(user_items, user_factors, item_factors, regularization, *, use_cg=True, cg_steps=3, backend=None,
@@ -73,14 +104,10 @@ def least_squares(user_items, user_factors, item_factors, regularization, *, use
         NaN or inf values or factors; a row whose Cholesky system is not positive definite
         (possible with negative or small confidences and no regularization).
     """
-    cui, data, x0, y, regularization = _operands(user_items, user_factors, item_factors, regularization)
+    confidences, x0, y, regularization = _operands(user_items, user_factors, item_factors, regularization)
     use_cg = v.as_bool(use_cg, "use_cg")
-    cg_steps = v.as_int(cg_steps, "cg_steps", "an int >= 0")
-    if cg_steps < 0:
-        raise ValueError(f"cg_steps: expected an int >= 0, got {cg_steps}")
-    solver = SOLVERS.index("cg" if use_cg else "cholesky")
-    return dispatch("als", "least_squares", inputs=(cui, data, x0, y), params=(regularization, solver, cg_steps),
-                    outputs=[(x0.shape, x0.dtype)], backend=backend, n_threads=n_threads)
+    cg_steps = check_cg_steps(cg_steps)
+    return solve(confidences, x0, y, regularization, use_cg, cg_steps, backend, n_threads)
 
 
 def calculate_loss(user_items, user_factors, item_factors, regularization, *, backend=None, n_threads=None):
@@ -102,7 +129,13 @@ def calculate_loss(user_items, user_factors, item_factors, regularization, *, ba
     float
         NaN for an empty matrix (the denominator is 0).
     """
-    cui, data, x, y, regularization = _operands(user_items, user_factors, item_factors, regularization)
-    out = dispatch("als", "calculate_loss", inputs=(cui, data, x, y), params=(regularization,),
-                   outputs=[((1,), np.float64)], backend=backend, n_threads=n_threads)
-    return float(out[0])
+    confidences, x, y, regularization = _operands(user_items, user_factors, item_factors, regularization)
+    return loss(confidences, x, y, regularization, backend, n_threads)
+
+
+def check_cg_steps(cg_steps):
+    """An int >= 0."""
+    cg_steps = v.as_int(cg_steps, "cg_steps", "an int >= 0")
+    if cg_steps < 0:
+        raise ValueError(f"cg_steps: expected an int >= 0, got {cg_steps}")
+    return cg_steps

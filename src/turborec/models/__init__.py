@@ -2,6 +2,7 @@
 with Surprise 1.1's definitions."""
 
 from ._base import ParameterWarning, RecommenderBase
+from .als import AlternatingLeastSquares
 from .baseline_only import BaselineOnly
 from .baselines import MostPopular, Random
 from .content import ContentKNN
@@ -11,6 +12,6 @@ from .knn_rating import KNNBaseline, KNNBasic, KNNWithMeans, KNNWithZScore
 from .implicit_knn import BM25Recommender, CosineRecommender, ItemItemRecommender, TFIDFRecommender
 from .neighbours import ItemKNN, UserKNN
 
-__all__ = ["BM25Recommender", "BaselineOnly", "ContentKNN", "CosineRecommender", "FactorModel", "Hybrid",
+__all__ = ["AlternatingLeastSquares", "BM25Recommender", "BaselineOnly", "ContentKNN", "CosineRecommender", "FactorModel", "Hybrid",
            "ItemItemRecommender", "ItemKNN", "KNNBaseline", "KNNBasic", "KNNWithMeans", "KNNWithZScore",
            "MostPopular", "ParameterWarning", "Random", "RecommenderBase", "TFIDFRecommender", "UserKNN"]
