@@ -20,6 +20,8 @@ from .. import _validation as v
 from .._dispatch import dispatch
 from ..similarity._operands import check_number
 
+__all__ = ["calculate_loss", "least_squares"]
+
 SOLVERS = ("cg", "cholesky")  # the codes of als.hpp's AlsSolver, in order
 CG_TOLERANCE = 1e-20  # implicit's: CG stops once the squared residual norm falls below it
 

@@ -12,7 +12,6 @@ Scoring (``recommend``, ``score``) is :class:`~turborec.models.FactorModel`'s, t
 
 import heapq
 import time
-import warnings
 
 import numpy as np
 import scipy.linalg
@@ -23,16 +22,10 @@ from .. import selection as _topk
 from .._progress import check_show_progress, progress_bar
 from .._threads import resolve_n_threads
 from ..backends import resolve
-from ..exceptions import ParameterWarning
 from ..similarity._operands import check_number
+from ._als_io import load_npz, save_npz
 from ._base import RecommenderBase, as_user_items
 from .factors import FactorModel
-
-# What save() writes besides the factors: implicit's keys (so either library loads the other's
-# files), then turborec's own.
-_SAVED = ("regularization", "factors", "num_threads", "iterations", "use_native", "use_cg", "cg_steps",
-          "calculate_training_loss", "dtype", "random_state", "alpha", "backend", "n_threads")
-
 
 class AlternatingLeastSquares(FactorModel):
     """implicit 0.7's ``AlternatingLeastSquares`` (same parameters, defaults and methods).
@@ -431,31 +424,15 @@ class AlternatingLeastSquares(FactorModel):
     # ------------------------------------------------------------------ persistence
 
     def save(self, file):
-        """Save the factors and every parameter to an ``.npz`` file, in implicit's layout (either
-        library loads the other's files); nothing is pickled.
-
-        A ``random_state`` that is not an int (a Generator) is not saved (a ParameterWarning
-        says so); ``dtype`` is saved by name.
+        """Save the factors and every parameter to an ``.npz`` file in implicit's layout (either
+        library loads the other's files); nothing is pickled. A ``random_state`` that is not an
+        int is not saved (a ParameterWarning says so).
 
         Parameters
         ----------
         file : str, path or file object
         """
-        arrays = {}
-        for name in ("user_factors", "item_factors"):
-            if getattr(self, name) is not None:
-                arrays[name] = getattr(self, name)
-        for name in _SAVED:
-            value = getattr(self, name)
-            if name == "dtype":
-                value = np.dtype(value).name
-            elif name == "random_state" and value is not None and not isinstance(value, (int, np.integer)):
-                warnings.warn(f"random_state: a {type(value).__name__} cannot be saved without pickling; not saved",
-                              ParameterWarning, stacklevel=2)
-                value = None
-            if value is not None:
-                arrays[name] = np.asarray(value)
-        np.savez(file, **arrays)
+        save_npz(self, file)
 
     @classmethod
     def load(cls, file):
@@ -471,19 +448,7 @@ class AlternatingLeastSquares(FactorModel):
         -------
         AlternatingLeastSquares
         """
-        if isinstance(file, str) and not file.endswith(".npz"):
-            file += ".npz"
-        model = cls()
-        with np.load(file, allow_pickle=False) as data:
-            for key in data.files:
-                if key not in _SAVED and key not in ("user_factors", "item_factors"):
-                    raise ValueError(f"file: unexpected entry {key!r} (not an AlternatingLeastSquares file)")
-                value = data[key]
-                if key == "dtype":
-                    value = np.dtype(str(value)).type
-                elif value.shape == ():
-                    value = value.item()
-                setattr(model, key, value)
+        model = load_npz(cls(), file)
         if model.user_factors is not None:
             model._resolve_runtime()
         return model
