@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse as sp
 
 from .. import _validation as v
 from .. import als as _als
@@ -244,7 +245,7 @@ class AlternatingLeastSquares(FactorModel):
         self._check_fitted()
         scalar, ids = _ids(ids, id_name)
         _, regularization, alpha, dtype, _ = self._settings()
-        rows = _scaled(as_user_items(rows, rows_name, stacklevel=5), alpha)
+        rows = _scaled(as_user_items(rows, rows_name, stacklevel=4), alpha)
         if rows.shape != (len(ids), len(other)):
             raise ValueError(f"{rows_name}: expected shape ({len(ids)}, {len(other)}) (one row per id in {id_name}), "
                              f"got {rows.shape}")
@@ -294,6 +295,8 @@ class AlternatingLeastSquares(FactorModel):
                   recalculate_user=False, items=None):
         """Top-``N`` items; see :meth:`RecommenderBase.recommend`. With ``recalculate_user`` the
         users' factors are first recomputed from ``user_items`` (:meth:`recalculate_user`)."""
+        if sp.issparse(user_items):
+            user_items = as_user_items(user_items)  # here, so that a conversion warning names the caller's line
         if not v.as_bool(recalculate_user, "recalculate_user"):
             return super().recommend(userid, user_items, N, filter_already_liked_items, filter_items, False, items)
         self._check_fitted()
@@ -402,7 +405,7 @@ class AlternatingLeastSquares(FactorModel):
         _, (item,) = self._ids_in(itemid, self.n_items_, "itemid")
         N = v.check_k(N, "N")
         _, regularization, alpha, _, _ = self._settings()
-        matrix = as_user_items(user_items, stacklevel=4)
+        matrix = as_user_items(user_items)
         if matrix.shape[1] != self.n_items_ or matrix.shape[0] not in (1, self.n_users_):
             raise ValueError(f"user_items: expected shape ({self.n_users_}, {self.n_items_}) or (1, {self.n_items_}), "
                              f"got {matrix.shape}")
