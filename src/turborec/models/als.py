@@ -461,7 +461,8 @@ def _scaled(matrix, alpha):
     """implicit's confidences: the values as float32, times ``alpha`` (a new matrix)."""
     matrix = matrix.astype(np.float32)
     if alpha != 1.0:
-        matrix.data *= np.float32(alpha)
+        with np.errstate(over="ignore"):  # an overflow to inf is refused by the finite check after
+            matrix.data *= np.float32(alpha)
     return matrix
 
 
