@@ -28,6 +28,17 @@
 
 #include "blas.hpp"
 #include "common.hpp"
+#include "simd.hpp"
+
+// The per-row loops are inlined into one copy per instruction set (baseline, AVX2+FMA,
+// AVX-512), the best the CPU runs picked at run time (no -march=native: one binary runs on any
+// x86-64). A copy compiled for FMA rounds a*b+c once, so results differ from the baseline copy's
+// in the last bits.
+#if defined(__GNUC__) || defined(__clang__)
+#define TR_ALS_INLINE inline __attribute__((always_inline))
+#else
+#define TR_ALS_INLINE inline
+#endif
 
 namespace turborec {
 
@@ -36,10 +47,13 @@ enum AlsSolver : int { kAlsCg = 0, kAlsCholesky = 1 };
 // implicit's threshold on the squared residual norm below which CG stops.
 inline constexpr double kAlsCgTolerance = 1e-20;
 
+// The most values (nnz * d) of one row's item factors CG copies together (16 MB of floats).
+inline constexpr index_t kAlsGatherLimit = index_t(1) << 22;
+
 namespace als_detail {
 
 template <class T>
-inline T dot(const T* __restrict a, const T* __restrict b, index_t d) {
+TR_ALS_INLINE T dot(const T* __restrict a, const T* __restrict b, index_t d) {
   T s = 0;
 #pragma omp simd reduction(+ : s)
   for (index_t j = 0; j < d; ++j) s += a[j] * b[j];
@@ -48,15 +62,64 @@ inline T dot(const T* __restrict a, const T* __restrict b, index_t d) {
 
 // y += a * x
 template <class T>
-inline void axpy(T a, const T* __restrict x, T* __restrict y, index_t d) {
+TR_ALS_INLINE void axpy(T a, const T* __restrict x, T* __restrict y, index_t d) {
 #pragma omp simd
   for (index_t j = 0; j < d; ++j) y[j] += a * x[j];
 }
 
-// y = scale * G x for the symmetric G (d x d, row-major, both triangles set).
+// y = scale * G x for the symmetric G (d x d, row-major, both triangles set), as the sum of G's
+// rows (= columns) weighted by x: vector operations only, no horizontal sums.
 template <class T>
-inline void symv(const T* __restrict G, const T* __restrict x, T scale, T* __restrict y, index_t d) {
-  for (index_t i = 0; i < d; ++i) y[i] = scale * dot(G + i * d, x, d);
+TR_ALS_INLINE void symv(const T* __restrict G, const T* __restrict x, T scale, T* __restrict y, index_t d) {
+  std::fill(y, y + d, T(0));
+  for (index_t j = 0; j < d; ++j) axpy(scale * x[j], G + j * d, y, d);
+}
+
+// out += sum_e (base_e + scale * weight_e * (y_e . v)) y_e over the contiguous rows y_e of Yg
+// (nnz x d; base null: 0), four entries at a time: four independent dot products, then one
+// pass over out for the four.
+template <class T>
+TR_ALS_INLINE void weighted_pass(const T* __restrict Yg, index_t nnz, index_t d, const T* __restrict v,
+                                 const T* __restrict weight, const T* __restrict base, T scale, T* __restrict out) {
+  index_t e = 0;
+  for (; e + 4 <= nnz; e += 4) {
+    const T* y0 = Yg + e * d;
+    const T* y1 = y0 + d;
+    const T* y2 = y1 + d;
+    const T* y3 = y2 + d;
+    T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+    for (index_t j = 0; j < d; ++j) {
+      s0 += y0[j] * v[j];
+      s1 += y1[j] * v[j];
+      s2 += y2[j] * v[j];
+      s3 += y3[j] * v[j];
+    }
+    const T c0 = (base ? base[e] : T(0)) + scale * weight[e] * s0;
+    const T c1 = (base ? base[e + 1] : T(0)) + scale * weight[e + 1] * s1;
+    const T c2 = (base ? base[e + 2] : T(0)) + scale * weight[e + 2] * s2;
+    const T c3 = (base ? base[e + 3] : T(0)) + scale * weight[e + 3] * s3;
+#pragma omp simd
+    for (index_t j = 0; j < d; ++j) out[j] += c0 * y0[j] + c1 * y1[j] + c2 * y2[j] + c3 * y3[j];
+  }
+  for (; e < nnz; ++e) {
+    const T* y = Yg + e * d;
+    axpy((base ? base[e] : T(0)) + scale * weight[e] * dot(y, v, d), y, out, d);
+  }
+}
+
+// Prefetch the factors of the entry `ahead` positions on: the rows of Y a row touches are
+// scattered, and waiting for each in turn (not the arithmetic) is what a pass over them costs.
+inline constexpr index_t kPrefetchAhead = 8;
+
+template <class T, class I>
+TR_ALS_INLINE void prefetch_row(const T* Y, index_t d, const I* idx, index_t e, index_t nnz) {
+#if defined(__GNUC__) || defined(__clang__)
+  if (e + kPrefetchAhead < nnz) {
+    const char* row = reinterpret_cast<const char*>(Y + static_cast<index_t>(idx[e + kPrefetchAhead]) * d);
+    for (index_t byte = 0; byte < d * static_cast<index_t>(sizeof(T)); byte += 64) __builtin_prefetch(row + byte);
+  }
+#endif
 }
 
 }  // namespace als_detail
@@ -72,22 +135,37 @@ void als_gram(const T* Y, index_t n_y, index_t d, T reg, T* G) {
 }
 
 // One row by conjugate gradient, x updated in place (implicit's least_squares_cg).
-// @param G        d * d, Y^T Y + reg I
-// @param idx/conf the row's nnz stored columns and confidences
-// @param x        d, the current factors in, the new ones out
-// @param r, p, ap d each, scratch
+// Every step reads the row's item factors again (1 + cg_steps passes): when `gathered` is given
+// they are first copied into it, contiguous, with each entry's weight |c| - 1 and positive part
+// max(c, 0), so the passes read L1/L2 instead of scattered rows of Y (weighted_pass).
+// @param G         d * d, Y^T Y + reg I
+// @param idx/conf  the row's nnz stored columns and confidences
+// @param x         d, the current factors in, the new ones out
+// @param r, p, ap  d each, scratch
+// @param gathered  nnz * (d + 2) scratch, or null (then the passes read Y directly)
 template <class T, class I>
-void als_cg_row(const T* G, const T* Y, index_t d, const I* idx, const T* conf, index_t nnz, int cg_steps, T* x,
-                T* r, T* p, T* ap) {
+TR_ALS_INLINE void als_cg_row(const T* G, const T* Y, index_t d, const I* idx, const T* conf, index_t nnz, int cg_steps,
+                              T* x, T* r, T* p, T* ap, T* gathered) {
   using namespace als_detail;
+  T* weight = gathered != nullptr ? gathered + nnz * d : nullptr;
+  T* positive = gathered != nullptr ? weight + nnz : nullptr;
   // r = Y^T C_u p_u - A x
   symv(G, x, T(-1), r, d);
-  for (index_t e = 0; e < nnz; ++e) {
-    const T* y = Y + static_cast<index_t>(idx[e]) * d;
-    const T c = conf[e];
-    const T weight = c > 0 ? c : T(0);
-    const T magnitude = c > 0 ? c : -c;
-    axpy(weight - (magnitude - T(1)) * dot(y, x, d), y, r, d);
+  if (gathered != nullptr) {
+    for (index_t e = 0; e < nnz; ++e) {
+      prefetch_row(Y, d, idx, e, nnz);
+      std::memcpy(gathered + e * d, Y + static_cast<index_t>(idx[e]) * d, sizeof(T) * d);
+      const T c = conf[e];
+      weight[e] = (c > 0 ? c : -c) - T(1);
+      positive[e] = c > 0 ? c : T(0);
+    }
+    weighted_pass(gathered, nnz, d, x, weight, positive, T(-1), r);
+  } else {
+    for (index_t e = 0; e < nnz; ++e) {
+      const T* y = Y + static_cast<index_t>(idx[e]) * d;
+      const T c = conf[e];
+      axpy((c > 0 ? c : T(0)) - ((c > 0 ? c : -c) - T(1)) * dot(y, x, d), y, r, d);
+    }
   }
   std::memcpy(p, r, sizeof(T) * d);
   T rs_old = dot(r, r, d);
@@ -95,11 +173,14 @@ void als_cg_row(const T* G, const T* Y, index_t d, const I* idx, const T* conf, 
   for (int step = 0; step < cg_steps; ++step) {
     // ap = A p = G p + sum_i (|c_i| - 1) (y_i . p) y_i
     symv(G, p, T(1), ap, d);
-    for (index_t e = 0; e < nnz; ++e) {
-      const T* y = Y + static_cast<index_t>(idx[e]) * d;
-      const T c = conf[e];
-      const T magnitude = c > 0 ? c : -c;
-      axpy((magnitude - T(1)) * dot(y, p, d), y, ap, d);
+    if (gathered != nullptr) {
+      weighted_pass(gathered, nnz, d, p, weight, static_cast<const T*>(nullptr), T(1), ap);
+    } else {
+      for (index_t e = 0; e < nnz; ++e) {
+        const T* y = Y + static_cast<index_t>(idx[e]) * d;
+        const T c = conf[e];
+        axpy(((c > 0 ? c : -c) - T(1)) * dot(y, p, d), y, ap, d);
+      }
     }
     const T alpha = rs_old / dot(p, ap, d);
     axpy(alpha, p, x, d);
@@ -118,11 +199,12 @@ void als_cg_row(const T* G, const T* Y, index_t d, const I* idx, const T* conf, 
 // @param A  d * d scratch; only its row-major lower triangle is formed (posv reads that one)
 // @param x  d, written
 template <class T, class I>
-int als_cholesky_row(const T* G, const T* Y, index_t d, const I* idx, const T* conf, index_t nnz, T* A, T* x) {
+TR_ALS_INLINE int als_cholesky_row(const T* G, const T* Y, index_t d, const I* idx, const T* conf, index_t nnz, T* A, T* x) {
   using namespace als_detail;
   std::memcpy(A, G, sizeof(T) * d * d);
   std::fill(x, x + d, T(0));
   for (index_t e = 0; e < nnz; ++e) {
+    prefetch_row(Y, d, idx, e, nnz);
     const T* y = Y + static_cast<index_t>(idx[e]) * d;
     const T c = conf[e];
     if (c > 0) axpy(c, y, x, d);
@@ -130,6 +212,72 @@ int als_cholesky_row(const T* G, const T* Y, index_t d, const I* idx, const T* c
     for (index_t i = 0; i < d; ++i) axpy(weight * y[i], y, A + i * d, i + 1);  // row i, columns 0..i
   }
   return posv<T>(A, d, x, 1);
+}
+
+// One row's term of implicit's loss: (A x - 2 b) . x + sum |c| without forming A, with
+// r = Y^T Y x + sum_i ((|c_i| - 1) (y_i . x) - 2 max(c_i, 0)) y_i; its sum |c| in *total.
+// @param G  d * d, Y^T Y (no regularization)
+// @param r  d, scratch
+template <class T, class I>
+TR_ALS_INLINE double als_loss_row(const T* G, const T* Y, index_t d, const I* idx, const T* conf, index_t nnz,
+                                  const T* x, T* r, double* total) {
+  using namespace als_detail;
+  symv(G, x, T(1), r, d);
+  double confidence = 0;
+  for (index_t e = 0; e < nnz; ++e) {
+    prefetch_row(Y, d, idx, e, nnz);
+    const T* y = Y + static_cast<index_t>(idx[e]) * d;
+    const T c = conf[e];
+    const T magnitude = c > 0 ? c : -c;
+    axpy((c > 0 ? T(-2) * c : T(0)) + (magnitude - T(1)) * dot(y, x, d), y, r, d);
+    confidence += static_cast<double>(magnitude);
+  }
+  *total = confidence;
+  return confidence + static_cast<double>(dot(r, x, d));
+}
+
+// The row functions compiled for one instruction set each.
+#define TR_ALS_ROW_KERNELS(SUFFIX, ATTRIBUTES)                                                                  \
+  template <class T, class I>                                                                                  \
+  ATTRIBUTES void als_cg_row_##SUFFIX(const T* G, const T* Y, index_t d, const I* idx, const T* conf,          \
+                                      index_t nnz, int cg_steps, T* x, T* r, T* p, T* ap, T* gathered) {       \
+    als_cg_row<T, I>(G, Y, d, idx, conf, nnz, cg_steps, x, r, p, ap, gathered);                                \
+  }                                                                                                            \
+  template <class T, class I>                                                                                  \
+  ATTRIBUTES int als_cholesky_row_##SUFFIX(const T* G, const T* Y, index_t d, const I* idx, const T* conf,     \
+                                           index_t nnz, T* A, T* x) {                                          \
+    return als_cholesky_row<T, I>(G, Y, d, idx, conf, nnz, A, x);                                              \
+  }                                                                                                            \
+  template <class T, class I>                                                                                  \
+  ATTRIBUTES double als_loss_row_##SUFFIX(const T* G, const T* Y, index_t d, const I* idx, const T* conf,      \
+                                          index_t nnz, const T* x, T* r, double* total) {                      \
+    return als_loss_row<T, I>(G, Y, d, idx, conf, nnz, x, r, total);                                          \
+  }
+
+TR_ALS_ROW_KERNELS(baseline, )
+#ifdef TR_X86_DISPATCH
+TR_ALS_ROW_KERNELS(avx2, __attribute__((target("avx2,fma"))))
+TR_ALS_ROW_KERNELS(avx512, __attribute__((target("avx512f,avx2,fma,prefer-vector-width=512"))))
+#endif
+
+template <class T, class I>
+struct AlsRowKernels {
+  void (*cg)(const T*, const T*, index_t, const I*, const T*, index_t, int, T*, T*, T*, T*, T*);
+  int (*cholesky)(const T*, const T*, index_t, const I*, const T*, index_t, T*, T*);
+  double (*loss)(const T*, const T*, index_t, const I*, const T*, index_t, const T*, T*, double*);
+};
+
+// The copies for the best instruction set this CPU runs.
+template <class T, class I>
+AlsRowKernels<T, I> als_row_kernels() {
+#ifdef TR_X86_DISPATCH
+  const std::string level = simd_level();
+  if (__builtin_cpu_supports("fma")) {
+    if (level == "avx512f") return {&als_cg_row_avx512<T, I>, &als_cholesky_row_avx512<T, I>, &als_loss_row_avx512<T, I>};
+    if (level == "avx2") return {&als_cg_row_avx2<T, I>, &als_cholesky_row_avx2<T, I>, &als_loss_row_avx2<T, I>};
+  }
+#endif
+  return {&als_cg_row_baseline<T, I>, &als_cholesky_row_baseline<T, I>, &als_loss_row_baseline<T, I>};
 }
 
 // The ALS half-step: every row's factors given the other side's.
@@ -146,11 +294,12 @@ void als_solve(CsrView<I> cui, const T* conf, index_t n_rows, const T* Y, index_
   std::vector<T> gram(static_cast<size_t>(d * d));
   als_gram<T>(Y, n_cols, d, reg, gram.data());
   const T* G = gram.data();
+  const AlsRowKernels<T, I> rows = als_row_kernels<T, I>();
   ExceptionCapture capture;
 #pragma omp parallel num_threads(n_threads) default(none) \
-    shared(cui, conf, n_rows, Y, d, x0, solver, cg_steps, x_out, G, capture)
+    shared(cui, conf, n_rows, Y, d, x0, solver, cg_steps, x_out, G, rows, capture)
   {
-    std::vector<T> scratch(static_cast<size_t>(solver == kAlsCg ? 3 * d : d * d));
+    std::vector<T> scratch(static_cast<size_t>(solver == kAlsCg ? 3 * d : d * d)), gathered;
 #pragma omp for schedule(dynamic, 16)
     for (index_t u = 0; u < n_rows; ++u) {
       if (capture.failed()) continue;
@@ -163,9 +312,14 @@ void als_solve(CsrView<I> cui, const T* conf, index_t n_rows, const T* Y, index_
         }
         if (solver == kAlsCg) {
           std::memcpy(x, x0 + u * d, sizeof(T) * d);
-          als_cg_row<T, I>(G, Y, d, cui.indices + begin, conf + begin, nnz, cg_steps, x, scratch.data(),
-                           scratch.data() + d, scratch.data() + 2 * d);
-        } else if (als_cholesky_row<T, I>(G, Y, d, cui.indices + begin, conf + begin, nnz, scratch.data(), x) != 0) {
+          T* copy = nullptr;
+          if (nnz * d <= kAlsGatherLimit) {
+            if (static_cast<index_t>(gathered.size()) < nnz * (d + 2)) gathered.resize(static_cast<size_t>(nnz * (d + 2)));
+            copy = gathered.data();
+          }
+          rows.cg(G, Y, d, cui.indices + begin, conf + begin, nnz, cg_steps, x, scratch.data(), scratch.data() + d,
+                  scratch.data() + 2 * d, copy);
+        } else if (rows.cholesky(G, Y, d, cui.indices + begin, conf + begin, nnz, scratch.data(), x) != 0) {
           throw std::invalid_argument("regularization: the system of row " + std::to_string(u) +
                                       " is not positive definite (Cholesky failed); increase the regularization");
         }
@@ -194,25 +348,16 @@ double als_loss(CsrView<I> cui, const T* conf, index_t n_rows, const T* X, const
   std::vector<double> terms(static_cast<size_t>(n_rows)), confidence(static_cast<size_t>(n_rows));
   double* row_terms = terms.data();
   double* row_confidence = confidence.data();
+  const AlsRowKernels<T, I> rows = als_row_kernels<T, I>();
 #pragma omp parallel num_threads(n_threads) default(none) \
-    shared(cui, conf, n_rows, X, Y, d, G, row_terms, row_confidence)
+    shared(cui, conf, n_rows, X, Y, d, G, rows, row_terms, row_confidence)
   {
     std::vector<T> r(static_cast<size_t>(d));
 #pragma omp for schedule(dynamic, 64)
     for (index_t u = 0; u < n_rows; ++u) {
-      const T* x = X + u * d;
-      // r = Y^T Y x + sum_i ((|c_i| - 1) (y_i . x) - 2 max(c_i, 0)) y_i
-      symv(G, x, T(1), r.data(), d);
-      double total = 0;
-      for (index_t e = cui.row_begin(u); e < cui.row_end(u); ++e) {
-        const T* y = Y + static_cast<index_t>(cui.indices[e]) * d;
-        const T c = conf[e];
-        const T magnitude = c > 0 ? c : -c;
-        axpy((c > 0 ? T(-2) * c : T(0)) + (magnitude - T(1)) * dot(y, x, d), y, r.data(), d);
-        total += static_cast<double>(magnitude);
-      }
-      row_terms[u] = total + static_cast<double>(dot(r.data(), x, d));
-      row_confidence[u] = total;
+      const index_t begin = cui.row_begin(u);
+      row_terms[u] = rows.loss(G, Y, d, cui.indices + begin, conf + begin, cui.row_end(u) - begin, X + u * d, r.data(),
+                               row_confidence + u);
     }
   }
   double loss = 0, total = 0, norms = 0;

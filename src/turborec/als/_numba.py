@@ -28,8 +28,9 @@ def _axpy(a, x, y):
 
 @numba.njit(cache=True, nogil=True)
 def _symv(gram, x, scale, out):
-    for i in range(gram.shape[0]):
-        out[i] = scale * _dot(gram[i], x)
+    out[:] = 0
+    for j in range(gram.shape[0]):
+        _axpy(scale * x[j], gram[j], out)
 
 
 @numba.njit(cache=True, nogil=True)
