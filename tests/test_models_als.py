@@ -4,6 +4,9 @@ its API, persistence, and bad input. The common model API runs on it in tests/te
 
 import io
 import pickle
+import re
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -19,7 +22,8 @@ import implicit.als  # noqa: E402 - a peer, in [test]: missing is a failure
 import implicit.cpu.als
 import implicit.evaluation
 
-ML100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k" / "u.data"
+ROOT = Path(__file__).resolve().parents[1]
+ML100K = ROOT.parent / "shared" / "data" / "ml-100k" / "u.data"
 
 
 def implicit_model(**params):
@@ -353,3 +357,17 @@ def test_bad_query_arguments_are_named(pair):
         ours.partial_fit_users(3, matrix[3])
     with pytest.raises(RuntimeError, match="not fitted"):
         AlternatingLeastSquares().recommend(0, matrix[0])
+
+
+def test_the_docs_examples_run(tmp_path):
+    """docs/implicit.md's python blocks, run from the folder that holds ml-100k/."""
+    if not ML100K.exists():
+        pytest.skip(f"MovieLens 100K not found at {ML100K}")
+    blocks = re.findall(r"^```python\n(.*?)^```", (ROOT / "docs" / "implicit.md").read_text(), re.MULTILINE | re.DOTALL)
+    assert any("AlternatingLeastSquares" in block for block in blocks)
+    script = tmp_path / "implicit_blocks.py"
+    script.write_text("\n".join(blocks))
+    done = subprocess.run([sys.executable, "-W", "error", str(script)], cwd=ML100K.parent.parent, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "precision@10" in done.stdout
