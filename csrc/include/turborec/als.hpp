@@ -72,7 +72,17 @@ TR_ALS_INLINE void axpy(T a, const T* __restrict x, T* __restrict y, index_t d) 
 template <class T>
 TR_ALS_INLINE void symv(const T* __restrict G, const T* __restrict x, T scale, T* __restrict y, index_t d) {
   std::fill(y, y + d, T(0));
-  for (index_t j = 0; j < d; ++j) axpy(scale * x[j], G + j * d, y, d);
+  index_t j = 0;
+  for (; j + 4 <= d; j += 4) {
+    const T a0 = scale * x[j], a1 = scale * x[j + 1], a2 = scale * x[j + 2], a3 = scale * x[j + 3];
+    const T* g0 = G + j * d;
+    const T* g1 = g0 + d;
+    const T* g2 = g1 + d;
+    const T* g3 = g2 + d;
+#pragma omp simd
+    for (index_t i = 0; i < d; ++i) y[i] += a0 * g0[i] + a1 * g1[i] + a2 * g2[i] + a3 * g3[i];
+  }
+  for (; j < d; ++j) axpy(scale * x[j], G + j * d, y, d);
 }
 
 // out += sum_e (base_e + scale * weight_e * (y_e . v)) y_e over the contiguous rows y_e of Yg

@@ -28,9 +28,18 @@ def _axpy(a, x, y):
 
 @numba.njit(cache=True, nogil=True)
 def _symv(gram, x, scale, out):
+    """out = scale * gram @ x as weighted rows of the symmetric gram, four at a time (als.hpp's)."""
     out[:] = 0
-    for j in range(gram.shape[0]):
+    d = gram.shape[0]
+    j = 0
+    while j + 4 <= d:
+        a0, a1, a2, a3 = scale * x[j], scale * x[j + 1], scale * x[j + 2], scale * x[j + 3]
+        for i in range(d):
+            out[i] += a0 * gram[j, i] + a1 * gram[j + 1, i] + a2 * gram[j + 2, i] + a3 * gram[j + 3, i]
+        j += 4
+    while j < d:
         _axpy(scale * x[j], gram[j], out)
+        j += 1
 
 
 @numba.njit(cache=True, nogil=True)
