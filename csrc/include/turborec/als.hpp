@@ -164,7 +164,10 @@ TR_ALS_INLINE void als_cg_row(const T* G, const T* Y, index_t d, const I* idx, c
   if (gathered != nullptr) {
     for (index_t e = 0; e < nnz; ++e) {
       prefetch_row(Y, d, idx, e, nnz);
-      std::memcpy(gathered + e * d, Y + static_cast<index_t>(idx[e]) * d, sizeof(T) * d);
+      const T* __restrict from = Y + static_cast<index_t>(idx[e]) * d;
+      T* __restrict to = gathered + e * d;
+#pragma omp simd
+      for (index_t j = 0; j < d; ++j) to[j] = from[j];
       const T c = conf[e];
       weight[e] = (c > 0 ? c : -c) - T(1);
       positive[e] = c > 0 ? c : T(0);
