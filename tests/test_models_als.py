@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from turborec.datasets import read_movielens_file
+from turborec.datasets import Interactions, read_movielens_file
 from turborec.models import AlternatingLeastSquares, ParameterWarning
 from turborec.split import random_split
 
@@ -123,6 +123,9 @@ def test_recommend_equals_implicits(pair):
         got = ours.recommend(users, matrix, N=10, **options)
         want = theirs.recommend(users, matrix.copy(), N=10, **options)  # implicit zeroes entries of it with items=
         assert_same_ranking(got, want, rtol=1e-4 if options.get("recalculate_user") else 1e-5)
+    table = Interactions(*matrix.nonzero(), n_users=matrix.shape[0], n_items=matrix.shape[1])  # every user's row
+    np.testing.assert_array_equal(ours.recommend([3, 7], table, recalculate_user=True)[0],
+                                  ours.recommend([3, 7], table.to_csr(values="ones")[[3, 7]], recalculate_user=True)[0])
     one = ours.recommend(3, matrix[3], N=5)
     batch = ours.recommend(users, matrix, N=5)
     np.testing.assert_array_equal(one[0], batch[0][3])

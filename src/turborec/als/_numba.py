@@ -1,6 +1,8 @@
-"""Numba ALS kernels, mirroring ``csrc/include/turborec/als.hpp`` loop for loop. The contract is
-in ``_numpy.py``. The Cholesky solve is written out (no LAPACK call inside the parallel loop), so
-it rounds differently from the native backend's LAPACK ``posv``."""
+"""Numba ALS kernels, mirroring ``csrc/include/turborec/als.hpp``'s arithmetic. The contract is
+in ``_numpy.py``. Two differences, both of rounding only: the Cholesky solve is written out (no
+LAPACK call inside the parallel loop; native calls LAPACK ``posv``), and CG reads each entry's
+factors from ``Y`` one entry at a time (native first gathers a row's factors into a contiguous
+buffer and sums four entries per pass, a memory optimisation)."""
 
 import numba
 import numpy as np

@@ -23,6 +23,7 @@ from .. import selection as _topk
 from .._progress import check_show_progress, progress_bar
 from .._threads import resolve_n_threads
 from ..backends import resolve
+from ..datasets import Interactions
 from ..similarity._operands import check_number
 from ._als_io import load_npz, save_npz
 from ._base import RecommenderBase, as_user_items
@@ -300,7 +301,9 @@ class AlternatingLeastSquares(FactorModel):
         if not v.as_bool(recalculate_user, "recalculate_user"):
             return super().recommend(userid, user_items, N, filter_already_liked_items, filter_items, False, items)
         self._check_fitted()
-        scalar = np.ndim(userid) == 0
+        scalar, users = self._users(userid)
+        if isinstance(user_items, Interactions):  # the whole table: these users' rows of it
+            user_items = self._liked(users, user_items)
         factors = np.atleast_2d(self.recalculate_user(userid, user_items))
         served = FactorModel(factors, self.item_factors, backend=self.backend_, n_threads=self.n_threads_)
         users = 0 if scalar else np.arange(len(factors))
