@@ -151,8 +151,9 @@ class AlternatingLeastSquares(FactorModel):
     def fit(self, user_items, show_progress=True, callback=None):
         """Factorise ``user_items`` (users x items confidences) by alternating least squares.
 
-        As implicit, factors already set with the same shapes (a previous ``fit``, ``load``)
-        are the starting point; otherwise both are drawn from ``random_state``.
+        Both sides' factors are drawn afresh from ``random_state`` at every call (implicit
+        continues from factors already set: a refit of a copy, e.g. in cross-validation, would
+        then start from what another fold learned).
 
         Parameters
         ----------
@@ -177,10 +178,9 @@ class AlternatingLeastSquares(FactorModel):
         n_users, n_items = cui.shape
         user_side = _als.as_confidences(cui, dtype)
         item_side = _als.as_confidences(cui.T.tocsr(), dtype)
-        if not self._warm_start(n_users, n_items, factors, dtype):
-            rng = _generator(self.random_state)
-            self.user_factors = rng.random((n_users, factors), dtype=dtype) * dtype.type(0.01)
-            self.item_factors = rng.random((n_items, factors), dtype=dtype) * dtype.type(0.01)
+        rng = _generator(self.random_state)
+        self.user_factors = rng.random((n_users, factors), dtype=dtype) * dtype.type(0.01)
+        self.item_factors = rng.random((n_items, factors), dtype=dtype) * dtype.type(0.01)
         self.loss_ = None
         callback = callback or self.fit_callback
         with progress_bar(show_progress, total=iterations, desc="ALS", unit="it") as bar:
@@ -200,11 +200,6 @@ class AlternatingLeastSquares(FactorModel):
             if not np.isfinite(getattr(self, name)).all():
                 raise ValueError(f"fit: NaN or inf in {name} (training diverged); raise regularization or lower alpha")
         return self
-
-    def _warm_start(self, n_users, n_items, factors, dtype):
-        """Whether the factors already set fit this problem (implicit keeps them when set)."""
-        return all(isinstance(f, np.ndarray) and f.shape == (n, factors) and f.dtype == dtype
-                   for f, n in ((self.user_factors, n_users), (self.item_factors, n_items)))
 
     def _solve(self, confidences, x, y, regularization, use_cg=None):
         use_cg = self.use_cg if use_cg is None else use_cg
