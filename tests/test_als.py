@@ -181,6 +181,17 @@ def test_duplicate_entries_count_once_each_as_in_implicit(rng):
     np.testing.assert_allclose(ours, theirs, rtol=1e-12)
 
 
+def test_a_row_too_long_to_gather_gives_the_same_answer(rng):
+    # native gathers a row's factors when nnz * d <= 2**22; a longer row reads Y in place
+    n_items, d = 70_000, 64
+    c = sp.csr_matrix((rng.uniform(0.5, 4.0, n_items), np.arange(n_items), [0, n_items]), shape=(1, n_items))
+    c.data[::9] *= -1
+    inputs = dict(user_items=c, user_factors=rng.random((1, d)) * 0.01,
+                  item_factors=rng.standard_normal((n_items, d)) * 0.01, regularization=0.1)
+    np.testing.assert_allclose(als.least_squares(**inputs, backend="native"),
+                               als.least_squares(**inputs, backend="numpy"), rtol=1e-9, atol=1e-12)
+
+
 def test_results_do_not_depend_on_the_thread_count_in_float64(host_backend, rng):
     inputs = problem(rng, np.float64, 500, 300, 24)
     for use_cg in (True, False):

@@ -212,7 +212,8 @@ TR_ALS_INLINE void als_cg_row(const T* G, const T* Y, index_t d, const I* idx, c
 // @param A  d * d scratch; only its row-major lower triangle is formed (posv reads that one)
 // @param x  d, written
 template <class T, class I>
-TR_ALS_INLINE int als_cholesky_row(const T* G, const T* Y, index_t d, const I* idx, const T* conf, index_t nnz, T* A, T* x) {
+TR_ALS_INLINE int als_cholesky_row(const T* G, const T* Y, index_t d, const I* idx, const T* conf, index_t nnz, T* A,
+                                   T* x) {
   using namespace als_detail;
   std::memcpy(A, G, sizeof(T) * d * d);
   std::fill(x, x + d, T(0));
@@ -286,7 +287,8 @@ AlsRowKernels<T, I> als_row_kernels() {
 #ifdef TR_X86_DISPATCH
   const std::string level = simd_level();
   if (__builtin_cpu_supports("fma")) {
-    if (level == "avx512f") return {&als_cg_row_avx512<T, I>, &als_cholesky_row_avx512<T, I>, &als_loss_row_avx512<T, I>};
+    if (level == "avx512f")
+      return {&als_cg_row_avx512<T, I>, &als_cholesky_row_avx512<T, I>, &als_loss_row_avx512<T, I>};
     if (level == "avx2") return {&als_cg_row_avx2<T, I>, &als_cholesky_row_avx2<T, I>, &als_loss_row_avx2<T, I>};
   }
 #endif
@@ -327,7 +329,8 @@ void als_solve(CsrView<I> cui, const T* conf, index_t n_rows, const T* Y, index_
           std::memcpy(x, x0 + u * d, sizeof(T) * d);
           T* copy = nullptr;
           if (nnz * d <= kAlsGatherLimit) {
-            if (static_cast<index_t>(gathered.size()) < nnz * (d + 2)) gathered.resize(static_cast<size_t>(nnz * (d + 2)));
+            const index_t needed = nnz * (d + 2);  // the factors, weights and positive parts
+            if (static_cast<index_t>(gathered.size()) < needed) gathered.resize(static_cast<size_t>(needed));
             copy = gathered.data();
           }
           rows.cg(G, Y, d, cui.indices + begin, conf + begin, nnz, cg_steps, x, scratch.data(), scratch.data() + d,

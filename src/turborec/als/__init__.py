@@ -66,7 +66,8 @@ def _operands(user_items, user_factors, item_factors, regularization):
     user_factors = v.as_float_matrix(user_factors, "user_factors", np, finite=True)
     item_factors = v.as_float_matrix(item_factors, "item_factors", np, finite=True)
     if item_factors.dtype != user_factors.dtype:
-        raise TypeError(f"item_factors: expected dtype {user_factors.dtype} like user_factors, got {item_factors.dtype}")
+        raise TypeError(f"item_factors: expected dtype {user_factors.dtype} like user_factors, "
+                        f"got {item_factors.dtype}")
     if item_factors.shape[1] != user_factors.shape[1]:
         raise ValueError(f"item_factors: expected {user_factors.shape[1]} columns like user_factors, "
                          f"got shape {item_factors.shape}")

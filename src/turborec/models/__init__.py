@@ -12,6 +12,6 @@ from .knn_rating import KNNBaseline, KNNBasic, KNNWithMeans, KNNWithZScore
 from .implicit_knn import BM25Recommender, CosineRecommender, ItemItemRecommender, TFIDFRecommender
 from .neighbours import ItemKNN, UserKNN
 
-__all__ = ["AlternatingLeastSquares", "BM25Recommender", "BaselineOnly", "ContentKNN", "CosineRecommender", "FactorModel", "Hybrid",
-           "ItemItemRecommender", "ItemKNN", "KNNBaseline", "KNNBasic", "KNNWithMeans", "KNNWithZScore",
+__all__ = ["AlternatingLeastSquares", "BM25Recommender", "BaselineOnly", "ContentKNN", "CosineRecommender", "FactorModel",
+           "Hybrid", "ItemItemRecommender", "ItemKNN", "KNNBaseline", "KNNBasic", "KNNWithMeans", "KNNWithZScore",
            "MostPopular", "ParameterWarning", "Random", "RecommenderBase", "TFIDFRecommender", "UserKNN"]
