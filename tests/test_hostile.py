@@ -563,7 +563,8 @@ class TestSimilarity:
         build, error, match = MALFORMED[case]
         from turborec.similarity import topk_similarity
 
-        fails(error, match.format("X"), topk_similarity, build(), 2, backend=every_backend)
+        for measure in ("cosine", "pearson", "adjusted_cosine"):  # the sparse kernel and the co-rated one
+            fails(error, match.format("X"), topk_similarity, build(), 2, measure=measure, backend=every_backend)
         fails(error, match.format("A"), turborec.sparse_dot_topk, build(), self.X[:, :4], 2, backend=every_backend)
         fails(error, match.format("B"), turborec.sparse_dot_topk, self.X, build(), 2, backend=every_backend)
 
@@ -588,7 +589,8 @@ class TestSimilarity:
         from turborec.similarity import bm25_weight, topk_similarity
 
         bad = sp.csr_matrix(np.array([[1.0, value], [0.0, 1.0]]))
-        fails(ValueError, "X: contains NaN or inf", topk_similarity, bad, 1, backend=every_backend)
+        for measure in ("cosine", "pearson", "adjusted_cosine"):
+            fails(ValueError, "X: contains NaN or inf", topk_similarity, bad, 1, measure=measure, backend=every_backend)
         fails(ValueError, "B: contains NaN or inf", turborec.sparse_dot_topk, bad[:1, :1], bad.T, 1,
               backend=every_backend)
         fails(ValueError, "X: contains NaN or inf", bm25_weight, bad)

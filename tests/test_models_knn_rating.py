@@ -72,6 +72,28 @@ def test_equals_surprise_on_random_ratings_with_ties(name, user_based, k, min_k,
     assert max(differences.values()) < 1e-6, differences
 
 
+@pytest.mark.parametrize("name", ["KNNBasic", "KNNWithMeans", "KNNWithZScore"])
+def test_bsl_options_set_the_baselines_of_pearson_baseline(name):
+    # Surprise's **kwargs carry bsl_options to every k-NN algorithm; SGD baselines differ from
+    # the default ALS ones, so the predictions would differ if they were ignored.
+    train, test = _split(_random_ratings(seed=3))
+    options = {"name": "pearson_baseline", "user_based": False}
+    sgd = {"method": "sgd", "n_epochs": 7, "learning_rate": 0.01}
+    differences = _compare(train, test, name, options, k=5, bsl_options=sgd)
+    assert max(differences.values()) < 1e-6, differences
+    data = Interactions.from_raw(train.u.to_numpy(), train.i.to_numpy(), train.r.to_numpy())
+    with_sgd = MODELS[name](sim_options=options, verbose=False, bsl_options=sgd).fit(data).sim_
+    default = MODELS[name](sim_options=options, verbose=False).fit(data).sim_
+    assert not np.allclose(with_sgd, default)
+
+
+def test_a_repeated_pair_is_refused_by_name():
+    users, items, ratings = np.array([0, 1, 0, 1]), np.array([0, 0, 1, 0]), np.array([1.0, 2.0, 3.0, 4.0])
+    for model in MODELS.values():
+        with pytest.raises(ValueError, match=r"rated more than once \(one: user 1, item 0\)"):
+            model(verbose=False).fit((users, items, ratings))
+
+
 def test_tie_order_decides_the_prediction():
     # User 0 and users 1, 2 have equal similarity (identical co-ratings); with k=1 the earlier
     # rating of the target item is the neighbour, as in Surprise.
@@ -152,7 +174,8 @@ def test_get_neighbors_equals_surprise(user_based):
 def test_params_repr_and_fitted_check():
     model = KNNBaseline(k=7, sim_options={"name": "pearson_baseline"}, verbose=False)
     assert model.get_params()["k"] == 7 and "bsl_options" in model.get_params()
-    assert set(KNNBasic().get_params()) == {"k", "min_k", "sim_options", "verbose", "backend", "n_threads"}
+    assert set(KNNBasic().get_params()) == {"k", "min_k", "sim_options", "verbose", "backend", "n_threads",
+                                            "bsl_options"}
     assert repr(model.set_params(min_k=2)).startswith("KNNBaseline(")
     assert model.min_k == 2
     with pytest.raises(RuntimeError, match="not fitted"):

@@ -71,7 +71,7 @@ class TestTopkSimilarityConformance(KernelConformance):
     def make(self, rng, dtype, n, m, k=10):
         measure = MEASURES[(n + m) % len(MEASURES)]
         return dict(X=integer_sparse(rng, n, m, 0.2, dtype, low=1), k=k, measure=measure,
-                    shrinkage=float(n % 3), alpha=0.3, threshold=None if m % 2 else 0.05)
+                    shrinkage=float(n % 3), alpha=0.3, threshold=None if m % 2 else 0.05, min_support=(n + m) % 3)
 
     def call(self, inputs, backend, n_threads=None):
         return parts(topk_similarity(**inputs, backend=backend, n_threads=n_threads))
@@ -382,7 +382,7 @@ def test_shrinkage_formula(every_backend):
 def test_row_blocks_give_the_same_result(every_backend, rng, monkeypatch):
     X = integer_sparse(rng, 90, 30, 0.2, np.float32, low=1)
     whole = parts(topk_similarity(X, 7, backend=every_backend))
-    monkeypatch.setattr(similarity, "BLOCK_ENTRIES", 20)  # 2 rows of 7 per block
+    monkeypatch.setattr(similarity._padded, "BLOCK_ENTRIES", 20)  # 2 rows of 7 per block
     for a, b in zip(parts(topk_similarity(X, 7, backend=every_backend)), whole):
         np.testing.assert_array_equal(a, b)
 
@@ -456,7 +456,14 @@ def test_cosine_of_zero_rows(every_backend):
     (lambda A: sparse_dot_topk(A.toarray(), A, 2), TypeError, "A: expected a scipy.sparse matrix"),
     (lambda A: sparse_dot_topk(A, sp.csr_matrix(np.array([[np.inf, 0, 0]])), 2), ValueError, "B: contains NaN or inf"),
     (lambda A: sparse_dot_topk(A.astype(np.complex64), A, 2), TypeError, "A: expected real values"),
-    (lambda A: topk_similarity(A, 2, measure="pearson"), ValueError, "measure: expected one of dot, cosine"),
+    (lambda A: topk_similarity(A, 2, measure="pearsons"), ValueError,
+     "measure: expected one of dot, cosine, jaccard, asymmetric_cosine, adjusted_cosine, corated_cosine, msd, "
+     "pearson, pearson_baseline; got 'pearsons'"),
+    (lambda A: topk_similarity(A, 2, min_support=-1), ValueError, "min_support: expected an int >= 0, got -1"),
+    (lambda A: topk_similarity(A, 2, min_support=2.0), TypeError, "min_support: expected an int >= 0, got float"),
+    (lambda A: topk_similarity(A, 2, min_support=True), TypeError, "min_support: expected an int >= 0"),
+    (lambda A: topk_similarity(A, 2, baselines=(np.zeros(3), np.zeros(3), 1.0)), ValueError,
+     "baselines: only measure='pearson_baseline' uses them, got measure='cosine'"),
     (lambda A: topk_similarity(A, 2, measure=None), TypeError, "measure: expected a str"),
     (lambda A: topk_similarity(A, 2, alpha=1.5), ValueError, "alpha: expected a finite number in \\[0.0, 1.0\\]"),
     (lambda A: topk_similarity(A, 2, shrinkage=-1), ValueError, "shrinkage: expected a finite number"),
@@ -473,7 +480,7 @@ def test_bad_arguments_name_themselves(call, error, match):
 def test_backend_rules(rng):
     X = integer_sparse(rng, 5, 4, 0.5)
     with pytest.raises(turborec.BackendUnavailableError, match="does not implement the 'similarity' kernels"):
-        topk_similarity(X, 2, backend="cupy")
+        topk_similarity(X, 2, backend="cuda")  # cupy implements the family; cuda does not
     assert turborec.available("similarity")[0] == "native"
 
 
@@ -489,7 +496,7 @@ def _raw_args(**changes):
     bt = a.T.tocsr()
     args = dict(a_indptr=a.indptr, a_indices=a.indices, a_data=a.data, n=2, bt_indptr=bt.indptr,
                 bt_indices=bt.indices, bt_data=bt.data, d=2, m=2, row_begin=0, row_end=2, k=2, combine=0,
-                row_weight=None, col_weight=None, shrinkage=0.0, min_score=-np.inf, exclude_self=False,
+                row_weight=None, col_weight=None, shrinkage=0.0, min_score=-np.inf, min_support=1, exclude_self=False,
                 accumulate=0, capacity=18, n_threads=1, out_ids=np.empty((2, 2), np.int32),
                 out_values=np.empty((2, 2), np.float32))
     return {**args, **changes}
@@ -529,6 +536,8 @@ def _raw_args(**changes):
      ValueError, "accumulate: sums only, but a product"),
     (dict(accumulate=2, shrinkage=1.0), ValueError, "accumulate: sums only \\(2\\) cannot serve jaccard or shrinkage"),
     (dict(accumulate=3), ValueError, "accumulate: expected 0"),
+    (dict(min_support=-1), ValueError, "min_support: expected an int >= 0"),
+    (dict(accumulate=2, min_support=2), ValueError, "accumulate: sums only \\(2\\) cannot serve min_support > 1"),
 ])
 def test_raw_binding_refuses_inconsistent_arrays(changes, error, match):
     from test_hostile import fails

@@ -1,5 +1,6 @@
-"""Similarity kernels: item-item ``topk_similarity``, the raw ``sparse_dot_topk``, and
-Surprise's dense co-rated matrices (``corated_similarity``).
+"""Similarity kernels: item-item ``topk_similarity`` (sparse measures, and the rating measures
+on the co-rated top-k kernel), the raw ``sparse_dot_topk``, and Surprise's dense co-rated
+matrices (``corated_similarity``).
 
 Every host backend of the family is a parameter; one that cannot run here is skipped (asv's
 convention: ``setup`` raises ``NotImplementedError``). The NumPy reference builds the dense
@@ -129,3 +130,38 @@ class CoratedSimilarity:
 
     def peakmem_corated_similarity(self, backend, measure, rows):
         self._run(backend, measure)
+
+
+class RatingTopkSimilarity:
+    """Top-40 neighbours by a rating measure on MovieLens-100K-sized ratings (as
+    ``CoratedSimilarity``), never the dense matrix; dense-then-select is ``CoratedSimilarity``
+    plus a top-k of each row."""
+
+    params = [
+        # backend: every host backend of the family; unavailable ones are skipped
+        HOST_BACKENDS,
+        # measure: pearson (the most accumulators), adjusted_cosine (centred on user means)
+        ["pearson", "adjusted_cosine"],
+        # rows: users (user-based) or items (item-based)
+        ["users", "items"],
+        # min_support: 1 (every co-rated pair) or 5 (Surprise users often set it)
+        [1, 5],
+    ]
+    param_names = ["backend", "measure", "rows", "min_support"]
+    k = 40
+
+    def setup(self, backend, measure, rows, min_support):
+        check_backend(backend, SMALL, small=SMALL)
+        ratings = power_law_user_items(943, 1682, per_user=130)  # ~98,000 ratings
+        ratings.data = np.random.default_rng(SEED).integers(1, 6, ratings.nnz).astype(np.float64)
+        self.ratings = ratings if rows == "users" else ratings.T.tocsr()
+        topk_similarity(self.ratings[:8], self.k, measure=measure, backend=backend)  # JIT warm-up
+
+    def _run(self, backend, measure, min_support):
+        topk_similarity(self.ratings, self.k, measure=measure, min_support=min_support, backend=backend)
+
+    def time_topk_similarity(self, backend, measure, rows, min_support):
+        self._run(backend, measure, min_support)
+
+    def peakmem_topk_similarity(self, backend, measure, rows, min_support):
+        self._run(backend, measure, min_support)

@@ -1,6 +1,7 @@
-// Python binding of similarity.hpp. The caller passes A and B^T as canonical CSR arrays (indices
-// strictly increasing within each row, one index dtype for both), preallocates the padded
-// (row_end - row_begin, k) outputs, and turborec/similarity/__init__.py turns them into a CSR.
+// Python binding of similarity.hpp and corated.hpp. The caller passes A and B^T (or the ratings
+// and their transpose) as CSR arrays (one index dtype for both), preallocates the padded
+// (row_end - row_begin, k) outputs, and turborec/similarity/_padded.py turns them into a CSR.
+#include <turborec/corated.hpp>
 #include <turborec/similarity.hpp>
 
 #include <algorithm>
@@ -53,7 +54,8 @@ void sparse_dot_topk_any(const py::array& a_indptr, const py::array& a_indices, 
                          py::ssize_t n, const py::array& bt_indptr, const py::array& bt_indices,
                          const py::array& bt_data, py::ssize_t d, py::ssize_t m, py::ssize_t row_begin,
                          py::ssize_t row_end, py::ssize_t k, int combine, const py::object& row_weight,
-                         const py::object& col_weight, double shrinkage, double min_score, bool exclude_self,
+                         const py::object& col_weight, double shrinkage, double min_score,
+                         py::ssize_t min_support, bool exclude_self,
                          int accumulate, py::ssize_t capacity, int n_threads, py::array& out_ids,
                          py::array& out_values) {
   expect_n_threads(n_threads);
@@ -71,6 +73,8 @@ void sparse_dot_topk_any(const py::array& a_indptr, const py::array& a_indices, 
          "accumulate: sums only (2) cannot serve jaccard or shrinkage, which need the counts");
   expect(shrinkage >= 0, "shrinkage: expected a number >= 0");
   expect(!(min_score != min_score), "min_score: expected a number, got NaN");
+  expect(min_support >= 0, "min_support: expected an int >= 0");
+  expect(accumulate != kSums || min_support <= 1, "accumulate: sums only (2) cannot serve min_support > 1");
   expect(!exclude_self || m == n, "exclude_self: needs as many columns as rows (m == n)");
   // The value type is a_data's (float64, else float32: a wrong dtype is then named by input<T>).
   auto run = [&](auto tag) {
@@ -103,7 +107,8 @@ void sparse_dot_topk_any(const py::array& a_indptr, const py::array& a_indices, 
                                     static_cast<py::ssize_t>(bt.indptr[d]));
           py::gil_scoped_release release;
           sparse_dot_topk<T>(a, ad, n, bt, bd, d, m, row_begin, row_end, k, combine, rw, cw, static_cast<T>(shrinkage),
-                             static_cast<T>(min_score), exclude_self, accumulate, capacity, n_threads, ids, values);
+                             static_cast<T>(min_score), static_cast<std::int64_t>(min_support), exclude_self,
+                             accumulate, capacity, n_threads, ids, values);
         }
       });
     });
@@ -114,21 +119,22 @@ void sparse_dot_topk_any(const py::array& a_indptr, const py::array& a_indices, 
     run(float{});
 }
 
-void corated_similarity_any(const py::array& indptr, const py::array& indices, const py::array& values, py::ssize_t n,
-                            py::ssize_t m, const py::array& t_indptr, const py::array& t_indices,
-                            const py::array& t_values, int measure, py::ssize_t min_support, double shrinkage,
-                            int n_threads, py::array& out) {
-  expect_n_threads(n_threads);
-  expect(n >= 0 && m >= 0, "n, m: expected non-negative sizes");
+void expect_corated_args(int measure, py::ssize_t min_support, double shrinkage) {
   expect(measure >= kCoratedCosine && measure <= kPearsonBaseline,
          "measure: expected 0 (corated_cosine), 1 (msd), 2 (pearson) or 3 (pearson_baseline)");
   expect(min_support >= 0, "min_support: expected an int >= 0");
   expect(shrinkage >= 0 && shrinkage <= std::numeric_limits<double>::max(), "shrinkage: expected a finite number >= 0");
+}
+
+// Checks the ratings r (n x m), their transpose r_t and their float64 values, then calls
+// body(r, values, rt, t_values) with the GIL released.
+template <class Body>
+void with_ratings(const py::array& indptr, const py::array& indices, const py::array& values, py::ssize_t n,
+                  py::ssize_t m, const py::array& t_indptr, const py::array& t_indices, const py::array& t_values,
+                  Body body) {
+  expect(n >= 0 && m >= 0, "n, m: expected non-negative sizes");
   const double* rv = input<double>(values, "values", 1);
   const double* tv = input<double>(t_values, "t_values", 1);
-  double* o = output<double>(out, "out", 2);
-  expect(out.shape(0) == n && out.shape(1) == n, "out: expected shape (n, n) = (" + std::to_string(n) + ", " +
-                                                     std::to_string(n) + "), got " + shape_str(out));
   with_csr(indptr, indices, n, m, "r", [&](auto r) {
     using IR = std::remove_const_t<std::remove_pointer_t<decltype(r.indptr)>>;
     expect(values.shape(0) >= static_cast<py::ssize_t>(r.indptr[n]), "values: fewer values than stored entries");
@@ -140,11 +146,60 @@ void corated_similarity_any(const py::array& indptr, const py::array& indices, c
         expect(t_values.shape(0) >= static_cast<py::ssize_t>(rt.indptr[m]),
                "t_values: fewer values than stored entries");
         py::gil_scoped_release release;
-        corated_similarity<IR>(r, rv, n, rt, tv, measure, static_cast<std::int64_t>(min_support), shrinkage,
-                               n_threads, o);
+        body(r, rv, rt, tv);
       }
     });
   });
+}
+
+void corated_similarity_any(const py::array& indptr, const py::array& indices, const py::array& values, py::ssize_t n,
+                            py::ssize_t m, const py::array& t_indptr, const py::array& t_indices,
+                            const py::array& t_values, int measure, py::ssize_t min_support, double shrinkage,
+                            int n_threads, py::array& out) {
+  expect_n_threads(n_threads);
+  expect(n >= 0 && m >= 0, "n, m: expected non-negative sizes");
+  expect_corated_args(measure, min_support, shrinkage);
+  double* o = output<double>(out, "out", 2);
+  expect(out.shape(0) == n && out.shape(1) == n, "out: expected shape (n, n) = (" + std::to_string(n) + ", " +
+                                                     std::to_string(n) + "), got " + shape_str(out));
+  with_ratings(indptr, indices, values, n, m, t_indptr, t_indices, t_values, [&](auto r, auto rv, auto rt, auto tv) {
+    corated_similarity(r, rv, n, rt, tv, measure, static_cast<std::int64_t>(min_support), shrinkage, n_threads, o);
+  });
+}
+
+void corated_topk_any(const py::array& indptr, const py::array& indices, const py::array& values, py::ssize_t n,
+                      py::ssize_t m, const py::array& t_indptr, const py::array& t_indices, const py::array& t_values,
+                      int measure, py::ssize_t min_support, double shrinkage, py::ssize_t row_begin,
+                      py::ssize_t row_end, py::ssize_t k, double min_score, py::ssize_t capacity, int n_threads,
+                      py::array& out_ids, py::array& out_values) {
+  expect_n_threads(n_threads);
+  expect(n >= 0 && m >= 0, "n, m: expected non-negative sizes");
+  expect_int32_ids(n, "n");
+  expect_corated_args(measure, min_support, shrinkage);
+  expect(0 <= row_begin && row_begin <= row_end && row_end <= n,
+         "row_begin/row_end: expected 0 <= row_begin <= row_end <= n = " + std::to_string(n));
+  expect(k >= 1 && k <= n, "k: expected 1 to n = " + std::to_string(n) + ", got " + std::to_string(k));
+  expect_plan_size(capacity, "capacity");
+  expect(capacity > k, "capacity: expected more than k");
+  expect(!(min_score != min_score), "min_score: expected a number, got NaN");
+  // The score type is out_values' (float64, else float32: a wrong dtype is then named by output<T>).
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    id_t* ids = output<id_t>(out_ids, "out_ids", 2);
+    T* scores = output<T>(out_values, "out_values", 2);
+    const py::ssize_t rows = row_end - row_begin;
+    expect(out_ids.shape(0) == rows && out_ids.shape(1) == k && out_values.shape(0) == rows && out_values.shape(1) == k,
+           "out_ids/out_values: expected shape (row_end - row_begin, k) = (" + std::to_string(rows) + ", " +
+               std::to_string(k) + ")");
+    with_ratings(indptr, indices, values, n, m, t_indptr, t_indices, t_values, [&](auto r, auto rv, auto rt, auto tv) {
+      corated_topk<T>(r, rv, n, rt, tv, measure, static_cast<std::int64_t>(min_support), shrinkage, row_begin,
+                      row_end, k, static_cast<T>(min_score), capacity, n_threads, ids, scores);
+    });
+  };
+  if (has_dtype<double>(out_values))
+    run(double{});
+  else
+    run(float{});
 }
 
 }  // namespace
@@ -154,9 +209,9 @@ void bind_similarity(py::module_& m) {
         py::arg("a_data").noconvert(), py::arg("n"), py::arg("bt_indptr").noconvert(),
         py::arg("bt_indices").noconvert(), py::arg("bt_data").noconvert(), py::arg("d"), py::arg("m"),
         py::arg("row_begin"), py::arg("row_end"), py::arg("k"), py::arg("combine"), py::arg("row_weight"),
-        py::arg("col_weight"), py::arg("shrinkage"), py::arg("min_score"), py::arg("exclude_self").noconvert(),
-        py::arg("accumulate"), py::arg("capacity"), py::arg("n_threads"), py::arg("out_ids").noconvert(),
-        py::arg("out_values").noconvert(),
+        py::arg("col_weight"), py::arg("shrinkage"), py::arg("min_score"), py::arg("min_support"),
+        py::arg("exclude_self").noconvert(), py::arg("accumulate"), py::arg("capacity"), py::arg("n_threads"),
+        py::arg("out_ids").noconvert(), py::arg("out_values").noconvert(),
         "Top-k of each row of A @ B.T for CSR A and B^T into padded out_ids / out_values. See similarity.hpp.");
   m.def("corated_similarity", &corated_similarity_any, py::arg("indptr").noconvert(),
         py::arg("indices").noconvert(), py::arg("values").noconvert(), py::arg("n"), py::arg("m"),
@@ -164,7 +219,14 @@ void bind_similarity(py::module_& m) {
         py::arg("measure"), py::arg("min_support"), py::arg("shrinkage"), py::arg("n_threads"),
         py::arg("out").noconvert(),
         "Surprise's co-rated similarity matrix of the rows of CSR r (with its transpose r_t) into out (n x n, "
-        "float64). See similarity.hpp.");
+        "float64). See corated.hpp.");
+  m.def("corated_topk", &corated_topk_any, py::arg("indptr").noconvert(), py::arg("indices").noconvert(),
+        py::arg("values").noconvert(), py::arg("n"), py::arg("m"), py::arg("t_indptr").noconvert(),
+        py::arg("t_indices").noconvert(), py::arg("t_values").noconvert(), py::arg("measure"), py::arg("min_support"),
+        py::arg("shrinkage"), py::arg("row_begin"), py::arg("row_end"), py::arg("k"), py::arg("min_score"),
+        py::arg("capacity"), py::arg("n_threads"), py::arg("out_ids").noconvert(), py::arg("out_values").noconvert(),
+        "Each row's top-k other rows of CSR r (with its transpose r_t) by a co-rated measure, into padded out_ids / "
+        "out_values (float32 or float64). See corated.hpp.");
   m.attr("SIMILARITY_CORATED") = py::make_tuple("corated_cosine", "msd", "pearson", "pearson_baseline");
   m.attr("SIMILARITY_COMBINE") = py::make_tuple("scale", "jaccard");
   m.attr("SIMILARITY_ACCUMULATE") = py::make_tuple("sums_and_counts", "counts", "sums");

@@ -13,8 +13,9 @@
 // features (turborec/similarity/__init__.py derives every measure from these two):
 //   combine = kScale:    s * (row_weight[r] * col_weight[c]), or s when the weights are null
 //   combine = kJaccard:  n / (row_weight[r] + col_weight[c] - n)   (weights: stored entries)
-// then, when shrinkage > 0, score * (n / (n + shrinkage)). Scores below min_score, NaN scores
-// and (exclude_self) the diagonal c == r are never returned.
+// then, when shrinkage > 0, score * (n / (n + shrinkage)). Pairs with n < min_support, scores
+// below min_score, NaN scores and (exclude_self) the diagonal c == r are never returned.
+// Surprise's co-rated measures have their own kernels, in corated.hpp.
 #pragma once
 
 #include <cmath>
@@ -31,29 +32,61 @@ enum Combine : int { kScale = 0, kJaccard = 1 };
 
 // One accumulator: the sum and the number of shared entries side by side, so a touch reads and
 // writes one cache line.
-// Touches ahead whose accumulator is prefetched: they are scattered over m slots (8% faster on
-// the 5M-interaction benchmark, one thread).
-inline constexpr index_t kPrefetch = 16;
-
 template <class T>
 struct Slot {
   T sum = T(0);
   std::int32_t count = 0;
 };
 
+// Prefetch distances, measured on the 5M-interaction benchmark (one thread; docs/benchmarks.md).
+// A row of a visits many short rows of bt scattered over memory, and each visit would start with
+// a cache miss: the first kRowLines cache lines of the bt row kRowsAhead entries ahead are
+// fetched early (its indptr entry twice as far ahead), so the misses overlap (1.2-1.4x). Within a
+// visit, the accumulators kPrefetch touches ahead are prefetched: they are scattered over m
+// slots (8%).
+inline constexpr index_t kRowsAhead = 4;
+inline constexpr index_t kRowLines = 4;
+inline constexpr index_t kPrefetch = 16;
+
 namespace detail {
+
+// always_inline: GCC finds a function of prefetches alone free of side effects and drops its
+// calls before inlining them.
+__attribute__((always_inline)) inline void prefetch_lines(const void* start, std::size_t bytes) {
+  const char* p = static_cast<const char*>(start);
+  for (std::size_t line = 0; line < static_cast<std::size_t>(kRowLines) && line * 64 < bytes; ++line)
+    __builtin_prefetch(p + line * 64);
+}
+
+// Prefetches for the visit of entry e of a's row (which ends at e_end): bt's row of the entry
+// kRowsAhead on (indices, and the values when bt_data is set) and the indptr of the one 2 *
+// kRowsAhead on.
+template <class T, class I>
+__attribute__((always_inline)) inline void prefetch_visit(CsrView<I> a, CsrView<I> bt, const T* bt_data, index_t e,
+                                                          index_t e_end) {
+  if (e + 2 * kRowsAhead < e_end) __builtin_prefetch(bt.indptr + a.indices[e + 2 * kRowsAhead]);
+  if (e + kRowsAhead < e_end) {
+    const index_t j = static_cast<index_t>(a.indices[e + kRowsAhead]);
+    const index_t begin = bt.row_begin(j);
+    const auto length = static_cast<std::size_t>(bt.row_end(j) - begin);
+    prefetch_lines(bt.indices + begin, length * sizeof(I));
+    if (bt_data != nullptr) prefetch_lines(bt_data + begin, length * sizeof(T));
+  }
+}
 
 // Visits the products of row r of a @ bt: for each, update(acc[c], a value, f) adds to the
 // accumulator of column c (f indexes bt's entry) and returns whether c was untouched; first
 // touches are listed in `seen`, and their number returned. The append is branch-free: whether a
 // column is new is unpredictable, and a mispredicted branch would serialise the accumulators'
-// cache misses, which the prefetch kPrefetch touches ahead also hides.
+// cache misses, which the prefetch kPrefetch touches ahead also hides. `values` is bt's data when
+// the update reads it (for the row prefetch), else null.
 template <class Acc, class T, class I, class Update>
-inline index_t scatter_row(CsrView<I> a, const T* __restrict a_data, CsrView<I> bt, index_t r, Acc* __restrict acc,
-                           id_t* __restrict seen, Update update) {
+inline index_t scatter_row(CsrView<I> a, const T* __restrict a_data, CsrView<I> bt, const T* values, index_t r,
+                           Acc* __restrict acc, id_t* __restrict seen, Update update) {
   index_t n_seen = 0;
   const I* __restrict cols = bt.indices;
   for (index_t e = a.row_begin(r), e_end = a.row_end(r); e < e_end; ++e) {
+    prefetch_visit(a, bt, values, e, e_end);
     const index_t j = static_cast<index_t>(a.indices[e]);
     const T av = a_data[e];
     const index_t f_end = bt.row_end(j);
@@ -72,7 +105,7 @@ inline index_t scatter_row(CsrView<I> a, const T* __restrict a_data, CsrView<I> 
 template <class T, class I>
 inline index_t accumulate_row(CsrView<I> a, const T* a_data, CsrView<I> bt, const T* __restrict bt_data, index_t r,
                               Slot<T>* slot, id_t* seen) {
-  return scatter_row(a, a_data, bt, r, slot, seen, [bt_data](Slot<T>& here, T av, index_t f) {
+  return scatter_row(a, a_data, bt, bt_data, r, slot, seen, [bt_data](Slot<T>& here, T av, index_t f) {
     const bool fresh = here.count == 0;
     here.count += 1;
     here.sum += av * bt_data[f];
@@ -82,17 +115,18 @@ inline index_t accumulate_row(CsrView<I> a, const T* a_data, CsrView<I> bt, cons
 
 template <class T, class I>
 inline index_t count_row(CsrView<I> a, const T* a_data, CsrView<I> bt, index_t r, std::int32_t* count, id_t* seen) {
-  return scatter_row(a, a_data, bt, r, count, seen, [](std::int32_t& here, T, index_t) {
-    const bool fresh = here == 0;
-    here += 1;
-    return fresh;
-  });
+  return scatter_row(a, a_data, bt, static_cast<const T*>(nullptr), r, count, seen,
+                     [](std::int32_t& here, T, index_t) {
+                       const bool fresh = here == 0;
+                       here += 1;
+                       return fresh;
+                     });
 }
 
 template <class T, class I>
 inline index_t sum_row(CsrView<I> a, const T* a_data, CsrView<I> bt, const T* __restrict bt_data, index_t r, T* sum,
                        id_t* seen) {
-  return scatter_row(a, a_data, bt, r, sum, seen, [bt_data](T& here, T av, index_t f) {
+  return scatter_row(a, a_data, bt, bt_data, r, sum, seen, [bt_data](T& here, T av, index_t f) {
     const bool fresh = here == T(0);
     here += av * bt_data[f];
     return fresh;
@@ -116,6 +150,7 @@ enum Accumulate : int { kSumsAndCounts = 0, kCounts = 1, kSums = 2 };
 // @param col_weight   m, or null
 // @param shrinkage    >= 0
 // @param min_score    scores below it are dropped (-inf: none)
+// @param min_support  pairs sharing fewer entries are dropped (<= 1: none; kSums needs <= 1)
 // @param exclude_self drop column c == r (needs m == n)
 // @param accumulate   kSumsAndCounts; kCounts when every value of a_data and bt_data is 1 (the
 //                     sums are the counts); kSums when every product is positive and neither
@@ -127,8 +162,8 @@ template <class T, class I>
 void sparse_dot_topk(CsrView<I> a, const T* __restrict a_data, index_t n, CsrView<I> bt,
                      const T* __restrict bt_data, index_t d, index_t m, index_t row_begin, index_t row_end,
                      index_t k, int combine, const T* row_weight, const T* col_weight, T shrinkage, T min_score,
-                     bool exclude_self, int accumulate, index_t capacity, int n_threads, id_t* __restrict ids,
-                     T* __restrict values) {
+                     std::int64_t min_support, bool exclude_self, int accumulate, index_t capacity, int n_threads,
+                     id_t* __restrict ids, T* __restrict values) {
   TR_CHECK(k >= 1 && k <= m, "sparse_dot_topk: k must be in [1, m]");
   TR_CHECK(capacity > k, "sparse_dot_topk: need capacity > k");
   TR_CHECK(0 <= row_begin && row_begin <= row_end && row_end <= n, "sparse_dot_topk: rows out of range");
@@ -142,13 +177,13 @@ void sparse_dot_topk(CsrView<I> a, const T* __restrict a_data, index_t n, CsrVie
   TR_CHECK(!(shrinkage < 0), "sparse_dot_topk: shrinkage must be >= 0");
   TR_CHECK(accumulate == kSumsAndCounts || accumulate == kCounts || accumulate == kSums,
            "sparse_dot_topk: unknown accumulate");
-  TR_CHECK(accumulate != kSums || (combine == kScale && !(shrinkage > 0)),
+  TR_CHECK(accumulate != kSums || (combine == kScale && !(shrinkage > 0) && min_support <= 1),
            "sparse_dot_topk: sums only, but the counts are needed");
   check_ids_fit(m, "sparse_dot_topk");
   ExceptionCapture errors;
 #pragma omp parallel num_threads(n_threads) default(none)                                            \
     shared(a, a_data, bt, bt_data, m, row_begin, row_end, k, combine, row_weight, col_weight, shrinkage, \
-               min_score, exclude_self, accumulate, capacity, ids, values, errors)
+               min_score, min_support, exclude_self, accumulate, capacity, ids, values, errors)
   {
     std::vector<Slot<T>> slots;       // count 0: untouched (every touch adds 1)
     std::vector<std::int32_t> counts;  // instead, for kCounts
@@ -181,18 +216,21 @@ void sparse_dot_topk(CsrView<I> a, const T* __restrict a_data, index_t n, CsrVie
         for (index_t t = 0; t < n_seen; ++t) {
           const id_t c = seen[t];
           T common = T(0), score;
+          std::int32_t shared = 1;  // kSums: unknown, but min_support <= 1 there
           if (accumulate == kCounts) {
+            shared = count[c];
             score = common = static_cast<T>(count[c]);
             count[c] = 0;
           } else if (accumulate == kSums) {
             score = sum[c];
             sum[c] = T(0);
           } else {
+            shared = slot[c].count;
             common = static_cast<T>(slot[c].count);
             score = slot[c].sum;
             slot[c] = Slot<T>{};
           }
-          if (exclude_self && c == r) continue;
+          if ((exclude_self && c == r) || shared < min_support) continue;
           if (combine == kJaccard)
             score = common / (rw + col_weight[c] - common);
           else if (row_weight != nullptr)
@@ -202,96 +240,6 @@ void sparse_dot_topk(CsrView<I> a, const T* __restrict a_data, index_t n, CsrVie
           top.offer(score, c);
         }
         top.write(ids + (r - row_begin) * k, values + (r - row_begin) * k, T(1));
-      });
-    }
-  }
-  errors.rethrow();
-}
-
-// Surprise 1.1's co-rated similarity matrices (turborec/similarity/_corated.py has the formulas),
-// dense n x n float64. For each row x, the columns it rated (row x of r) and, for each, the rows
-// that rated it (that row of rt, the transpose) give, per pair (x, c), over the columns both
-// rated: the count, the sum of products (of squared differences for kMsd), the sums of squares
-// of x's and c's ratings, and (kPearson) the sums of their ratings. Then the whole output row is
-// written: 1 on the diagonal; 0 where the count is below min_support or 0, or the denominator
-// is not positive. Each row's sums run in the order of its stored columns, whatever the thread,
-// so results never depend on n_threads. Memory beyond the output: n accumulators per thread.
-enum CoratedMeasure : int { kCoratedCosine = 0, kMsd = 1, kPearson = 2, kPearsonBaseline = 3 };
-
-struct CoratedSums {
-  std::int64_t freq = 0;
-  double prods = 0, sqi = 0, sqj = 0, si = 0, sj = 0;
-};
-
-// @param r            n rows over m columns: the rated pairs, indices sorted within rows
-// @param values       r's nnz ratings (residuals for kPearsonBaseline)
-// @param rt           the transpose of r: m rows over n columns
-// @param t_values     rt's nnz values, those of r transposed
-// @param min_support  >= 0 (the effective one: the caller applies pearson_baseline's max(2, .))
-// @param shrinkage    >= 0, kPearsonBaseline only
-// @param out          n * n, written
-template <class I>
-void corated_similarity(CsrView<I> r, const double* __restrict values, index_t n, CsrView<I> rt,
-                        const double* __restrict t_values, int measure, std::int64_t min_support, double shrinkage,
-                        int n_threads, double* __restrict out) {
-  TR_CHECK(measure >= kCoratedCosine && measure <= kPearsonBaseline, "corated_similarity: unknown measure");
-  TR_CHECK(min_support >= 0, "corated_similarity: min_support must be >= 0");
-  TR_CHECK(shrinkage >= 0, "corated_similarity: shrinkage must be >= 0");
-  ExceptionCapture errors;
-#pragma omp parallel num_threads(n_threads) default(none) \
-    shared(r, values, n, rt, t_values, measure, min_support, shrinkage, out, errors)
-  {
-    std::vector<CoratedSums> sums;
-    errors.run([&] { sums.assign(n, CoratedSums{}); });
-#pragma omp for schedule(dynamic, 16)
-    for (index_t x = 0; x < n; ++x) {
-      if (errors.failed()) continue;
-      errors.run([&] {
-        CoratedSums* __restrict acc = sums.data();
-        for (index_t e = r.row_begin(x), e_end = r.row_end(x); e < e_end; ++e) {
-          const double ri = values[e];
-          const index_t j = static_cast<index_t>(r.indices[e]);
-          for (index_t f = rt.row_begin(j), f_end = rt.row_end(j); f < f_end; ++f) {
-            CoratedSums& s = acc[rt.indices[f]];
-            const double rj = t_values[f];
-            s.freq += 1;
-            if (measure == kMsd) {
-              s.prods += (ri - rj) * (ri - rj);
-            } else {
-              s.prods += ri * rj;
-              s.sqi += ri * ri;
-              s.sqj += rj * rj;
-              if (measure == kPearson) {
-                s.si += ri;
-                s.sj += rj;
-              }
-            }
-          }
-        }
-        double* __restrict row = out + x * n;
-        for (index_t c = 0; c < n; ++c) {
-          const CoratedSums s = acc[c];
-          acc[c] = CoratedSums{};
-          const double common = static_cast<double>(s.freq);
-          double sim = 0.0;
-          if (c == x) {
-            sim = 1.0;
-          } else if (s.freq >= min_support && s.freq > 0) {
-            if (measure == kMsd) {
-              sim = 1.0 / (s.prods / common + 1.0);
-            } else if (measure == kPearson) {
-              const double denominator = (common * s.sqi - s.si * s.si) * (common * s.sqj - s.sj * s.sj);
-              if (denominator > 0) sim = (common * s.prods - s.si * s.sj) / std::sqrt(denominator);
-            } else {
-              const double denominator = s.sqi * s.sqj;
-              if (denominator > 0) {
-                sim = s.prods / std::sqrt(denominator);
-                if (measure == kPearsonBaseline) sim *= (common - 1.0) / (common - 1.0 + shrinkage);
-              }
-            }
-          }
-          row[c] = sim;
-        }
       });
     }
   }

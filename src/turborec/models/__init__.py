@@ -11,7 +11,10 @@ from .hybrid import Hybrid
 from .knn_rating import KNNBaseline, KNNBasic, KNNWithMeans, KNNWithZScore
 from .implicit_knn import BM25Recommender, CosineRecommender, ItemItemRecommender, TFIDFRecommender
 from .neighbours import ItemKNN, UserKNN
+from .nmf import NMF
+from .svd import SVD, SVDpp
 
-__all__ = ["AlternatingLeastSquares", "BM25Recommender", "BaselineOnly", "ContentKNN", "CosineRecommender", "FactorModel",
-           "Hybrid", "ItemItemRecommender", "ItemKNN", "KNNBaseline", "KNNBasic", "KNNWithMeans", "KNNWithZScore",
-           "MostPopular", "ParameterWarning", "Random", "RecommenderBase", "TFIDFRecommender", "UserKNN"]
+__all__ = ["AlternatingLeastSquares", "BM25Recommender", "BaselineOnly", "ContentKNN", "CosineRecommender",
+           "FactorModel", "Hybrid", "ItemItemRecommender", "ItemKNN", "KNNBaseline", "KNNBasic", "KNNWithMeans", "KNNWithZScore",
+           "MostPopular", "NMF", "ParameterWarning", "Random", "RecommenderBase", "SVD", "SVDpp", "TFIDFRecommender",
+           "UserKNN"]

@@ -10,9 +10,9 @@ from .. import _validation as v
 from .._progress import check_show_progress
 from ..datasets import Interactions
 from ..similarity import topk_similarity
-from ..similarity._operands import as_operand, check_number
+from ..similarity._operands import as_operand
 from ._base import as_user_items
-from .neighbours import WEIGHTINGS, NeighbourModel, _check_measure, _training_rows, _weighted, check_K
+from .neighbours import NeighbourModel, _training_rows, _weighted, check_options
 
 
 class ContentKNN(NeighbourModel):
@@ -119,12 +119,7 @@ class ContentKNN(NeighbourModel):
         self
         """
         check_show_progress(show_progress)
-        K = check_K(self.K)
-        _check_measure(self.measure)
-        if self.weighting not in WEIGHTINGS:
-            raise ValueError(f"weighting: expected one of None, 'tfidf', 'bm25'; got {self.weighting!r}")
-        check_number(self.K1, "K1", 0.0)
-        check_number(self.B, "B", 0.0, 1.0)
+        K = check_options(self)
         features = _checked_features(self.item_features, self.weighting)
         user_items = _training_rows(user_items)
         n_items = features.shape[0]

@@ -49,6 +49,18 @@ def check_sim_options(sim_options):
     return name.lower(), bool(sim_options.get("user_based", True)), int(min_support), float(shrinkage)
 
 
+def _refuse_repeats(users, items, n_items):
+    """A ValueError naming a (user, item) pair rated more than once. Surprise's similarities count
+    every rating of a repeated pair, a sparse matrix sums them: rather than answer differently,
+    the k-NN models take one rating per pair."""
+    keys = np.sort(users.astype(np.int64) * n_items + items)
+    repeated = keys[1:][keys[1:] == keys[:-1]]
+    if len(repeated):
+        user, item = divmod(int(repeated[0]), n_items)
+        raise ValueError(f"data: {len(np.unique(repeated))} (user, item) pairs are rated more than once (one: "
+                         f"user {user}, item {item}); the k-NN models need one rating per pair: drop the repeats")
+
+
 def _check_k(k, min_k):
     for name, value, low in (("k", k, 1), ("min_k", min_k, 0)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -64,13 +76,15 @@ class _KNNRating(RatingPredictor):
 
     _kind = "basic"
 
-    def __init__(self, k=40, min_k=1, sim_options=None, verbose=True, backend=None, n_threads=None):
+    def __init__(self, k=40, min_k=1, sim_options=None, verbose=True, backend=None, n_threads=None, *,
+                 bsl_options=None):
         self.k = k
         self.min_k = min_k
         self.sim_options = sim_options
         self.verbose = verbose
         self.backend = backend
         self.n_threads = n_threads
+        self.bsl_options = bsl_options
 
     def fit(self, data, rating_scale=None):
         """Compute the similarities (and means, deviations or baselines).
@@ -89,8 +103,9 @@ class _KNNRating(RatingPredictor):
         """
         _check_k(self.k, self.min_k)
         name, user_based, min_support, shrinkage = check_sim_options(self.sim_options)
-        bsl = check_bsl_options(getattr(self, "bsl_options", None))
+        bsl = check_bsl_options(self.bsl_options)
         users, items, ratings, n_users, n_items, self.rating_scale_ = as_rating_triples(data, rating_scale)
+        _refuse_repeats(users, items, n_items)
         order = surprise_order(users, n_users)
         self.global_mean_ = float(np.mean(ratings[order]))
         self.user_counts_ = np.bincount(users, minlength=n_users)
@@ -236,7 +251,10 @@ _DOC = """
     verbose : bool, default True
         Print Surprise's progress lines at ``fit``.
     backend, n_threads
-        Of the similarity (and bias) kernels; see :mod:`turborec.backends`.
+        Of the similarity (and bias) kernels; see :mod:`turborec.backends`.{bsl_last}
+
+    ``fit`` refuses a (user, item) pair rated more than once (Surprise's similarities would count
+    each rating; a sparse matrix would sum them).
 
     Attributes
     ----------
@@ -250,8 +268,10 @@ _BSL = """
     bsl_options : dict, optional
         As :class:`BaselineOnly`'s: the baselines of the prediction (and of
         ``pearson_baseline``)."""
-_BSL_SHORT = """ A ``pearson_baseline`` similarity uses Surprise's default
-        baseline options."""
+_BSL_LAST = """
+    bsl_options : dict, optional, keyword-only
+        As :class:`BaselineOnly`'s: the baselines of a ``pearson_baseline`` similarity
+        (Surprise passes it through ``**kwargs``); its defaults otherwise."""
 
 
 class KNNBasic(_KNNRating):
@@ -259,14 +279,14 @@ class KNNBasic(_KNNRating):
 
     Fewer than ``min_k`` neighbours with positive similarity, or an unknown user or item, make
     the prediction impossible: the global mean, ``was_impossible`` True.""" + _DOC.format(
-        min_k="Below it the prediction is impossible (the global mean).", bsl=_BSL_SHORT, attrs="")
+        min_k="Below it the prediction is impossible (the global mean).", bsl="", bsl_last=_BSL_LAST, attrs="")
     _kind = "basic"
 
 
 class KNNWithMeans(_KNNRating):
     """Surprise 1.1's ``KNNWithMeans``: the mean of the user (item) plus the similarity-weighted
     mean of the neighbours' deviations from their means. Unknown user or item: impossible.""" + _DOC.format(
-        min_k="Below it the prediction is the mean (not impossible).", bsl=_BSL_SHORT,
+        min_k="Below it the prediction is the mean (not impossible).", bsl="", bsl_last=_BSL_LAST,
         attrs="\n    means_ : float64 ndarray of shape (n_x,)")
     _kind = "means"
 
@@ -275,7 +295,7 @@ class KNNWithZScore(_KNNRating):
     """Surprise 1.1's ``KNNWithZScore``: ``mu_x + sigma_x`` times the similarity-weighted mean
     of the neighbours' z-scores (a zero deviation replaced by that of all ratings). Unknown
     user or item: impossible.""" + _DOC.format(
-        min_k="Below it the prediction is the mean (not impossible).", bsl=_BSL_SHORT,
+        min_k="Below it the prediction is the mean (not impossible).", bsl="", bsl_last=_BSL_LAST,
         attrs="\n    means_, sigmas_ : float64 ndarray of shape (n_x,)")
     _kind = "zscore"
 
@@ -284,12 +304,11 @@ class KNNBaseline(_KNNRating):
     """Surprise 1.1's ``KNNBaseline``: the baseline ``mu + b_u + b_i`` plus the
     similarity-weighted mean of the neighbours' residuals. Never impossible: an unknown user
     or item gets the baseline of what is known.""" + _DOC.format(
-        min_k="Below it the prediction is the baseline.", bsl=_BSL,
+        min_k="Below it the prediction is the baseline.", bsl=_BSL, bsl_last="",
         attrs="\n    bu_, bi_ : float64 ndarray\n        The biases.")
     _kind = "baseline"
 
     def __init__(self, k=40, min_k=1, sim_options=None, bsl_options=None, verbose=True, backend=None,
                  n_threads=None):
         super().__init__(k=k, min_k=min_k, sim_options=sim_options, verbose=verbose, backend=backend,
-                         n_threads=n_threads)
-        self.bsl_options = bsl_options
+                         n_threads=n_threads, bsl_options=bsl_options)

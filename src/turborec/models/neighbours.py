@@ -304,10 +304,21 @@ def _check_measure(measure):
         raise ValueError(f"measure: expected one of {', '.join(MEASURES)}; got {measure!r}")
 
 
+def check_options(model):
+    """``model.K`` checked, and its ``measure``, ``weighting``, ``K1`` and ``B`` (raises on a bad
+    one), for the neighbour models' ``fit``."""
+    K = check_K(model.K)
+    _check_measure(model.measure)
+    if model.weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting: expected one of None, 'tfidf', 'bm25'; got {model.weighting!r}")
+    check_number(model.K1, "K1", 0.0)
+    check_number(model.B, "B", 0.0, 1.0)
+    return K
+
+
 def _weighted(X, weighting, K1, B):
-    """``X`` (documents x terms) weighted as implicit's recommenders weight it."""
-    if weighting not in WEIGHTINGS:
-        raise ValueError(f"weighting: expected one of None, 'tfidf', 'bm25'; got {weighting!r}")
+    """``X`` (documents x terms) weighted as implicit's recommenders weight it (``weighting``
+    checked by :func:`check_options`)."""
     if weighting == "tfidf":
         return tfidf_weight(X)
     if weighting == "bm25":
@@ -365,10 +376,7 @@ class _KNN(NeighbourModel):
         self
         """
         check_show_progress(show_progress)
-        K = check_K(self.K)
-        _check_measure(self.measure)
-        check_number(self.K1, "K1", 0.0)
-        check_number(self.B, "B", 0.0, 1.0)
+        K = check_options(self)
         user_items = _training_rows(user_items)
         documents = user_items.T.tocsr() if self._item_based else user_items
         documents = _weighted(documents, self.weighting, self.K1, self.B)

@@ -3,14 +3,17 @@ user-user neighbours by several measures (:func:`topk_similarity`), and the TF-I
 weightings of implicit (:func:`tfidf_weight`, :func:`bm25_weight`); and Surprise's dense co-rated
 similarity matrices (:func:`corated_similarity`, in ``_corated.py``: its own kernel).
 
-Every measure runs on the one kernel, ``sparse_dot_topk`` (``csrc/include/turborec/
-similarity.hpp``): row-wise sparse accumulation into a dense accumulator per thread, merged
-into a running top-k per row. The facts the backends share live here, once: the measures'
-weights (inverse norms for cosine, norm powers for asymmetric cosine, stored-entry counts for
-Jaccard) are computed here and every backend applies them to each score after the product in
-the same order, so native, numba and the numpy reference round alike; the candidate buffer; the
-row blocks of the padded output. Implementations: ``_numpy.py`` (the reference), ``_native.py``,
-``_numba.py``. Definitions and parity with implicit and Surprise: docs/similarity.md.
+The sparse measures (``MEASURES``) run on the one kernel ``sparse_dot_topk``
+(``csrc/include/turborec/similarity.hpp``); the rating measures (``RATING_MEASURES``: adjusted
+cosine and Surprise's co-rated ones) on ``corated_topk`` (``corated.hpp``, prepared in
+``_corated.py``), the top-k sibling of the dense ``corated_similarity``. ``sparse_dot_topk``:
+row-wise sparse accumulation into a dense accumulator per thread, merged into a running top-k
+per row. The facts the backends share live here, once: the measures' weights (inverse norms
+for cosine, norm powers for asymmetric cosine, stored-entry counts for Jaccard) are computed
+here and every backend applies them to each score after the product in the same order, so
+native, numba and the numpy reference round alike; the candidate buffer; the row blocks of the
+padded output (``_padded.py``). Implementations: ``_numpy.py`` (the reference), ``_native.py``,
+``_numba.py``, ``_cupy.py`` (GPU). Definitions and parity with implicit and Surprise: docs/similarity.md.
 """
 
 from typing import NamedTuple
@@ -19,15 +22,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import _validation as v
-from .._dispatch import dispatch
-from ..selection import topk_capacity
-from ._operands import as_operand, check_number, check_threshold, cosine_rows, output_dtype, power, squared_norms
-from ._corated import CORATED_MEASURES, corated_similarity
+from ._corated import CORATED_MEASURES, PEARSON_BASELINE_SHRINKAGE, RATING_MEASURES, corated_similarity, corated_topk
+from ._operands import (as_operand, check_min_support, check_number, check_threshold, cosine_rows, output_dtype, power,
+                        squared_norms)
+from ._padded import padded_topk
 from ._weighting import bm25_weight, tfidf_weight
 
-__all__ = ["CORATED_MEASURES", "MEASURES", "bm25_weight", "corated_similarity", "sparse_dot_topk", "tfidf_weight",
-           "topk_similarity"]
+__all__ = ["CORATED_MEASURES", "MEASURES", "RATING_MEASURES", "bm25_weight", "corated_similarity", "sparse_dot_topk",
+           "tfidf_weight", "topk_similarity"]
 
+# The measures of the sparse product (sparse_dot_topk); topk_similarity also takes RATING_MEASURES.
 MEASURES = ("dot", "cosine", "jaccard", "asymmetric_cosine")
 
 # How a score is formed from the product's sum s and the count n of shared entries (the order of
@@ -41,24 +45,22 @@ SCALE, JACCARD = 0, 1
 ACCUMULATE = ("sums_and_counts", "counts", "sums")
 SUMS_AND_COUNTS, COUNTS, SUMS = 0, 1, 2
 
-# The kernel writes each row's top-k into a padded (rows, k) block that is then compacted into
-# the CSR: rows are taken this many padded entries at a time, so that block stays bounded.
-BLOCK_ENTRIES = 1 << 22
-
 
 class Scoring(NamedTuple):
     """What every backend applies to the sum ``s`` and count ``n`` of a pair (row r, column c):
     ``combine`` SCALE: ``s * (row_weight[r] * col_weight[c])`` (or ``s`` without weights);
     JACCARD: ``n / (row_weight[r] + col_weight[c] - n)``; then, when ``shrinkage > 0``,
-    ``score * (n / (n + shrinkage))``. Scores below ``min_score`` (and NaN) are dropped, and the
-    diagonal too when ``exclude_self``. ``shrinkage`` and ``min_score`` are scalars of the
-    output dtype, so every backend computes in it. ``accumulate`` (:func:`_topk_product` sets
-    it): with ``COUNTS`` every stored value is 1, so ``s`` is ``n`` cast to the dtype."""
+    ``score * (n / (n + shrinkage))``. Pairs with ``n < min_support``, scores below ``min_score``
+    (and NaN) are dropped, and the diagonal too when ``exclude_self``. ``shrinkage`` and
+    ``min_score`` are scalars of the output dtype, so every backend computes in it.
+    ``accumulate`` (:func:`_topk_product` sets it, and clips ``min_support`` to ``d + 1``): with
+    ``COUNTS`` every stored value is 1, so ``s`` is ``n`` cast to the dtype."""
 
     combine: int
     shrinkage: np.floating
     min_score: np.floating
     exclude_self: bool
+    min_support: int = 1
     accumulate: int = SUMS_AND_COUNTS
 
 
@@ -66,7 +68,8 @@ def _accumulate(a_data, bt_data, scoring):
     """The lightest accumulator that gives the same results (see ``ACCUMULATE``)."""
     if (a_data == 1).all() and (bt_data == 1).all():
         return COUNTS
-    if scoring.combine == SCALE and not scoring.shrinkage > 0 and len(a_data) and len(bt_data):
+    if scoring.combine == SCALE and not scoring.shrinkage > 0 and scoring.min_support <= 1 and len(a_data) and \
+            len(bt_data):
         a_min, b_min = a_data.min(), bt_data.min()
         if a_min > 0 and b_min > 0 and a_min * b_min >= np.finfo(a_data.dtype).tiny:  # in the dtype, as the binding
             return SUMS
@@ -81,29 +84,13 @@ def _csr_parts(x, index_dtype):
 
 def _topk_product(a, b_t, m, k, weights, scoring, backend, n_threads):
     """The CSR (n x m) of each row's top-k of ``a @ b_t``, from the padded blocks the kernel writes."""
-    n = a.shape[0]
-    dtype = a.dtype
-    index_dtype = np.int64 if max(a.nnz, b_t.nnz, n + 1, m + 1, a.shape[1] + 1) > v.INT32_MAX else np.int32
+    index_dtype = np.int64 if max(a.nnz, b_t.nnz, a.shape[0] + 1, m + 1, a.shape[1] + 1) > v.INT32_MAX else np.int32
     a_parts, bt_parts = _csr_parts(a, index_dtype), _csr_parts(b_t, index_dtype)
-    scoring = scoring._replace(accumulate=_accumulate(a_parts[2], bt_parts[2], scoring))
-    k = min(k, m)
-    block = max(1, BLOCK_ENTRIES // max(k, 1))
-    counts, chunks_ids, chunks_values = [], [], []
-    for r0 in range(0, max(n, 1), block):
-        r1 = min(n, r0 + block)
-        ids, values = dispatch("similarity", "sparse_dot_topk", inputs=(a_parts, bt_parts, *weights),
-                               params=(m, (r0, r1), k, scoring, topk_capacity(k)),
-                               outputs=[((r1 - r0, k), np.int32), ((r1 - r0, k), dtype)], backend=backend,
-                               n_threads=n_threads)
-        stored = ids >= 0  # each row's entries come first, best first; -1 pads the rest
-        counts.append(stored.sum(axis=1))
-        chunks_ids.append(ids[stored])
-        chunks_values.append(values[stored])
-    indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64)
-    out = sp.csr_matrix((np.concatenate(chunks_values).astype(dtype, copy=False), np.concatenate(chunks_ids),
-                         indptr), shape=(n, m))
-    out.has_sorted_indices = False  # best first, not by column
-    return out
+    scoring = scoring._replace(accumulate=_accumulate(a_parts[2], bt_parts[2], scoring),
+                               min_support=min(scoring.min_support, a.shape[1] + 1))  # past d: no pair
+    return padded_topk("sparse_dot_topk", (a_parts, bt_parts, *weights),
+                       lambda rows, k, capacity: (m, rows, k, scoring, capacity), a.shape[0], m, k, a.dtype, backend,
+                       n_threads)
 
 
 def sparse_dot_topk(A, B, k, *, threshold=None, normalize=False, exclude_self=False, backend=None,
@@ -133,7 +120,8 @@ def sparse_dot_topk(A, B, k, *, threshold=None, normalize=False, exclude_self=Fa
         Never return column ``r`` for row ``r`` (needs ``m == n``; ``A`` and ``B`` are usually
         the same matrix).
     backend : str, optional
-        ``"native"``, ``"numba"``, ``"numpy"`` or ``"auto"``; see :mod:`turborec.backends`.
+        ``"native"``, ``"numba"``, ``"cupy"`` (GPU), ``"numpy"`` or ``"auto"``; see
+        :mod:`turborec.backends`.
     n_threads : int, optional
         See :func:`turborec.resolve_n_threads`.
 
@@ -166,8 +154,8 @@ def sparse_dot_topk(A, B, k, *, threshold=None, normalize=False, exclude_self=Fa
     return _topk_product(A, B.T.tocsr(), m, k, weights, scoring, backend, n_threads)
 
 
-def topk_similarity(X, k, *, measure="cosine", alpha=0.5, shrinkage=0.0, threshold=None, backend=None,
-                    n_threads=None):
+def topk_similarity(X, k, *, measure="cosine", shrinkage=None, min_support=1, threshold=None, alpha=0.5,
+                    baselines=None, backend=None, n_threads=None):
     """The ``k`` most similar other rows of each row of ``X``.
 
     For item-item neighbours pass the items x users matrix: ``user_items.T`` as it is (a CSC
@@ -176,24 +164,42 @@ def topk_similarity(X, k, *, measure="cosine", alpha=0.5, shrinkage=0.0, thresho
     Parameters
     ----------
     X : scipy.sparse matrix of shape (n, d)
-        Any format, finite values; duplicates summed, stored zeros dropped, never modified.
+        Any format, finite values, never modified. The sparse measures sum duplicates and drop
+        stored zeros; the rating measures read the stored entries as the rated pairs (a stored
+        0 is a rating of 0) and refuse duplicates, as :func:`corated_similarity`.
     k : int
         Neighbours per row.
-    measure : {"cosine", "dot", "jaccard", "asymmetric_cosine"}
-        With ``s = a . b`` and Euclidean norms ``|a|``:
+    measure : str, default "cosine"
+        With ``s = a . b``, Euclidean norms ``|a|``, and ``I`` the entries stored in both rows
+        (``n = |I|``), the sparse measures:
 
         - ``"dot"``: ``s``;
         - ``"cosine"``: ``s / (|a| |b|)`` over whole rows (implicit's ``CosineRecommender``);
         - ``"jaccard"``: ``|A & B| / |A | B|`` over the sets of stored entries (values ignored);
         - ``"asymmetric_cosine"``: ``s / (|a|**(2 alpha) * |b|**(2 (1 - alpha)))``; ``alpha``
-          0.5 is cosine.
+          0.5 is cosine;
+
+        and the rating measures, over ``I`` only:
+
+        - ``"adjusted_cosine"`` (Sarwar et al. 2001): each entry centred on the mean of its
+          column's stored values (the user's mean rating, for items x users ``X``), then the
+          cosine with norms over ``I``;
+        - ``"corated_cosine"``, ``"msd"``, ``"pearson"``, ``"pearson_baseline"``: Surprise's
+          measures, exactly as :func:`corated_similarity` computes them.
+    shrinkage : float >= 0, optional
+        Multiplies each score by ``n / (n + shrinkage)``: similarities backed by few shared
+        entries shrink; ``pearson_baseline`` uses Surprise's ``(n - 1) / (n - 1 + shrinkage)``.
+        Default (None): 100 for ``pearson_baseline`` (Surprise's default), 0 for every other
+        measure.
+    min_support : int >= 0, default 1
+        Pairs sharing fewer stored entries are not returned (``pearson_baseline``: fewer than
+        ``max(2, min_support)``, as Surprise). Pairs sharing none are never returned.
+    threshold : float, optional
+        Scores below it (after shrinkage, in the output dtype) are not returned.
     alpha : float in [0, 1], default 0.5
         The exponent of ``asymmetric_cosine`` (ignored by the other measures).
-    shrinkage : float >= 0, default 0
-        Multiplies each score by ``n / (n + shrinkage)``, with ``n`` the number of entries the
-        two rows share (stored in both): similarities backed by few shared entries shrink.
-    threshold : float, optional
-        Scores below it (after shrinkage) are not returned.
+    baselines : tuple (row_bias, col_bias, global_mean), optional
+        Required by ``pearson_baseline``, refused by the others; see :func:`corated_similarity`.
     backend, n_threads
         As in :func:`sparse_dot_topk`.
 
@@ -201,16 +207,24 @@ def topk_similarity(X, k, *, measure="cosine", alpha=0.5, shrinkage=0.0, thresho
     -------
     scipy.sparse.csr_matrix of shape (n, n)
         At most ``k`` entries per row, best first (ties to the lower id), never the row itself;
-        only rows sharing at least one stored entry are scored. float64 for float64 ``X``, else
-        float32.
+        only pairs sharing at least ``max(1, min_support)`` stored entries are scored, and a
+        rating measure whose denominator vanishes scores 0 there (as in
+        :func:`corated_similarity`). float64 for float64 ``X``, else float32.
     """
     k = v.check_k(k)
     if not isinstance(measure, str):
         raise TypeError(f"measure: expected a str, got {type(measure).__name__}")
-    if measure not in MEASURES:
-        raise ValueError(f"measure: expected one of {', '.join(MEASURES)}; got {measure!r}")
-    alpha = check_number(alpha, "alpha", 0.0, 1.0)
+    if measure not in MEASURES + RATING_MEASURES:
+        raise ValueError(f"measure: expected one of {', '.join(MEASURES + RATING_MEASURES)}; got {measure!r}")
+    if shrinkage is None:
+        shrinkage = PEARSON_BASELINE_SHRINKAGE if measure == "pearson_baseline" else 0.0
     shrinkage = check_number(shrinkage, "shrinkage", 0.0)
+    min_support = check_min_support(min_support)
+    alpha = check_number(alpha, "alpha", 0.0, 1.0)
+    if measure in RATING_MEASURES:
+        return corated_topk(X, k, measure, min_support, shrinkage, threshold, baselines, backend, n_threads)
+    if baselines is not None:
+        raise ValueError(f"baselines: only measure='pearson_baseline' uses them, got measure={measure!r}")
     if sp.issparse(X) and X.format == "csc":  # e.g. user_items.T: its transpose is free, X costs one
         X_t = as_operand(v.as_csr_of_transpose(X, "X"), "X")
         X = X_t.T.tocsr()
@@ -234,5 +248,5 @@ def topk_similarity(X, k, *, measure="cosine", alpha=0.5, shrinkage=0.0, thresho
         X, X_t = (sp.csr_matrix((np.ones(M.nnz, dtype), M.indices, M.indptr), shape=M.shape) for M in (X, X_t))
         stored = np.diff(X.indptr).astype(dtype)
         weights = (stored, stored)
-    scoring = Scoring(combine, dtype.type(shrinkage), check_threshold(threshold, dtype), True)
+    scoring = Scoring(combine, dtype.type(shrinkage), check_threshold(threshold, dtype), True, min_support)
     return _topk_product(X, X_t, n, k, weights, scoring, backend, n_threads)

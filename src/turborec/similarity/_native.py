@@ -1,4 +1,4 @@
-"""C++/OpenMP similarity kernel (``csrc/include/turborec/similarity.hpp`` via
+"""C++/OpenMP similarity kernels (``csrc/include/turborec/similarity.hpp`` and ``corated.hpp`` via
 ``bind_similarity.cpp``). The contract is in ``_numpy.py``."""
 
 from .. import _native
@@ -18,10 +18,16 @@ if tuple(_native.SIMILARITY_CORATED) != CORATED_MEASURES:
 def sparse_dot_topk(a, bt, row_weight, col_weight, m, rows, k, scoring, capacity, n_threads, ids, values):
     n, d = len(a[0]) - 1, len(bt[0]) - 1
     _native.sparse_dot_topk(*a, n, *bt, d, m, *rows, k, scoring.combine, row_weight, col_weight,
-                            float(scoring.shrinkage), float(scoring.min_score), scoring.exclude_self,
-                            scoring.accumulate, capacity, n_threads, ids, values)
+                            float(scoring.shrinkage), float(scoring.min_score), scoring.min_support,
+                            scoring.exclude_self, scoring.accumulate, capacity, n_threads, ids, values)
 
 
 def corated_similarity(r, r_t, measure, min_support, shrinkage, n_threads, out):
     n, m = len(r[0]) - 1, len(r_t[0]) - 1
     _native.corated_similarity(*r, n, m, *r_t, measure, min_support, shrinkage, n_threads, out)
+
+
+def corated_topk(r, r_t, measure, min_support, shrinkage, rows, k, min_score, capacity, n_threads, ids, values):
+    n, m = len(r[0]) - 1, len(r_t[0]) - 1
+    _native.corated_topk(*r, n, m, *r_t, measure, min_support, shrinkage, *rows, k, float(min_score), capacity,
+                         n_threads, ids, values)

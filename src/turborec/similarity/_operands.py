@@ -112,3 +112,11 @@ def cosine_rows(x):
     per_row[nonempty] = shift
     scaled = np.ldexp(data, -np.repeat(per_row, np.diff(x.indptr))).astype(x.dtype)
     return sp.csr_matrix((scaled, x.indices[: x.nnz], x.indptr), shape=x.shape)
+
+
+def check_min_support(min_support):
+    """An int >= 0 (a Python int: the caller clips it to what its kernel can count)."""
+    min_support = v.as_int(min_support, "min_support", "an int >= 0")
+    if min_support < 0:
+        raise ValueError(f"min_support: expected an int >= 0, got {min_support}")
+    return min_support
