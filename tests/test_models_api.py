@@ -14,7 +14,8 @@ import scipy.sparse as sp
 
 import turborec
 from turborec.datasets import Interactions
-from turborec.models import (BayesianPersonalizedRanking, BM25Recommender, ContentKNN, CosineRecommender, FactorModel, ItemItemRecommender, ItemKNN, MostPopular,
+from turborec.models import (AlternatingLeastSquares, BayesianPersonalizedRanking, BM25Recommender, ContentKNN,
+                             CosineRecommender, FactorModel, ItemItemRecommender, ItemKNN, MostPopular,
                              ParameterWarning, Random, RecommenderBase, TFIDFRecommender, UserKNN)
 from turborec import _progress
 from turborec.models._base import SINK_SCORE
@@ -37,6 +38,7 @@ def _factors(seed=0):
 
 MODELS = {
     "MostPopular": lambda: MostPopular(),
+    "AlternatingLeastSquares": lambda: AlternatingLeastSquares(factors=3, iterations=3, random_state=0),
     "Random": lambda: Random(seed=1),
     "FactorModel": lambda: FactorModel(*_factors()),
     "BayesianPersonalizedRanking": lambda: BayesianPersonalizedRanking(factors=3, iterations=3, random_state=0,

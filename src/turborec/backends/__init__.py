@@ -39,6 +39,7 @@ FAMILIES = {
     "knn_rating": ("numba", "numpy"),  # per-query sorts of a few hundred candidates: numba suffices
     "sgd": ("native", "numba", "numpy"),  # sequential SGD passes: no GPU
     "bpr": ("native", "numba", "numpy"),  # Hogwild SGD over random rows: no GPU backend yet
+    "als": ("native", "numba", "numpy"),  # CG and Cholesky half-steps over rows: no GPU backend yet
 }
 
 _CUPY_HINT = "pip install 'turborec[cupy]' (CuPy for CUDA 13; cupy-cuda12x for CUDA 12)"

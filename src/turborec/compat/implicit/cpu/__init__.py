@@ -1,0 +1,5 @@
+"""``implicit.cpu``: the CPU models."""
+
+from . import als
+
+__all__ = ["als"]
