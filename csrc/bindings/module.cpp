@@ -10,6 +10,7 @@ void bind_blas(py::module_& m);
 void bind_topk(py::module_& m);
 void bind_metrics(py::module_& m);
 void bind_similarity(py::module_& m);
+void bind_attention(py::module_& m);
 }
 
 namespace {
@@ -61,4 +62,5 @@ PYBIND11_MODULE(_native, m) {
   turborec::bind::bind_topk(m);
   turborec::bind::bind_metrics(m);
   turborec::bind::bind_similarity(m);
+  turborec::bind::bind_attention(m);
 }

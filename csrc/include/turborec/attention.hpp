@@ -1,0 +1,172 @@
+// The kernels of self-attention inference (SASRec / BERT4Rec as RecBole defines them): dense
+// projections x W^T + b through the BLAS registry, exact-erf GELU, LayerNorm of a residual sum,
+// and masked multi-head attention over a batch of right-padded sequences.
+//
+// Attention, per sequence b (length len_b), head h (size hs = D / n_heads), query position i:
+//   s_j = (q_i . k_j) / sqrt(hs) + m_ij,   m_ij = 0 if j < len_b and (not causal or j <= i)
+//                                                 -10000 otherwise (RecBole's additive mask)
+//   p = softmax(s) over every key position j in [0, L),   out_i = sum_j p_j v_j.
+// RecBole divides by sqrt(head size) (MultiHeadAttention.sqrt_attention_head_size), and adds
+// -10000 rather than -inf, so a masked key keeps the weight exp(-10000 - ...) = 0 in practice;
+// the kernels do exactly that, so they agree with RecBole where a score is huge too.
+// With last_only, each sequence has one query row, at position len_b - 1 (the only output
+// next-item prediction needs from the final block).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "blas.hpp"
+#include "common.hpp"
+
+namespace turborec {
+
+// Activations applied after a projection; the values are the Python layer's ACTIVATIONS order.
+enum class Activation : int { none = 0, gelu = 1, relu = 2 };
+
+template <class T>
+inline T gelu_exact(T x) {
+  return x * T(0.5) * (T(1) + std::erf(x / std::sqrt(T(2))));
+}
+
+template <class T>
+inline T activate(T x, Activation act) {
+  switch (act) {
+    case Activation::gelu: return gelu_exact(x);
+    case Activation::relu: return x > T(0) ? x : T(0);
+    default: return x;
+  }
+}
+
+// @param x    n (elements), read
+// @param out  n, written (may alias x)
+template <class T>
+void gelu(const T* x, index_t n, int n_threads, T* out) {
+#pragma omp parallel for num_threads(n_threads) default(none) shared(x, n, out) schedule(static)
+  for (index_t i = 0; i < n; ++i) out[i] = gelu_exact(x[i]);
+}
+
+// out = act(x W^T + b): rows of x are processed in blocks of block_rows (one BLAS call each, BLAS
+// pinned to one thread by the caller), so results do not depend on the thread count.
+// @param x       rows * d_in, row-major
+// @param w       d_out * d_in, row-major (PyTorch's nn.Linear.weight layout)
+// @param b       d_out, or null for no bias
+// @param out     rows * d_out, written
+template <class T>
+void linear(const T* __restrict x, index_t rows, index_t d_in, const T* __restrict w, index_t d_out,
+            const T* __restrict b, Activation act, index_t block_rows, int n_threads, T* __restrict out) {
+  TR_CHECK(block_rows >= 1, "block_rows: expected >= 1");
+  const index_t n_blocks = (rows + block_rows - 1) / block_rows;
+  ExceptionCapture errors;
+#pragma omp parallel for num_threads(n_threads) default(none) \
+    shared(x, rows, d_in, w, d_out, b, act, block_rows, n_blocks, out, errors) schedule(dynamic, 1)
+  for (index_t blk = 0; blk < n_blocks; ++blk) {
+    if (errors.failed()) continue;
+    errors.run([&] {
+      const index_t r0 = blk * block_rows, r1 = std::min(rows, r0 + block_rows);
+      T* o = out + r0 * d_out;
+      if (d_in == 0) {
+        std::fill(o, o + (r1 - r0) * d_out, T(0));
+      } else {
+        gemm_abt(x + r0 * d_in, r1 - r0, w, d_out, d_in, o);
+      }
+      if (b == nullptr && act == Activation::none) return;
+      for (index_t r = 0; r < r1 - r0; ++r)
+        for (index_t c = 0; c < d_out; ++c) {
+          T value = o[r * d_out + c] + (b ? b[c] : T(0));
+          o[r * d_out + c] = activate(value, act);
+        }
+    });
+  }
+  errors.rethrow();
+}
+
+// out = LayerNorm(x + residual) per row: (s - mean) / sqrt(var + eps) * weight + bias, with the
+// biased variance (PyTorch's nn.LayerNorm); mean and variance accumulated in double.
+// @param x         rows * d
+// @param residual  rows * d, or null
+// @param weight    d;  @param bias  d
+// @param out       rows * d, written
+template <class T>
+void layer_norm(const T* __restrict x, const T* __restrict residual, index_t rows, index_t d,
+                const T* __restrict weight, const T* __restrict bias, double eps, int n_threads, T* __restrict out) {
+#pragma omp parallel for num_threads(n_threads) default(none) \
+    shared(x, residual, rows, d, weight, bias, eps, out) schedule(static)
+  for (index_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * d;
+    const T* rr = residual ? residual + r * d : nullptr;
+    T* o = out + r * d;
+    for (index_t c = 0; c < d; ++c) o[c] = rr ? xr[c] + rr[c] : xr[c];  // the sum in T, as PyTorch adds
+    double mean = 0;
+    for (index_t c = 0; c < d; ++c) mean += o[c];
+    mean /= static_cast<double>(d);
+    double var = 0;
+    for (index_t c = 0; c < d; ++c) var += (o[c] - mean) * (o[c] - mean);
+    var /= static_cast<double>(d);
+    const double inv = 1.0 / std::sqrt(var + eps);
+    for (index_t c = 0; c < d; ++c)
+      o[c] = static_cast<T>((o[c] - mean) * inv) * weight[c] + bias[c];
+  }
+}
+
+// @param q        n * lq * D (lq = L, or 1 with last_only)
+// @param k, v     n * L * D
+// @param lengths  n, each in [1, L]
+// @param out      n * lq * D, written
+template <class T>
+void masked_attention(const T* __restrict q, const T* __restrict k, const T* __restrict v,
+                      const std::int32_t* __restrict lengths, index_t n, index_t L, index_t D, index_t n_heads,
+                      bool causal, bool last_only, int n_threads, T* __restrict out) {
+  TR_CHECK(n_heads >= 1 && D % n_heads == 0, "n_heads: must divide the hidden size");
+  const index_t hs = D / n_heads, lq = last_only ? 1 : L;
+  const T root = std::sqrt(static_cast<T>(hs));
+  const T masked = T(-10000);
+  ExceptionCapture errors;
+#pragma omp parallel num_threads(n_threads) default(none) \
+    shared(q, k, v, lengths, n, L, D, n_heads, causal, last_only, hs, lq, root, masked, out, errors)
+  {
+    std::vector<T> scores(static_cast<std::size_t>(L));
+#pragma omp for schedule(static)
+    for (index_t task = 0; task < n * lq; ++task) {
+      if (errors.failed()) continue;
+      errors.run([&] {
+        const index_t b = task / lq, row = task % lq;
+        const index_t len = lengths[b];
+        TR_CHECK(len >= 1 && len <= L, "lengths: each must be in [1, L]");
+        const index_t pos = last_only ? len - 1 : row;  // the query's position in the sequence
+        const T* qr = q + task * D;
+        const T* kb = k + b * L * D;
+        const T* vb = v + b * L * D;
+        T* o = out + task * D;
+        for (index_t h = 0; h < n_heads; ++h) {
+          const index_t off = h * hs;
+          T top = -std::numeric_limits<T>::infinity();
+          for (index_t j = 0; j < L; ++j) {
+            T dot = 0;
+            for (index_t c = 0; c < hs; ++c) dot += qr[off + c] * kb[j * D + off + c];
+            const bool visible = j < len && (!causal || j <= pos);
+            const T s = dot / root + (visible ? T(0) : masked);
+            scores[j] = s;
+            top = std::max(top, s);
+          }
+          T total = 0;
+          for (index_t j = 0; j < L; ++j) {
+            scores[j] = std::exp(scores[j] - top);
+            total += scores[j];
+          }
+          for (index_t c = 0; c < hs; ++c) o[off + c] = T(0);
+          for (index_t j = 0; j < L; ++j) {
+            const T p = scores[j] / total;
+            if (p == T(0)) continue;
+            for (index_t c = 0; c < hs; ++c) o[off + c] += p * vb[j * D + off + c];
+          }
+        }
+      });
+    }
+  }
+  errors.rethrow();
+}
+
+}  // namespace turborec
