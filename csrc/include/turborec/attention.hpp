@@ -26,6 +26,11 @@ namespace turborec {
 // Activations applied after a projection; the values are the Python layer's ACTIVATIONS order.
 enum class Activation : int { none = 0, gelu = 1, relu = 2 };
 
+// Below this many scalar operations a kernel runs on the calling thread: waking a team costs more
+// than a one-user request's whole layer (and far more on a loaded machine). Results never depend
+// on it.
+inline constexpr index_t kAttentionParallelWork = index_t(1) << 16;
+
 template <class T>
 inline T gelu_exact(T x) {
   return x * T(0.5) * (T(1) + std::erf(x / std::sqrt(T(2))));
@@ -44,7 +49,8 @@ inline T activate(T x, Activation act) {
 // @param out  n, written (may alias x)
 template <class T>
 void gelu(const T* x, index_t n, int n_threads, T* out) {
-#pragma omp parallel for num_threads(n_threads) default(none) shared(x, n, out) schedule(static)
+#pragma omp parallel for num_threads(n_threads) default(none) shared(x, n, out) schedule(static) \
+    if (n >= kAttentionParallelWork / 16)
   for (index_t i = 0; i < n; ++i) out[i] = gelu_exact(x[i]);
 }
 
@@ -61,7 +67,7 @@ void linear(const T* __restrict x, index_t rows, index_t d_in, const T* __restri
   const index_t n_blocks = (rows + block_rows - 1) / block_rows;
   ExceptionCapture errors;
 #pragma omp parallel for num_threads(n_threads) default(none) \
-    shared(x, rows, d_in, w, d_out, b, act, block_rows, n_blocks, out, errors) schedule(dynamic, 1)
+    shared(x, rows, d_in, w, d_out, b, act, block_rows, n_blocks, out, errors) schedule(dynamic, 1) if (n_blocks > 1)
   for (index_t blk = 0; blk < n_blocks; ++blk) {
     if (errors.failed()) continue;
     errors.run([&] {
@@ -93,7 +99,7 @@ template <class T>
 void layer_norm(const T* __restrict x, const T* __restrict residual, index_t rows, index_t d,
                 const T* __restrict weight, const T* __restrict bias, double eps, int n_threads, T* __restrict out) {
 #pragma omp parallel for num_threads(n_threads) default(none) \
-    shared(x, residual, rows, d, weight, bias, eps, out) schedule(static)
+    shared(x, residual, rows, d, weight, bias, eps, out) schedule(static) if (rows * d >= kAttentionParallelWork)
   for (index_t r = 0; r < rows; ++r) {
     const T* xr = x + r * d;
     const T* rr = residual ? residual + r * d : nullptr;
@@ -125,7 +131,8 @@ void masked_attention(const T* __restrict q, const T* __restrict k, const T* __r
   const T masked = T(-10000);
   ExceptionCapture errors;
 #pragma omp parallel num_threads(n_threads) default(none) \
-    shared(q, k, v, lengths, n, L, D, n_heads, causal, last_only, hs, lq, root, masked, out, errors)
+    shared(q, k, v, lengths, n, L, D, n_heads, causal, last_only, hs, lq, root, masked, out, errors) \
+    if (n * lq * L * D >= 16 * kAttentionParallelWork)
   {
     std::vector<T> scores(static_cast<std::size_t>(L));
 #pragma omp for schedule(static)
