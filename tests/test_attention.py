@@ -337,3 +337,15 @@ def test_raw_bindings_refuse_inconsistent_arrays():
         _native.linear(x, x.astype(np.float64), None, 0, 256, 1, np.empty((3, 3), np.float32))
     with pytest.raises(ValueError, match="residual: expected the shape of x"):
         _native.layer_norm(x, np.ones((2, 4), np.float32), x[0], x[0], 1e-5, 1, np.empty_like(x))
+
+
+def test_the_docs_example_runs(tmp_path, monkeypatch):
+    import re
+
+    text = (Path(__file__).parents[1] / "docs" / "attention.md").read_text()
+    block = re.findall(r"```python\n(.*?)```", text, re.S)[0]
+    (tmp_path / "tests").symlink_to(Path(__file__).parent)
+    monkeypatch.chdir(tmp_path)
+    scope = {}
+    exec(block, scope)
+    assert scope["ids"].shape == (3, 10) and scope["sampled"].shape == (3, 3)
