@@ -12,11 +12,11 @@ import pytest
 
 import turborec
 from turborec import attention as A
-from turborec.attention import SASRec
+from turborec.attention import BERT4Rec, SASRec
 
 FAMILY = "attention"
 FIXTURES = Path(__file__).parent / "fixtures"
-CASES = ("sasrec_small", "sasrec_relu", "sasrec_recbole_shape")
+CASES = ("sasrec_small", "sasrec_relu", "sasrec_recbole_shape", "bert4rec_small", "bert4rec_relu")
 RTOL = {np.float32: 2e-6, np.float64: 1e-13}
 
 
@@ -141,6 +141,10 @@ def _load_case(case):
     return config, sequences, io
 
 
+def _model_class(case):
+    return BERT4Rec if case.startswith("bert4rec") else SASRec
+
+
 def _assert_parity(got, want):
     """Max relative error <= 1e-5 in float32, relative to each row's largest entry."""
     assert got.dtype == np.float32 and got.shape == want.shape
@@ -151,7 +155,7 @@ def _assert_parity(got, want):
 @pytest.mark.parametrize("case", CASES)
 def test_sasrec_matches_the_torch_reference_fixtures(every_backend, case):
     config, sequences, io = _load_case(case)
-    model = SASRec.from_recbole(FIXTURES / f"attention_{case}_weights.npz", **config)
+    model = _model_class(case).from_recbole(FIXTURES / f"attention_{case}_weights.npz", **config)
     _assert_parity(model.encode(sequences, backend=every_backend), io["encoded"])
     ids, scores = model.recommend(sequences, k=10, backend=every_backend)
     np.testing.assert_array_equal(ids, io["top10"])
@@ -174,19 +178,21 @@ def test_sasrec_parity_on_a_padded_matrix_and_after_truncation():
     np.testing.assert_array_equal(model.encode(recent), model.encode(sequences))
 
 
+@pytest.mark.parametrize("model_class", [SASRec, BERT4Rec])
 @pytest.mark.parametrize("n_heads,hidden_act,max_len", [(1, "gelu", 6), (4, "relu", 12), (2, "gelu", 1)])
-def test_sasrec_matches_torch_live(n_heads, hidden_act, max_len):
+def test_models_match_torch_live(model_class, n_heads, hidden_act, max_len):
     torch = pytest.importorskip("torch", reason="torch is not installed (pip install '.[torch]'); fixtures cover it")
     spec = importlib.util.spec_from_file_location(
         "make_attention_fixtures", Path(__file__).parents[1] / "tools" / "make_attention_fixtures.py")
     maker = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(maker)
     rng = np.random.default_rng(n_heads * 100 + max_len)
-    state = maker.random_state(rng, 80, 16, 2, 24, max_len)
+    bert = model_class is BERT4Rec
+    state = maker.random_state(rng, 80, 16, 2, 24, max_len, bert)
     sequences = maker.random_sequences(rng, 80, max_len, 20)
-    want = maker.reference_encode(state, sequences, n_heads, hidden_act, max_len)
+    want = maker.reference_encode(state, sequences, n_heads, hidden_act, max_len, bert=bert)
     tensors = {key: torch.from_numpy(value) for key, value in state.items()}  # a torch state_dict works as is
-    model = SASRec.from_recbole(tensors, n_heads=n_heads, hidden_act=hidden_act)
+    model = model_class.from_recbole(tensors, n_heads=n_heads, hidden_act=hidden_act)
     _assert_parity(model.encode(sequences), want)
     ids, _ = model.recommend(sequences, k=10)
     np.testing.assert_array_equal(ids, maker.reference_top(state, want, sequences))
@@ -243,6 +249,29 @@ def test_save_and_load_npz_round_trip(small, tmp_path):
         A.load_npz(FIXTURES / "attention_sasrec_small_weights.npz")
     with pytest.raises(TypeError, match="model: expected a turborec.attention.SASRec"):
         A.save_npz("not a model", path)
+
+
+def test_bert4rec_scores_add_the_output_bias_and_files_round_trip(tmp_path):
+    config, sequences, io = _load_case("bert4rec_small")
+    model = BERT4Rec.from_recbole(FIXTURES / "attention_bert4rec_small_weights.npz", **config)
+    assert model.n_items == 60 and model.state_dict()["item_embedding.weight"].shape == (61, 16)
+    users, state = model.encode(sequences), model.state_dict()
+    items = np.array([1, 2, 59])
+    want = users @ state["item_embedding.weight"][items].T + state["output_bias"][items]
+    np.testing.assert_allclose(model.scores(sequences, items), want, rtol=1e-5, atol=1e-5)
+    ids, scores = model.recommend(sequences[:3], k=4, exclude_seen=False)
+    np.testing.assert_allclose(scores, np.take_along_axis(users[:3] @ state["item_embedding.weight"][:60].T
+                                                          + state["output_bias"], ids, axis=1), rtol=1e-5, atol=1e-5)
+    A.save_npz(model, tmp_path / "b.npz")
+    loaded = A.load_npz(tmp_path / "b.npz")
+    assert isinstance(loaded, BERT4Rec)
+    np.testing.assert_array_equal(loaded.encode(sequences), users)
+    with pytest.raises(IndexError, match=r"item id 60 out of range \[1, 60\)"):  # [MASK] is not an input
+        model.encode([[60]])
+    with pytest.raises(ValueError, match=r"missing key 'output_bias' \(expected shape \(60,\)\)"):
+        BERT4Rec.from_recbole({k: v for k, v in state.items() if k != "output_bias"})
+    with pytest.raises(ValueError, match="unexpected keys.*is this RecBole's SASRec"):
+        SASRec.from_recbole(state)
 
 
 def test_model_attributes(small):

@@ -1,5 +1,6 @@
-"""Self-attention inference: the kernels of a Transformer encoder block and the SASRec model
-served from RecBole's weights (:class:`SASRec`, :func:`save_npz`, :func:`load_npz`).
+"""Self-attention inference: the kernels of a Transformer encoder block, and the SASRec and
+BERT4Rec models served from RecBole's weights (:class:`SASRec`, :class:`BERT4Rec`,
+:func:`save_npz`, :func:`load_npz`).
 
 Kernels (each validates once, then one ``dispatch``): :func:`linear` (``x W^T + b`` through the
 BLAS registry, optionally followed by GELU or ReLU), :func:`gelu` (exact erf form),
@@ -13,7 +14,7 @@ import numpy as np
 from .. import _validation as checks
 from .._dispatch import dispatch
 
-__all__ = ["gelu", "linear", "layer_norm", "masked_attention", "SASRec", "save_npz", "load_npz"]
+__all__ = ["gelu", "linear", "layer_norm", "masked_attention", "SASRec", "BERT4Rec", "save_npz", "load_npz"]
 
 ACTIVATIONS = ("none", "gelu", "relu")  # by index: the C++ Activation enum of attention.hpp
 LINEAR_BLOCK_ROWS = 256  # rows per BLAS call of linear (a fact of the problem, never of the threads)
@@ -224,4 +225,5 @@ def masked_attention(q, k, v, lengths, n_heads, *, causal=True, last_only=False,
     return _attention(q, k, v_, lengths, n_heads, causal, last_only, backend, n_threads)
 
 
-from ._model import SASRec, load_npz, save_npz  # noqa: E402 - the model is built on the kernels above
+from ._model import BERT4Rec, SASRec  # noqa: E402 - the models are built on the kernels above
+from ._files import load_npz, save_npz  # noqa: E402
