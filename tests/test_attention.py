@@ -378,3 +378,37 @@ def test_the_docs_example_runs(tmp_path, monkeypatch):
     scope = {}
     exec(block, scope)
     assert scope["ids"].shape == (3, 10) and scope["sampled"].shape == (3, 3)
+
+
+@pytest.mark.parametrize("case", ["sasrec_small", "bert4rec_small"])
+def test_incremental_steps_match_a_full_pass(every_backend, case):
+    config, _, _ = _load_case(case)
+    model = _model_class(case).from_recbole(FIXTURES / f"attention_{case}_weights.npz", **config)
+    rng = np.random.default_rng(5)
+    sequence = list(rng.integers(1, 60, 2))
+    state = model.start(sequence, backend=every_backend)
+    for step in range(model.max_len + 3):  # past max_len: the window slides
+        item = int(rng.integers(1, 60))
+        sequence.append(item)
+        ids, scores = model.step(state, item, k=7, backend=every_backend)
+        np.testing.assert_allclose(state.user, model.encode([sequence], backend=every_backend)[0], rtol=1e-5,
+                                   atol=1e-6)
+        want_ids, want_scores = model.recommend([sequence], k=7, backend=every_backend)
+        np.testing.assert_array_equal(ids, want_ids[0])
+        np.testing.assert_allclose(scores, want_scores[0], rtol=1e-5, atol=1e-6)
+    assert state.length == model.max_len and len(state.items) == len(sequence)
+    # SASRec reuses cached keys and values until the window is full; BERT4Rec always re-encodes.
+    incremental = model.max_len - 2 if case.startswith("sasrec") else 0
+    assert state.full_passes == model.max_len + 3 - incremental
+
+
+def test_incremental_bad_input(small):
+    model, _ = small
+    state = model.start([4, 5])
+    with pytest.raises(IndexError, match=r"item: item id 0 out of range \[1, 60\)"):
+        model.step(state, 0)
+    with pytest.raises(TypeError, match="state: expected what start"):
+        model.step({"items": [4]}, 3)
+    with pytest.raises(ValueError, match="sequence: empty sequence"):
+        model.start([])
+    assert list(state.items) == [4, 5] and state.length == 2  # a refused step changes nothing

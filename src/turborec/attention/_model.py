@@ -22,6 +22,7 @@ import numpy as np
 from .. import _validation as checks
 from ..selection import topk_dot
 from . import ACTIVATIONS, _attention, _check_eps, _layer_norm, _linear
+from . import _incremental
 from ._sequences import Batch
 from ._weights import EncoderWeights, check_settings, read_state
 
@@ -103,7 +104,9 @@ class _SequenceModel:
 
     # ---- the forward pass ----
 
-    def _forward(self, batch, backend, n_threads):
+    def _forward(self, batch, backend, n_threads, caches=None):
+        """User representations (n, d) of a batch; ``caches``: a list that gets each block's
+        (keys, values), of shape (n, width, d)."""
         n, width = batch.padded.shape
         d = self.hidden_size
         if n == 0:
@@ -123,6 +126,8 @@ class _SequenceModel:
             else:
                 qkv = _linear(x, p["qkv"], p["qkv_bias"], 0, **run).reshape(n, width, 3 * d)
                 q, k, v = (np.ascontiguousarray(qkv[..., j * d:(j + 1) * d]) for j in range(3))
+            if caches is not None:
+                caches.append((k, v))
             context = _attention(q, k, v, lengths, self.n_heads, self._CAUSAL, last, **run).reshape(-1, d)
             x = self._block_tail(_linear(context, p["out"], p["out_bias"], 0, **run), x, p, run)
         return self._head(x, run)
@@ -187,6 +192,54 @@ class _SequenceModel:
         users = self._queries(self._forward(batch, backend, n_threads))
         return topk_dot(users, self._items, k, exclude=batch.exclusion(self.n_items, exclude_seen),
                         candidates=candidates, backend=backend, n_threads=n_threads)
+
+    def start(self, sequence, *, backend=None, n_threads=None):
+        """The serving state after ``sequence`` (one user), for :meth:`step`.
+
+        Parameters
+        ----------
+        sequence : 1-D int array
+            Item ids oldest first, as one sequence of :meth:`encode`.
+        backend, n_threads
+            As in :func:`turborec.topk`.
+
+        Returns
+        -------
+        state
+            Holds the items, the user representation (``state.user``) and each block's cached
+            keys and values.
+        """
+        return _incremental.start(self, sequence, backend, n_threads)
+
+    def step(self, state, item, k=10, exclude_seen=True, candidates=None, *, backend=None, n_threads=None):
+        """Append ``item`` to the user's ``state`` (in place) and return the new top-k.
+
+        SASRec reuses the cached keys and values: one row per block, exactly the full pass's
+        result, while the sequence is shorter than ``max_len``. Once it is ``max_len`` long the
+        window slides and every step re-encodes it, as does every BERT4Rec step (bidirectional
+        attention); ``state.full_passes`` counts those steps.
+
+        Parameters
+        ----------
+        state
+            What :meth:`start` returned.
+        item : int
+            The new item id, in ``[1, n_items)``.
+        k, exclude_seen, candidates, backend, n_threads
+            As in :meth:`recommend`.
+
+        Returns
+        -------
+        ids : int32 array of shape (min(k, n_eligible),)
+        scores : float32 array of the same shape
+        """
+        exclude_seen = checks.as_bool(exclude_seen, "exclude_seen")
+        _incremental.step(self, state, item, backend, n_threads)
+        one = Batch([state.items], None, self.n_items, self.max_len)
+        ids, scores = topk_dot(self._queries(state.user[None, :]), self._items, k,
+                               exclude=one.exclusion(self.n_items, exclude_seen), candidates=candidates,
+                               backend=backend, n_threads=n_threads)
+        return ids[0], scores[0]
 
     def scores(self, sequences, items, *, lengths=None, backend=None, n_threads=None):
         """Scores of given items (sampled-candidate evaluation).
