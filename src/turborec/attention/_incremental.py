@@ -10,6 +10,7 @@ shifts), and BERT4Rec (bidirectional attention, and its [MASK] moves).
 
 import numpy as np
 
+from .._dispatch import dispatch
 from ._sequences import Batch, check_sequence
 
 
@@ -57,17 +58,9 @@ def step(model, state, item, backend, n_threads):
         fresh.full_passes = state.full_passes + 1
         state.__dict__.update(fresh.__dict__)
         return
-    from . import _attention, _layer_norm, _linear
-
-    run = dict(backend=backend, n_threads=n_threads)
-    s, t, d = model._state, state.length, model.hidden_size
-    x = (s["item_embedding.weight"][item] + s["position_embedding.weight"][t:t + 1])
-    x = _layer_norm(x, None, s["LayerNorm.weight"], s["LayerNorm.bias"], model.layer_norm_eps, **run)
-    lengths = np.array([t + 1], np.int32)
-    for p, keys, values in zip(model._blocks, state._keys, state._values):
-        qkv = _linear(x, p["qkv"], p["qkv_bias"], 0, **run)
-        keys[t], values[t] = qkv[0, d:2 * d], qkv[0, 2 * d:]
-        q = np.ascontiguousarray(qkv[:, :d]).reshape(1, 1, d)
-        context = _attention(q, keys[None, :t + 1], values[None, :t + 1], lengths, model.n_heads, True, True, **run)
-        x = model._block_tail(_linear(context.reshape(1, d), p["out"], p["out_bias"], 0, **run), x, p, run)
-    state.user, state.items, state.length = model._head(x, run)[0], items, t + 1
+    s, t = model._state, state.length
+    x = s["item_embedding.weight"][item] + s["position_embedding.weight"][t:t + 1]
+    user = dispatch("attention", "encoder_step", inputs=(x,),
+                    params=(t, state._keys, state._values, model._blocks, model._embedding_ln, model._settings),
+                    outputs=[((1, model.hidden_size), np.float32)], backend=backend, n_threads=n_threads)
+    state.user, state.items, state.length = model._head(user, dict(backend=backend, n_threads=n_threads))[0], items, t + 1

@@ -20,9 +20,10 @@ position only (keys and values for all), which is exact for both masks.
 import numpy as np
 
 from .. import _validation as checks
-from ..selection import topk_dot
-from . import ACTIVATIONS, _attention, _check_eps, _layer_norm, _linear
-from . import _incremental
+from ..selection import dot_plan, topk_dot
+from .._dispatch import dispatch
+from . import ACTIVATIONS, _check_eps, _incremental, _layer_norm, _linear
+from ._encoder import Settings
 from ._sequences import Batch
 from ._weights import EncoderWeights, check_settings, read_state
 
@@ -43,6 +44,8 @@ class _SequenceModel:
         self.n_items = self._n_items(weights.table_rows)
         self.hidden_size, self.inner_size, self.n_layers = weights.hidden_size, weights.inner_size, weights.n_layers
         self._state, self._blocks = weights.state, weights.blocks
+        self._embedding_ln = (self._state["LayerNorm.weight"], self._state["LayerNorm.bias"])
+        self._settings = Settings(self.n_heads, self._CAUSAL, self.layer_norm_eps, ACTIVATIONS.index(hidden_act))
         self._items = np.ascontiguousarray(self._state["item_embedding.weight"][:self.n_items])
         self._item_bias = None
 
@@ -105,39 +108,15 @@ class _SequenceModel:
     # ---- the forward pass ----
 
     def _forward(self, batch, backend, n_threads, caches=None):
-        """User representations (n, d) of a batch; ``caches``: a list that gets each block's
-        (keys, values), of shape (n, width, d)."""
+        """User representations (n, d) of a batch: one ``encoder`` dispatch (``_encoder.forward``)
+        then the model's head; ``caches``: a list that gets each block's (keys, values)."""
         n, width = batch.padded.shape
-        d = self.hidden_size
-        if n == 0:
-            return np.zeros((0, d), np.float32)
-        s, lengths = self._state, batch.lengths
-        run = dict(backend=backend, n_threads=n_threads)
+        s = self._state
         x = s["item_embedding.weight"][self._inputs(batch)] + s["position_embedding.weight"][:width]
-        x = _layer_norm(x.reshape(n * width, d), None, s["LayerNorm.weight"], s["LayerNorm.bias"],
-                        self.layer_norm_eps, **run)
-        for i, p in enumerate(self._blocks):
-            last = i == self.n_layers - 1
-            if last:  # keys and values of every position; query, attention and FFN of the last real one
-                kv = _linear(x, p["kv"], p["kv_bias"], 0, **run).reshape(n, width, 2 * d)
-                k, v = np.ascontiguousarray(kv[..., :d]), np.ascontiguousarray(kv[..., d:])
-                x = np.ascontiguousarray(x.reshape(n, width, d)[np.arange(n), lengths - 1])
-                q = _linear(x, p["q"], p["q_bias"], 0, **run).reshape(n, 1, d)
-            else:
-                qkv = _linear(x, p["qkv"], p["qkv_bias"], 0, **run).reshape(n, width, 3 * d)
-                q, k, v = (np.ascontiguousarray(qkv[..., j * d:(j + 1) * d]) for j in range(3))
-            if caches is not None:
-                caches.append((k, v))
-            context = _attention(q, k, v, lengths, self.n_heads, self._CAUSAL, last, **run).reshape(-1, d)
-            x = self._block_tail(_linear(context, p["out"], p["out_bias"], 0, **run), x, p, run)
-        return self._head(x, run)
-
-    def _block_tail(self, attended, x, p, run):
-        """Residual + LayerNorm around the attention output, then the feed-forward sublayer."""
-        x = _layer_norm(attended, x, *p["ln1"], self.layer_norm_eps, **run)
-        hidden = _linear(x, p["ff1"], p["ff1_bias"], ACTIVATIONS.index(self.hidden_act), **run)
-        return _layer_norm(_linear(hidden, p["ff2"], p["ff2_bias"], 0, **run), x, *p["ln2"], self.layer_norm_eps,
-                           **run)
+        users = dispatch("attention", "encoder", inputs=(x, batch.lengths),
+                         params=(self._blocks, self._embedding_ln, self._settings, caches),
+                         outputs=[((n, self.hidden_size), np.float32)], backend=backend, n_threads=n_threads)
+        return self._head(users, dict(backend=backend, n_threads=n_threads))
 
     # ---- the public methods ----
 
@@ -189,9 +168,24 @@ class _SequenceModel:
         """
         exclude_seen = checks.as_bool(exclude_seen, "exclude_seen")
         batch = Batch(sequences, lengths, self.n_items, self.max_len)
-        users = self._queries(self._forward(batch, backend, n_threads))
-        return topk_dot(users, self._items, k, exclude=batch.exclusion(self.n_items, exclude_seen),
-                        candidates=candidates, backend=backend, n_threads=n_threads)
+        return self._top(self._forward(batch, backend, n_threads), batch, k, exclude_seen, candidates, backend,
+                         n_threads)
+
+    def _top(self, users, batch, k, exclude_seen, candidates, backend, n_threads):
+        """Top-k of ``users`` over the items, ``batch``'s exclusions applied. Without candidates,
+        straight to the selection family's ``topk_dot`` kernel: the item table was checked once at
+        load and the exclusion CSR is built canonical here, so ``turborec.topk_dot``'s checks
+        (a scan of the whole table per call) are skipped."""
+        queries = self._queries(users)
+        if candidates is not None:
+            return topk_dot(queries, self._items, k, exclude=batch.exclusion_matrix(self.n_items, exclude_seen),
+                            candidates=candidates, backend=backend, n_threads=n_threads)
+        k = min(checks.check_k(k), self.n_items)
+        n = len(queries)
+        return dispatch("selection", "topk_dot", inputs=(queries, self._items, batch.exclusion(self.n_items, exclude_seen),
+                                                         None, None),
+                        params=(k, dot_plan(n, k, queries.dtype)), outputs=[((n, k), np.int32), ((n, k), np.float32)],
+                        backend=backend, n_threads=n_threads)
 
     def start(self, sequence, *, backend=None, n_threads=None):
         """The serving state after ``sequence`` (one user), for :meth:`step`.
@@ -236,9 +230,7 @@ class _SequenceModel:
         exclude_seen = checks.as_bool(exclude_seen, "exclude_seen")
         _incremental.step(self, state, item, backend, n_threads)
         one = Batch([state.items], None, self.n_items, self.max_len)
-        ids, scores = topk_dot(self._queries(state.user[None, :]), self._items, k,
-                               exclude=one.exclusion(self.n_items, exclude_seen), candidates=candidates,
-                               backend=backend, n_threads=n_threads)
+        ids, scores = self._top(state.user[None, :], one, k, exclude_seen, candidates, backend, n_threads)
         return ids[0], scores[0]
 
     def scores(self, sequences, items, *, lengths=None, backend=None, n_threads=None):

@@ -13,10 +13,16 @@ consistent, ``lengths`` int32 in ``[1, L]``, ``n_heads`` dividing the hidden siz
   0`` when ``j < lengths[b]`` and (not ``causal`` or ``j <= i``), else ``-10000``; softmax over
   every ``j``; ``out_i = sum_j p_j v_j``. With ``last_only`` the one query row of a sequence
   sits at position ``lengths[b] - 1``.
+- ``encoder`` / ``encoder_step``: a whole forward pass (``_encoder.forward`` / ``step``) on the
+  backend's own kernels above.
 """
+
+import sys
 
 import numpy as np
 from scipy.special import erf
+
+from . import _encoder
 
 MASKED = -10000.0  # RecBole's additive mask value
 
@@ -68,3 +74,14 @@ def masked_attention(q, k, v, lengths, n_heads, causal, last_only, n_threads, ou
             weights = np.exp(scores - scores.max(axis=1, keepdims=True))
             weights /= weights.sum(axis=1, keepdims=True)
             out[b, :, part] = weights @ v[b, :, part]
+
+
+def encoder(x, lengths, blocks, embedding_ln, settings, caches, n_threads, out):
+    _encoder.forward(_KERNELS, x, lengths, blocks, embedding_ln, settings, caches, n_threads, out)
+
+
+def encoder_step(x, t, keys, values, blocks, embedding_ln, settings, n_threads, out):
+    _encoder.step(_KERNELS, x, t, keys, values, blocks, embedding_ln, settings, n_threads, out)
+
+
+_KERNELS = sys.modules[__name__]

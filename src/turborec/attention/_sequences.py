@@ -57,14 +57,19 @@ class Batch:
         return len(self.lengths)
 
     def exclusion(self, n_items, exclude_seen):
-        """The CSR (n, n_items) of items never recommended: the padding id 0, and with
-        ``exclude_seen`` every item of the sequence."""
+        """The canonical CSR ``(indptr, indices)`` (int64; rows sorted, no repeats) of the items
+        never recommended to each sequence: the padding id 0, and with ``exclude_seen`` every
+        item of the sequence."""
         n = len(self)
+        rows, cols = np.arange(n, dtype=np.int64), np.zeros(n, np.int64)
         if exclude_seen:
-            rows = np.concatenate([np.repeat(np.arange(n), np.diff(self.indptr)), np.arange(n)])
-            cols = np.concatenate([self.seen, np.zeros(n, np.int64)])
-        else:
-            rows, cols = np.arange(n), np.zeros(n, np.int64)
-        exclude = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n, n_items))
-        exclude.sum_duplicates()
-        return exclude
+            rows = np.concatenate([rows, np.repeat(np.arange(n, dtype=np.int64), np.diff(self.indptr))])
+            cols = np.concatenate([cols, self.seen])
+        keys = np.unique(rows * n_items + cols)
+        indptr = np.searchsorted(keys // n_items, np.arange(n + 1), side="left").astype(np.int64)
+        return indptr, keys % n_items
+
+    def exclusion_matrix(self, n_items, exclude_seen):
+        """:meth:`exclusion` as a scipy CSR matrix (n, n_items)."""
+        indptr, indices = self.exclusion(n_items, exclude_seen)
+        return sp.csr_matrix((np.ones(len(indices), np.float32), indices, indptr), shape=(len(self), n_items))
