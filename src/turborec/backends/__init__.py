@@ -37,7 +37,7 @@ FAMILIES = {
     "similarity": ("native", "numba", "numpy"),
     "biases": ("numba", "numpy"),  # sequential sweeps: no native, no GPU
     "knn_rating": ("numba", "numpy"),  # per-query sorts of a few hundred candidates: numba suffices
-    "attention": ("native", "numpy"),
+    "attention": ("native", "numba", "numpy"),
 }
 
 _CUPY_HINT = "pip install 'turborec[cupy]' (CuPy for CUDA 13; cupy-cuda12x for CUDA 12)"
