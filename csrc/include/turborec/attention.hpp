@@ -150,7 +150,9 @@ void masked_attention(const T* __restrict q, const T* __restrict k, const T* __r
           T top = -std::numeric_limits<T>::infinity();
           for (index_t j = 0; j < L; ++j) {
             T dot = 0;
-            for (index_t c = 0; c < hs; ++c) dot += qr[off + c] * kb[j * D + off + c];
+            const T* kr = kb + j * D + off;
+#pragma omp simd reduction(+ : dot)
+            for (index_t c = 0; c < hs; ++c) dot += qr[off + c] * kr[c];
             const bool visible = j < len && (!causal || j <= pos);
             const T s = dot / root + (visible ? T(0) : masked);
             scores[j] = s;
@@ -165,7 +167,9 @@ void masked_attention(const T* __restrict q, const T* __restrict k, const T* __r
           for (index_t j = 0; j < L; ++j) {
             const T p = scores[j] / total;
             if (p == T(0)) continue;
-            for (index_t c = 0; c < hs; ++c) o[off + c] += p * vb[j * D + off + c];
+            const T* vr = vb + j * D + off;
+#pragma omp simd
+            for (index_t c = 0; c < hs; ++c) o[off + c] += p * vr[c];
           }
         }
       });
