@@ -80,14 +80,16 @@ def _gelu(x):
     return x * 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0)))
 
 
-def reference_encode(state, sequences, n_heads, hidden_act, max_len, eps=LAYER_NORM_EPS, bert=False):
+def reference_encode(state, sequences, n_heads, hidden_act, max_len, eps=LAYER_NORM_EPS, bert=False,
+                     dtype=np.float32):
     """The torch forward of RecBole's SASRec (or, with ``bert``, BERT4Rec) on ``sequences`` (most
-    recent ``max_len`` items, right-padded to ``max_len``): a float32 array (n, hidden).
+    recent ``max_len`` items, right-padded to ``max_len``): an array (n, hidden) of ``dtype``
+    (float32, as RecBole runs; float64 gives the exact answer float32 results are measured against).
 
     BERT4Rec as RecBole's ``full_sort_predict``: ``reconstruct_test_data`` (a padding column
     appended, [MASK] = n_items written at index ``length``, the first column dropped), the
     bidirectional key-padding mask, then ``output_ln(gelu(output_ffn(.)))`` at ``length - 1``."""
-    t = {key: torch.from_numpy(np.asarray(value, dtype=np.float32)) for key, value in state.items()}
+    t = {key: torch.from_numpy(np.asarray(value, dtype=dtype)) for key, value in state.items()}
     d = t["item_embedding.weight"].shape[1]
     hs = d // n_heads
     kept = [np.asarray(s)[-max_len:] for s in sequences]
@@ -115,7 +117,7 @@ def reference_encode(state, sequences, n_heads, hidden_act, max_len, eps=LAYER_N
         causal = torch.tril(torch.ones((max_len, max_len), dtype=torch.bool))[None, None]
         if bert:
             causal = torch.ones_like(causal)  # bidirectional: key padding only
-        mask = torch.where(real & causal, 0.0, -10000.0)
+        mask = torch.where(real & causal, 0.0, -10000.0).to(t["LayerNorm.weight"].dtype)
         n_layers = len({key.split(".")[2] for key in state if key.startswith("trm_encoder.layer.")})
         for i in range(n_layers):
             block = f"trm_encoder.layer.{i}."

@@ -20,8 +20,8 @@ position only (keys and values for all), which is exact for both masks.
 import numpy as np
 
 from .. import _validation as checks
-from ..selection import dot_plan, topk_dot
 from .._dispatch import dispatch
+from ..selection import dot_plan, topk_dot
 from . import ACTIVATIONS, _check_eps, _incremental, _layer_norm, _linear
 from ._encoder import Settings
 from ._sequences import Batch
@@ -46,8 +46,7 @@ class _SequenceModel:
         self._state, self._blocks = weights.state, weights.blocks
         self._embedding_ln = (self._state["LayerNorm.weight"], self._state["LayerNorm.bias"])
         self._settings = Settings(self.n_heads, self._CAUSAL, self.layer_norm_eps, ACTIVATIONS.index(hidden_act))
-        self._items = np.ascontiguousarray(self._state["item_embedding.weight"][:self.n_items])
-        self._item_bias = None
+        self._items = np.ascontiguousarray(self._state["item_embedding.weight"][:self.n_items])  # scored rows
 
     @classmethod
     def from_recbole(cls, state_dict, *, n_heads=2, hidden_act="gelu", layer_norm_eps=1e-12, max_len=None):
@@ -305,8 +304,7 @@ class BERT4Rec(_SequenceModel):
     def __init__(self, state, *, n_heads, hidden_act, layer_norm_eps, max_len):
         super().__init__(state, n_heads=n_heads, hidden_act=hidden_act, layer_norm_eps=layer_norm_eps,
                          max_len=max_len)
-        self._item_bias = self._state["output_bias"]
-        self._items = np.ascontiguousarray(np.hstack([self._items, self._item_bias[:, None]]))
+        self._items = np.ascontiguousarray(np.hstack([self._items, self._state["output_bias"][:, None]]))
 
     def _extra_shapes(self, table_rows, d):
         return {"output_ffn.weight": (d, d), "output_ffn.bias": (d,), "output_ln.weight": (d,),
