@@ -326,6 +326,12 @@ def test_bad_sequences_are_clear_errors(small):
         model.encode(np.array([1, 2, 3]))
     with pytest.raises(IndexError, match="items: item id 60 out of range"):
         model.scores([[1]], [60])
+    with pytest.raises(ValueError, match="k"):
+        model.recommend([[1, 2]], k=0)
+    with pytest.raises(TypeError, match="exclude_seen"):
+        model.recommend([[1, 2]], exclude_seen="yes")
+    with pytest.raises(ValueError, match="lengths: give it only with a padded 2-D array"):
+        model.encode([[1, 2]], lengths=[2])
 
 
 def test_bad_kernel_arguments_are_clear_errors(every_backend):
