@@ -2,8 +2,9 @@
 
 Installed as ``sys.modules["cupy"]`` by the ``fake_gpu`` fixture of
 ``test_selection_fakegpu.py``, it lets the Python code of the GPU backends (``_dispatch``'s
-device handling, ``selection/_cupy.py``, ``selection/_gpu_tiles.py``, the CuPy branches of
-``_validation`` and ``selection/__init__``) run on a machine without a GPU or CuPy.
+device handling, ``selection/_cupy.py``, ``selection/_gpu_tiles.py``, ``similarity/_cupy.py``
+(installed by ``test_similarity_fakegpu.py``), the CuPy branches of ``_validation`` and
+``selection/__init__``) run on a machine without a GPU or CuPy.
 
 What it covers, and how it stays honest:
 
@@ -21,17 +22,19 @@ What it covers, and how it stays honest:
   ``ValueError`` as CuPy does between devices without peer access.
 - Only the functions turborec calls exist (``AttributeError`` for any other, so a new use is
   seen), each forwarding to NumPy; ``lexsort`` keeps CuPy's limit (one array of keys, 1-D or
-  2-D); like CuPy, nothing warns about floating-point overflow or invalid values.
+  2-D); ``add`` has only ``at`` (CuPy's scatter-add), with CuPy's dtype limit (the dtypes CUDA's
+  atomics serve); like CuPy, nothing warns about floating-point overflow or invalid values.
 - ``cuda.Device`` (``.id``, context manager, ``DEVICE_COUNT`` devices: 1 unless a test sets it),
   ``cuda.runtime.getDeviceCount``, ``cuda.Stream`` (context manager, ``synchronize``, ``ptr``)
   and ``cuda.get_current_stream``.
 
 What it cannot cover: real kernels (every operation is NumPy on the host, so cuBLAS rounding,
 ``cupy.partition``/``lexsort`` implementations and the CUDA kernels of ``turborec._cuda`` are not
-exercised), streams (launches are synchronous; stream order and races are invisible), device
-memory (the interface's pointer is a host pointer: ``turborec._cuda`` rejects it; no memory
-limits; peer access is never available), ``numpy.asarray`` on a fake array (it silently
-succeeds where CuPy raises), and CuPy's own dtype promotion and NaN-ordering differences.
+exercised; ``add.at`` adds in index order where CuPy's atomics add in any order), streams
+(launches are synchronous; stream order and races are invisible), device memory (the
+interface's pointer is a host pointer: ``turborec._cuda`` rejects it; no memory limits; peer
+access is never available), ``numpy.asarray`` on a fake array (it silently succeeds where CuPy
+raises), and CuPy's own dtype promotion and NaN-ordering differences.
 """
 
 import types
@@ -191,6 +194,32 @@ def lexsort(keys):
         raise NotImplementedError("Keys with the rank of three or more is not supported in lexsort")
     return _device(np.lexsort(keys.view(np.ndarray)))
 
+
+
+class _ScatterUfunc:
+    """``cupy.<ufunc>.at`` and nothing else of the ufunc (calling it is a TypeError, any other
+    attribute an AttributeError): CuPy's scatter with atomics (CuPy >= 13). As CuPy's, it refuses a
+    target dtype CUDA's atomics do not serve, and it runs under the host/device wall: the target a
+    fake array on the current device, the values fake arrays or scalars (a NumPy array is refused),
+    the indices fake arrays, NumPy arrays or lists."""
+
+    _ATOMIC = tuple(np.dtype(t) for t in (np.int32, np.float16, np.float32, np.float64, np.uint32, np.uint64))
+
+    def __init__(self, name):
+        self._ufunc = getattr(np, name)
+        self.__name__ = name
+
+    def at(self, a, indices, b=None):
+        if not isinstance(a, ndarray):
+            raise TypeError(f"{self.__name__}.at: the target must be a cupy.ndarray, got {type(a).__name__}")
+        if a.dtype not in self._ATOMIC:
+            raise TypeError("scatter_add only supports int32, float16, float32, float64, uint32, uint64, as data type")
+        target = _host(a)
+        with np.errstate(all="ignore"):  # a GPU raises no floating-point warnings
+            self._ufunc.at(target, _index(indices), _host(b))
+
+
+add = _ScatterUfunc("add")
 
 # ---- cupy.cuda ----
 

@@ -140,8 +140,8 @@ def test_backend_objects_carry_the_family_implementation():
     assert chosen.name == "numpy" and chosen.xp is np and not chosen.on_gpu
     assert chosen.impl.__name__ == "turborec.selection._numpy"
     assert turborec.available("metrics") == tuple(b for b in ("native", "numba", "numpy") if backends.probe(b).available)
-    with pytest.raises(ValueError, match="family: expected one of selection, metrics, similarity, biases, knn_rating, attention; got 'sgd'"):
-        backends.resolve("sgd")
+    with pytest.raises(ValueError, match=f"family: expected one of {', '.join(backends.FAMILIES)}; got 'no_such_family'"):
+        backends.resolve("no_such_family")
 
 
 def test_show_config_reports_build_backends_and_threads():

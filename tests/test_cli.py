@@ -57,6 +57,19 @@ def test_demo_evaluates_item_knn_content_knn_and_their_hybrid(capsys):
     assert rows["true tastes (oracle)"]["ndcg@10"] > rows["Hybrid(ItemKNN,ContentKNN)"]["ndcg@10"]
 
 
+def test_demo_predicts_ratings_with_biases_and_svd(capsys):
+    assert main(["demo", *SMALL]) == 0
+    out = capsys.readouterr().out
+    lines = out[out.index("\nRatings:"):].splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("model "))
+    rows = {line[:27].strip(): [float(x) for x in line[27:].split()] for line in lines[header + 1:header + 5]}
+    assert list(rows) == ["global mean", "BaselineOnly (ALS)", "SVD (Surprise's)", "SVD (grid, float32)"]
+    rmse = {name: values[0] for name, values in rows.items()}
+    # Biases and tastes generate the ratings: each model explains more of them than the last.
+    assert rmse["SVD (Surprise's)"] < rmse["BaselineOnly (ALS)"] < rmse["global mean"]
+    assert abs(rmse["SVD (grid, float32)"] - rmse["SVD (Surprise's)"]) < 0.02
+
+
 def test_info_prints_config(capsys):
     assert main(["info"]) == 0
     assert "backends" in capsys.readouterr().out

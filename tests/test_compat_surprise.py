@@ -336,3 +336,67 @@ def test_a_trainset_no_file_could_give_is_refused():
     good = trainset({0: [(0, 3.0)], 1: [(0, 4.0)]}, {0: [(0, 3.0), (1, 4.0)]})
     assert compat.KNNBasic(verbose=False).fit(good).predict("u0", "i0") == \
         surprise.KNNBasic(verbose=False).fit(good).predict("u0", "i0")
+
+
+# ---- the matrix factorisations ----
+
+FACTORISATION_CASES = [
+    ("SVD", {"random_state": 0, "n_epochs": 5}),
+    ("SVD", {"random_state": 1, "n_epochs": 3, "biased": False, "n_factors": 20}),
+    ("NMF", {"random_state": 2, "n_epochs": 5, "biased": True}),
+]
+
+
+@pytest.mark.parametrize("name, params", FACTORISATION_CASES)
+def test_factorisation_cross_validate_equals_surprise_on_movielens_100k(name, params):
+    data = _ml100k()
+    theirs, ours = _both(name, **params)
+    cv = KFold(n_splits=2, random_state=0)
+    expected = cross_validate(theirs, data, measures=["rmse", "mae"], cv=cv)
+    got = cross_validate(ours, data, measures=["rmse", "mae"], cv=cv)
+    for measure in ("test_rmse", "test_mae"):
+        np.testing.assert_allclose(got[measure], expected[measure], rtol=1e-12, atol=0)
+    assert 0.85 < got["test_rmse"].mean() < 2.5  # measured (an unbiased 3-epoch SVD is poor, as in Surprise)
+
+
+@pytest.mark.parametrize("name, params", [("SVD", {"biased": False, "n_factors": 5}), ("SVDpp", {"n_factors": 5}),
+                                          ("NMF", {"n_factors": 4})])
+def test_factorisation_predictions_details_and_factors_equal_surprise(name, params):
+    # Random data (Surprise's SVD++ is slow on MovieLens), with unknown users and items: an
+    # unbiased model cannot estimate them and says so in Surprise's words.
+    data = _random_data(seed=8)
+    trainset, testset = next(KFold(n_splits=3, random_state=0).split(data))
+    testset = _with_unknowns(testset, trainset)
+    theirs, ours = _both(name, random_state=3, n_epochs=4, **params)
+    theirs.fit(trainset)
+    ours.fit(trainset)
+    expected = theirs.test(testset)
+    assert_same_predictions(ours.test(testset), expected)
+    for p in expected[:50] + expected[-3:]:
+        assert_same_predictions([ours.predict(p.uid, p.iid, p.r_ui)], [p])
+    for factor in ("pu", "qi", "yj") if name == "SVDpp" else ("pu", "qi"):
+        np.testing.assert_allclose(getattr(ours, factor), getattr(theirs, factor), rtol=1e-12, atol=1e-15)
+    if name != "SVDpp":
+        assert [p.details for p in expected[-3:]] == [{"was_impossible": True, "reason": "User and item are unknown."}] * 3
+
+
+def test_factorisation_dump_round_trip(tmp_path):
+    data = _random_data(seed=9)
+    trainset, testset = next(KFold(n_splits=3, random_state=0).split(data))
+    algo = compat.SVD(n_factors=8, n_epochs=3, random_state=0).fit(trainset)
+    predictions = algo.test(testset)
+    surprise.dump.dump(str(tmp_path / "svd.pkl"), predictions=predictions, algo=algo)
+    _, loaded = surprise.dump.load(str(tmp_path / "svd.pkl"))
+    assert type(loaded) is compat.SVD and loaded.test(testset) == predictions
+    np.testing.assert_array_equal(loaded.pu, algo.pu)
+
+
+def test_factorisation_parameters_as_surprise_validates_them():
+    data = _random_data(seed=10)
+    trainset = data.build_full_trainset()
+    with pytest.raises(ValueError, match="init_low"):
+        surprise.NMF(init_low=-1).fit(trainset)  # the peer's rule ...
+    with pytest.raises(ValueError, match="init_low"):
+        compat.NMF(init_low=-1).fit(trainset)  # ... is the adapter's
+    with pytest.raises(ValueError, match="n_factors"):
+        compat.SVD(n_factors=0).fit(trainset)

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 import turborec
 from turborec.datasets import Interactions
-from turborec.models import (BM25Recommender, ContentKNN, CosineRecommender, FactorModel, ItemItemRecommender, ItemKNN, MostPopular,
+from turborec.models import (BayesianPersonalizedRanking, BM25Recommender, ContentKNN, CosineRecommender, FactorModel, ItemItemRecommender, ItemKNN, MostPopular,
                              ParameterWarning, Random, RecommenderBase, TFIDFRecommender, UserKNN)
 from turborec import _progress
 from turborec.models._base import SINK_SCORE
@@ -39,6 +39,8 @@ MODELS = {
     "MostPopular": lambda: MostPopular(),
     "Random": lambda: Random(seed=1),
     "FactorModel": lambda: FactorModel(*_factors()),
+    "BayesianPersonalizedRanking": lambda: BayesianPersonalizedRanking(factors=3, iterations=3, random_state=0,
+                                                                                 num_threads=1),
     "ItemKNN": lambda: ItemKNN(K=3),
     "UserKNN": lambda: UserKNN(K=2, measure="jaccard"),
     "CosineRecommender": lambda: CosineRecommender(K=3),

@@ -10,6 +10,8 @@ void bind_blas(py::module_& m);
 void bind_topk(py::module_& m);
 void bind_metrics(py::module_& m);
 void bind_similarity(py::module_& m);
+void bind_sgd(py::module_& m);
+void bind_bpr(py::module_& m);
 void bind_attention(py::module_& m);
 }
 
@@ -62,5 +64,7 @@ PYBIND11_MODULE(_native, m) {
   turborec::bind::bind_topk(m);
   turborec::bind::bind_metrics(m);
   turborec::bind::bind_similarity(m);
+  turborec::bind::bind_sgd(m);
+  turborec::bind::bind_bpr(m);
   turborec::bind::bind_attention(m);
 }

@@ -34,9 +34,11 @@ HOST_BACKENDS = ("native", "numba", "numpy")  # also auto's order for host array
 FAMILIES = {
     "selection": ("native", "cuda", "numba", "cupy", "numpy"),
     "metrics": ("native", "numba", "numpy"),
-    "similarity": ("native", "numba", "numpy"),
+    "similarity": ("native", "numba", "cupy", "numpy"),
     "biases": ("numba", "numpy"),  # sequential sweeps: no native, no GPU
     "knn_rating": ("numba", "numpy"),  # per-query sorts of a few hundred candidates: numba suffices
+    "sgd": ("native", "numba", "numpy"),  # sequential SGD passes: no GPU
+    "bpr": ("native", "numba", "numpy"),  # Hogwild SGD over random rows: no GPU backend yet
     "attention": ("native", "numba", "numpy"),
 }
 

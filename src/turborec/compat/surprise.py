@@ -30,7 +30,7 @@ import numpy as np
 from .. import models
 from ..models.knn_rating import SIM_NAMES
 
-__all__ = ["BaselineOnly", "KNNBaseline", "KNNBasic", "KNNWithMeans", "KNNWithZScore"]
+__all__ = ["BaselineOnly", "KNNBaseline", "KNNBasic", "KNNWithMeans", "KNNWithZScore", "NMF", "SVD", "SVDpp"]
 
 
 def _trainset_arrays(trainset):
@@ -143,9 +143,13 @@ class _Adapter(surprise.AlgoBase):
         self._check_options()
         data = _trainset_arrays(trainset)
         self._check_data(*data)
-        self.model = self._model().fit(data, rating_scale=trainset.rating_scale)
+        self.model = self._fit_model(data)
         self._expose(self.model)
         return self
+
+    def _fit_model(self, data):
+        """A turborec model fitted on the trainset's ``data`` (see :func:`_trainset_arrays`)."""
+        return self._model().fit(data, rating_scale=self.trainset.rating_scale)
 
     def _check_fitted(self):
         if getattr(self, "model", None) is None:
@@ -373,3 +377,70 @@ class KNNBaseline(_KNN):
     def _expose(self, model):
         super()._expose(model)
         self.bx, self.by = (self.bu, self.bi) if self.sim_options["user_based"] else (self.bi, self.bu)
+
+
+class _Factorisation(_Adapter):
+    """What the matrix factorisations share: Surprise's parameters stored under the same names
+    (the turborec models take Surprise's), its attributes ``pu``, ``qi`` (``yj``), ``bu``, ``bi``,
+    and the exact mode by default: float64, one pass in Surprise's order, with Surprise's
+    random stream, so that the same ``random_state`` gives Surprise's numbers."""
+
+    unknown_reason = "User and item are unknown."  # an unbiased model cannot estimate them
+    _factors = ("pu", "qi")
+    dtype = "float64"  # the model's dtype: Surprise's arithmetic
+
+    def _store(self, params):
+        super().__init__(verbose=params.pop("verbose"), backend=params.pop("backend"),
+                         n_threads=params.pop("n_threads"))
+        for name, value in params.items():
+            setattr(self, name, value)
+
+    def _fit_model(self, data):
+        # Surprise accepts ratings outside the reader's scale and clips only predictions, which
+        # test() does; the turborec model would refuse them against a declared scale.
+        return self._model().fit(data)
+
+    def _expose(self, model):
+        super()._expose(model)
+        for name in self._factors:
+            setattr(self, name, getattr(model, name + "_"))
+
+
+_FACTORISATION_DOC = """ computed by :class:`turborec.models.{name}`, with Surprise's parameters
+    and defaults (see there){extra}. ``backend`` and ``n_threads`` are of turborec's kernels. Fitted:
+    ``pu``, ``qi``{more}, ``bu``, ``bi`` as Surprise's (inner ids as rows)."""
+
+
+class SVD(_Factorisation):
+    __doc__ = "Surprise's ``SVD``" + _FACTORISATION_DOC.format(
+        name="SVD", more="", extra="; ``n_blocks`` > 1 opts into turborec's parallel block grid (reproducible for a "
+        "seed and block count, not Surprise's order)")
+    model_class = models.SVD
+
+    def __init__(self, n_factors=100, n_epochs=20, biased=True, init_mean=0, init_std_dev=0.1, lr_all=0.005,
+                 reg_all=0.02, lr_bu=None, lr_bi=None, lr_pu=None, lr_qi=None, reg_bu=None, reg_bi=None,
+                 reg_pu=None, reg_qi=None, random_state=None, verbose=False, *, n_blocks=1, backend=None,
+                 n_threads=None):
+        self._store({name: value for name, value in locals().items() if name not in ("self", "__class__")})
+
+
+class SVDpp(_Factorisation):
+    __doc__ = "Surprise's ``SVDpp``" + _FACTORISATION_DOC.format(name="SVDpp", more=", ``yj``", extra="")
+    model_class = models.SVDpp
+    _factors = ("pu", "qi", "yj")
+
+    def __init__(self, n_factors=20, n_epochs=20, init_mean=0, init_std_dev=0.1, lr_all=0.007, reg_all=0.02,
+                 lr_bu=None, lr_bi=None, lr_pu=None, lr_qi=None, lr_yj=None, reg_bu=None, reg_bi=None, reg_pu=None,
+                 reg_qi=None, reg_yj=None, random_state=None, verbose=False, cache_ratings=False, *, backend=None,
+                 n_threads=None):
+        self._store({name: value for name, value in locals().items() if name not in ("self", "__class__")})
+
+
+class NMF(_Factorisation):
+    __doc__ = "Surprise's ``NMF``" + _FACTORISATION_DOC.format(name="NMF", more="", extra="")
+    model_class = models.NMF
+
+    def __init__(self, n_factors=15, n_epochs=50, biased=False, reg_pu=0.06, reg_qi=0.06, reg_bu=0.02, reg_bi=0.02,
+                 lr_bu=0.005, lr_bi=0.005, init_low=0, init_high=1, random_state=None, verbose=False, *,
+                 backend=None, n_threads=None):
+        self._store({name: value for name, value in locals().items() if name not in ("self", "__class__")})

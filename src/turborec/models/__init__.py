@@ -4,13 +4,17 @@ with Surprise 1.1's definitions."""
 from ._base import ParameterWarning, RecommenderBase
 from .baseline_only import BaselineOnly
 from .baselines import MostPopular, Random
+from .bpr import BayesianPersonalizedRanking
 from .content import ContentKNN
 from .factors import FactorModel
 from .hybrid import Hybrid
 from .knn_rating import KNNBaseline, KNNBasic, KNNWithMeans, KNNWithZScore
 from .implicit_knn import BM25Recommender, CosineRecommender, ItemItemRecommender, TFIDFRecommender
 from .neighbours import ItemKNN, UserKNN
+from .nmf import NMF
+from .svd import SVD, SVDpp
 
-__all__ = ["BM25Recommender", "BaselineOnly", "ContentKNN", "CosineRecommender", "FactorModel", "Hybrid",
-           "ItemItemRecommender", "ItemKNN", "KNNBaseline", "KNNBasic", "KNNWithMeans", "KNNWithZScore",
-           "MostPopular", "ParameterWarning", "Random", "RecommenderBase", "TFIDFRecommender", "UserKNN"]
+__all__ = ["BM25Recommender", "BaselineOnly", "BayesianPersonalizedRanking", "ContentKNN", "CosineRecommender",
+           "FactorModel", "Hybrid", "ItemItemRecommender", "ItemKNN", "KNNBaseline", "KNNBasic", "KNNWithMeans",
+           "KNNWithZScore", "MostPopular", "NMF", "ParameterWarning", "Random", "RecommenderBase", "SVD", "SVDpp",
+           "TFIDFRecommender", "UserKNN"]

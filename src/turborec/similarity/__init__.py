@@ -13,7 +13,7 @@ for cosine, norm powers for asymmetric cosine, stored-entry counts for Jaccard) 
 here and every backend applies them to each score after the product in the same order, so
 native, numba and the numpy reference round alike; the candidate buffer; the row blocks of the
 padded output (``_padded.py``). Implementations: ``_numpy.py`` (the reference), ``_native.py``,
-``_numba.py``. Definitions and parity with implicit and Surprise: docs/similarity.md.
+``_numba.py``, ``_cupy.py`` (GPU). Definitions and parity with implicit and Surprise: docs/similarity.md.
 """
 
 from typing import NamedTuple
@@ -120,7 +120,8 @@ def sparse_dot_topk(A, B, k, *, threshold=None, normalize=False, exclude_self=Fa
         Never return column ``r`` for row ``r`` (needs ``m == n``; ``A`` and ``B`` are usually
         the same matrix).
     backend : str, optional
-        ``"native"``, ``"numba"``, ``"numpy"`` or ``"auto"``; see :mod:`turborec.backends`.
+        ``"native"``, ``"numba"``, ``"cupy"`` (GPU), ``"numpy"`` or ``"auto"``; see
+        :mod:`turborec.backends`.
     n_threads : int, optional
         See :func:`turborec.resolve_n_threads`.
 

@@ -5,7 +5,7 @@ cosine: as the full dense ``n x n`` float64 matrices Surprise's KNN algorithms u
 ``pearson_baseline``, the column-centred values of ``adjusted_cosine``), then one ``dispatch``.
 Definitions: the docstring of :func:`corated_similarity` and docs/similarity.md.
 Implementations: ``corated_similarity`` and ``corated_topk`` in ``_numpy.py`` (the reference),
-``_native.py`` (``csrc/include/turborec/corated.hpp``) and ``_numba.py``.
+``_native.py`` (``csrc/include/turborec/corated.hpp``), ``_numba.py`` and ``_cupy.py``.
 """
 
 import numpy as np
@@ -118,7 +118,8 @@ def corated_similarity(ratings, measure="msd", *, min_support=1, shrinkage=100, 
         and columns (m,) and the global mean, as Surprise's ``compute_baselines`` gives them
         (``(bu, bi, trainset.global_mean)`` user-based, ``(bi, bu, ...)`` item-based).
     backend : str, optional
-        ``"native"``, ``"numba"``, ``"numpy"`` or ``"auto"``; see :mod:`turborec.backends`.
+        ``"native"``, ``"numba"``, ``"cupy"`` (GPU), ``"numpy"`` or ``"auto"``; see
+        :mod:`turborec.backends`.
     n_threads : int, optional
         See :func:`turborec.resolve_n_threads`. Results do not depend on it.
 

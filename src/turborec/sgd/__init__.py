@@ -1,0 +1,264 @@
+"""Epochs of explicit-rating matrix factorisation: Surprise 1.1's SVD and SVD++ (stochastic
+gradient descent) and NMF (multiplicative) updates, in the order the ratings are given (Surprise's order gives Surprise's
+numbers), on the native, numba and numpy backends.
+
+The passes in the given order are sequential (an SGD pass in a fixed order has no parallelism
+that keeps its numbers); ``svd_epoch(n_blocks=G)`` with ``G > 1`` runs FPSGD's block grid
+instead, in parallel. Results never depend on ``n_threads``. The update
+rules, and how SVD++'s implicit term is carried from rating to rating: ``_numpy.py``,
+``csrc/include/turborec/sgd.hpp`` and docs/factorisation.md.
+"""
+
+import numbers
+
+import numpy as np
+
+from .. import _validation as v
+from .._dispatch import dispatch
+
+__all__ = ["block_order", "nmf_epoch", "svd_epoch", "svdpp_epoch"]
+
+MAX_BLOCKS = 65536  # n_blocks**2 offsets are allocated: far above any useful grid
+
+# The order of the ``rates`` tuple every backend receives (C++: struct SgdRates).
+RATE_NAMES = ("lr_bu", "lr_bi", "lr_pu", "lr_qi", "lr_yj", "reg_bu", "reg_bi", "reg_pu", "reg_qi", "reg_yj")
+
+
+def check_rates(**rates):
+    """The learning rates (finite, > 0) and regularisations (finite, >= 0) as floats, in
+    :data:`RATE_NAMES` order; a rate not given (SVD has no ``lr_yj``, NMF no ``lr_pu``) is 0."""
+    out = []
+    for name in RATE_NAMES:
+        value = rates.get(name, 0.0)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name}: expected a number, got {value!r}")
+        value = float(value)
+        learning = name.startswith("lr_") and name in rates
+        if not np.isfinite(value) or value < 0 or (learning and value == 0):
+            raise ValueError(f"{name}: expected a finite number {'> 0' if learning else '>= 0'}, got {value!r}")
+        out.append(value)
+    return tuple(out)
+
+
+def _model(bu, bi, pu, qi, yj=None):
+    """The model's arrays, checked against each other: contiguous, one float dtype (pu's)."""
+    pu = v.as_float_matrix(pu, "pu", np, finite=True)
+    dtype, (n_users, k) = pu.dtype, pu.shape
+    qi = v.as_float_matrix(qi, "qi", np, finite=True)
+    if qi.dtype != dtype or qi.shape[1] != k:
+        raise ValueError(f"qi: expected {k} columns of dtype {dtype} like pu, got shape {qi.shape}, dtype {qi.dtype}")
+    n_items = qi.shape[0]
+    arrays = [None, None, pu, qi]
+    for slot, (name, vector, n) in enumerate((("bu", bu, n_users), ("bi", bi, n_items))):
+        vector = np.ascontiguousarray(v.as_array(vector, name))
+        if vector.shape != (n,) or vector.dtype != dtype:
+            raise ValueError(f"{name}: expected shape ({n},) and dtype {dtype}, got shape {vector.shape}, "
+                             f"dtype {vector.dtype}")
+        if not np.isfinite(vector).all():
+            raise ValueError(f"{name}: contains NaN or inf")
+        arrays[slot] = vector
+    if yj is not None:
+        yj = v.as_float_matrix(yj, "yj", np, finite=True)
+        if yj.shape != qi.shape or yj.dtype != dtype:
+            raise ValueError(f"yj: expected shape {qi.shape} and dtype {dtype} like qi, got shape {yj.shape}, "
+                             f"dtype {yj.dtype}")
+        arrays.append(yj)
+    return arrays, n_users, n_items
+
+
+def _ratings(users, items, ratings, n_users, n_items, dtype):
+    """int64 users and items in range, finite ratings in the model's dtype (a visible cast)."""
+    out = []
+    for name, ids, extent in (("users", users, n_users), ("items", items, n_items)):
+        ids = v.as_array(ids, name)
+        if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
+            raise TypeError(f"{name}: expected a 1-D array of int indices, got dtype {ids.dtype}, shape {ids.shape}")
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if ids.size and (ids.min() < 0 or ids.max() >= extent):
+            raise IndexError(f"{name}: index out of range [0, {extent})")
+        out.append(ids)
+    ratings = v.as_array(ratings, "ratings")
+    if ratings.ndim != 1 or not np.issubdtype(ratings.dtype, np.number) or np.iscomplexobj(ratings):
+        raise TypeError(f"ratings: expected a 1-D array of real numbers, got dtype {ratings.dtype}, "
+                        f"shape {ratings.shape}")
+    ratings = np.ascontiguousarray(ratings, dtype=dtype)
+    if not np.isfinite(ratings).all():
+        raise ValueError("ratings: contains NaN or inf (or values beyond the model's dtype)")
+    if not len(out[0]) == len(out[1]) == len(ratings):
+        raise ValueError(f"users, items, ratings: expected one length, got {len(out[0])}, {len(out[1])}, "
+                         f"{len(ratings)}")
+    return out[0], out[1], ratings
+
+
+def _mean(global_mean):
+    if isinstance(global_mean, bool) or not isinstance(global_mean, numbers.Real):
+        raise TypeError(f"global_mean: expected a number, got {global_mean!r}")
+    if not np.isfinite(global_mean):
+        raise ValueError(f"global_mean: expected a finite number, got {global_mean!r}")
+    return float(global_mean)
+
+
+def implicit_sets(users, items, n_users):
+    """N(u) of every user as a CSR ``(indptr, indices)``: the items of u's ratings, in the
+    order the ratings are given (Surprise's ``trainset.ur[u]`` for ratings in its order)."""
+    order = np.argsort(users, kind="stable")
+    indptr = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(users, minlength=n_users), out=indptr[1:])
+    return indptr, np.ascontiguousarray(items[order])
+
+
+def block_order(users, items, n_users, n_items, n_blocks):
+    """The FPSGD grid of :func:`svd_epoch`: ``(order, bounds)``.
+
+    With ``G = n_blocks``, users fall in ``G`` contiguous ranges, ``user_block(u) = u * G //
+    n_users``, and items likewise; rating ``r`` is in block ``(s, b)`` with ``b`` its user's
+    range and ``s = (item_block - b) mod G``. ``order`` (int64, or None when ``G`` is 1) lists
+    the ratings block by block, ``s`` major, each block in the given order; block ``(s, b)`` is
+    ``order[bounds[s * G + b]:bounds[s * G + b + 1]]``. (Contiguous ranges, not ``u % G``: the
+    threads then write disjoint stretches of the bias vectors, not neighbouring entries of one
+    cache line.)
+    """
+    if n_blocks == 1:
+        return None, np.array([0, len(users)], dtype=np.int64)
+    user_block = users * n_blocks // max(n_users, 1)
+    item_block = items * n_blocks // max(n_items, 1)
+    key = ((item_block - user_block) % n_blocks) * n_blocks + user_block
+    bounds = np.zeros(n_blocks * n_blocks + 1, dtype=np.int64)
+    np.cumsum(np.bincount(key, minlength=n_blocks * n_blocks), out=bounds[1:])
+    return np.argsort(key, kind="stable"), bounds
+
+
+def svd_epoch(users, items, ratings, bu, bi, pu, qi, *, global_mean, biased=True, lr_bu=0.005, lr_bi=0.005,
+              lr_pu=0.005, lr_qi=0.005, reg_bu=0.02, reg_bi=0.02, reg_pu=0.02, reg_qi=0.02, n_blocks=1, backend=None,
+              n_threads=None):
+    """One epoch of Surprise's SVD: one SGD step per rating, in the given order.
+
+    For each rating ``r`` of user ``u`` and item ``i``: ``e = r - (mu + b_u + b_i + q_i . p_u)``
+    (the dot summed over factors in order), then, when ``biased``, ``b_u += lr_bu (e - reg_bu
+    b_u)`` and ``b_i += lr_bi (e - reg_bi b_i)``, then ``p_u += lr_pu (e q_i - reg_pu p_u)`` and
+    ``q_i += lr_qi (e p_u - reg_qi q_i)`` with the old ``p_u``, ``q_i``. Unbiased: ``mu`` is 0
+    and the biases are returned unchanged.
+
+    Parameters
+    ----------
+    users, items : array-like of int, shape (n,)
+        Indices in ``[0, n_users)`` and ``[0, n_items)``.
+    ratings : array-like of float, shape (n,)
+        Finite; cast to the model's dtype.
+    bu, bi : ndarray of shape (n_users,), (n_items,)
+        Biases, of the factors' dtype.
+    pu, qi : float32 or float64 ndarray of shape (n_users, k), (n_items, k)
+        Factors; their dtype is the arithmetic's.
+    global_mean : float
+        ``mu``.
+    biased : bool, default True
+    lr_bu, lr_bi, lr_pu, lr_qi : float, > 0
+    reg_bu, reg_bi, reg_pu, reg_qi : float, >= 0
+    n_blocks : int, default 1
+        1: one sequential pass in the given order (Surprise's, with Surprise's order). ``G > 1``:
+        the FPSGD grid of :func:`block_order`: the epoch runs ``G`` sub-epochs, sub-epoch ``s``
+        processes its ``G`` blocks, which share no user and no item, in parallel on
+        ``n_threads`` threads, each block's ratings in the given order. The result depends on
+        ``G``, never on ``n_threads``.
+    backend, n_threads
+        See :func:`turborec.topk` (backends: native, numba, numpy).
+
+    Returns
+    -------
+    bu, bi, pu, qi : new ndarrays of the inputs' shapes and dtype (the inputs are not modified)
+    """
+    arrays, n_users, n_items = _model(bu, bi, pu, qi)
+    users, items, ratings = _ratings(users, items, ratings, n_users, n_items, arrays[2].dtype)
+    rates = check_rates(lr_bu=lr_bu, lr_bi=lr_bi, lr_pu=lr_pu, lr_qi=lr_qi, reg_bu=reg_bu, reg_bi=reg_bi,
+                        reg_pu=reg_pu, reg_qi=reg_qi)
+    n_blocks = v.check_k(n_blocks, "n_blocks")
+    if n_blocks > MAX_BLOCKS:
+        raise ValueError(f"n_blocks: expected at most {MAX_BLOCKS}, got {n_blocks}")
+    order, bounds = block_order(users, items, n_users, n_items, n_blocks)
+    if order is not None:
+        users, items, ratings = users[order], items[order], ratings[order]
+    return svd_epoch_in_blocks(users, items, ratings, bounds, arrays, _mean(global_mean), v.as_bool(biased, "biased"),
+                               rates, n_blocks, backend, n_threads)
+
+
+def svd_epoch_in_blocks(users, items, ratings, bounds, arrays, global_mean, biased, rates, n_blocks, backend,
+                        n_threads):
+    """:func:`svd_epoch` on checked arguments: int64 ``users``, ``items`` in range, finite
+    ``ratings`` of the model's dtype, already in :func:`block_order` (``bounds`` its offsets),
+    ``arrays`` ``[bu, bi, pu, qi]`` as ``_model`` returns them, ``rates`` from
+    :func:`check_rates`. For a model's epochs: the checks and the grid's order once per fit,
+    not once per epoch."""
+    return dispatch("sgd", "svd_epoch", inputs=(users, items, ratings, bounds, *arrays),
+                    params=(global_mean, biased, rates, n_blocks),
+                    outputs=[(a.shape, a.dtype) for a in arrays], backend=backend, n_threads=n_threads)
+
+
+def svdpp_epoch(users, items, ratings, bu, bi, pu, qi, yj, *, global_mean, lr_bu=0.007, lr_bi=0.007, lr_pu=0.007,
+                lr_qi=0.007, lr_yj=0.007, reg_bu=0.02, reg_bi=0.02, reg_pu=0.02, reg_qi=0.02, reg_yj=0.02,
+                exact=False, backend=None, n_threads=None):
+    """One epoch of Surprise's SVD++: one SGD step per rating, in the given order.
+
+    User ``u``'s implicit term is ``s_u = sum_{j in N(u)} y_j / sqrt(|N(u)|)``, where ``N(u)``
+    is the items of u's ratings in the given order. Per rating: ``e = r - (mu + b_u + b_i + q_i
+    . (p_u + s_u))``; ``b_u``, ``b_i``, ``p_u`` as in :func:`svd_epoch`; ``q_i += lr_qi (e (p_u +
+    s_u) - reg_qi q_i)``; every ``y_j`` of N(u): ``y_j += lr_yj (e q_i / sqrt|N(u)| - reg_yj
+    y_j)`` (old ``p_u``, ``q_i``).
+
+    Parameters
+    ----------
+    users, items, ratings, bu, bi, pu, qi, global_mean
+        As in :func:`svd_epoch`.
+    yj : ndarray of shape (n_items, k)
+        Implicit item factors.
+    lr_bu, lr_bi, lr_pu, lr_qi, lr_yj : float, > 0
+    reg_bu, reg_bi, reg_pu, reg_qi, reg_yj : float, >= 0
+    exact : bool, default False
+        True: recompute ``s_u`` from ``y`` before every rating, as Surprise does (cost
+        ``O(|N(u)| k)`` per rating). False: compute ``s_u`` once per run of consecutive ratings
+        of one user and carry it, and the ``y_j`` updates, forward in closed form (``O(k)`` per
+        rating, ``O(|N(u)| k)`` per run): the same numbers up to rounding.
+    backend, n_threads
+        As in :func:`svd_epoch`. The numpy reference always computes the exact definition.
+
+    Returns
+    -------
+    bu, bi, pu, qi, yj : new ndarrays (the inputs are not modified)
+    """
+    arrays, n_users, n_items = _model(bu, bi, pu, qi, yj)
+    users, items, ratings = _ratings(users, items, ratings, n_users, n_items, arrays[2].dtype)
+    rates = check_rates(lr_bu=lr_bu, lr_bi=lr_bi, lr_pu=lr_pu, lr_qi=lr_qi, lr_yj=lr_yj, reg_bu=reg_bu,
+                        reg_bi=reg_bi, reg_pu=reg_pu, reg_qi=reg_qi, reg_yj=reg_yj)
+    implicit = implicit_sets(users, items, n_users)
+    return dispatch("sgd", "svdpp_epoch", inputs=(users, items, ratings, implicit, *arrays),
+                    params=(_mean(global_mean), rates, v.as_bool(exact, "exact")),
+                    outputs=[(a.shape, a.dtype) for a in arrays], backend=backend, n_threads=n_threads)
+
+
+def nmf_epoch(users, items, ratings, bu, bi, pu, qi, *, global_mean, biased=False, lr_bu=0.005, lr_bi=0.005,
+              reg_pu=0.06, reg_qi=0.06, reg_bu=0.02, reg_bi=0.02, backend=None, n_threads=None):
+    """One epoch of Surprise's NMF: multiplicative updates that keep non-negative factors so.
+
+    Over the ratings in the given order: ``est = mu + b_u + b_i + q_i . p_u``, ``e = r - est``;
+    when ``biased``, ``b_u`` and ``b_i`` move as in :func:`svd_epoch`; every user accumulates
+    ``num_u += q_i r`` and ``den_u += q_i est``, every item ``num_i += p_u r`` and ``den_i +=
+    p_u est`` (per factor, in order). Then for every user with ratings and every non-zero
+    ``p_uf``: ``p_uf *= num_uf / (den_uf + |R(u)| reg_pu p_uf)``, then the items likewise with
+    ``reg_qi``. Unbiased: ``mu`` is 0 and the biases are returned unchanged.
+
+    Parameters
+    ----------
+    users, items, ratings, bu, bi, pu, qi, global_mean, biased, backend, n_threads
+        As in :func:`svd_epoch` (here ``biased`` defaults to False, as Surprise's NMF).
+    lr_bu, lr_bi : float, > 0
+    reg_pu, reg_qi, reg_bu, reg_bi : float, >= 0
+
+    Returns
+    -------
+    bu, bi, pu, qi : new ndarrays (the inputs are not modified)
+    """
+    arrays, n_users, n_items = _model(bu, bi, pu, qi)
+    users, items, ratings = _ratings(users, items, ratings, n_users, n_items, arrays[2].dtype)
+    rates = check_rates(lr_bu=lr_bu, lr_bi=lr_bi, reg_bu=reg_bu, reg_bi=reg_bi, reg_pu=reg_pu, reg_qi=reg_qi)
+    return dispatch("sgd", "nmf_epoch", inputs=(users, items, ratings, *arrays),
+                    params=(_mean(global_mean), v.as_bool(biased, "biased"), rates),
+                    outputs=[(a.shape, a.dtype) for a in arrays], backend=backend, n_threads=n_threads)

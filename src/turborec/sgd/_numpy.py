@@ -1,0 +1,119 @@
+"""Reference (NumPy, one Python step per rating) SGD epochs, the oracle of the other backends.
+
+Contract of every backend of the family: the inputs are validated and coerced in
+``__init__.py``: int64 ``users`` and ``items`` in range, ``ratings`` in the model's dtype
+(float32 or float64, the dtype of every model array), in the order the pass must follow;
+``svd_epoch`` also gets the int64 ``bounds`` of its ``n_blocks`` x ``n_blocks`` grid (the
+ratings already ordered block by block, see ``block_order``); ``svdpp_epoch`` gets N(u) as an
+int64 CSR ``(indptr, indices)`` over users. Then the model
+arrays (``bu, bi, pu, qi[, yj]``, read only), ``global_mean``, ``biased`` (SVD, NMF), the
+``rates`` tuple (``RATE_NAMES`` order), ``n_blocks`` (SVD), ``exact`` (SVD++), ``n_threads``,
+and the outputs, one per model array, written in full with the updated model.
+
+Arithmetic is in the model's dtype, each rate cast to it first, and every sum runs in order:
+the dot product over factors ``f = 0, 1, ...`` from 0 (``np.cumsum`` accumulates sequentially),
+``s_u`` over N(u) in its order, term ``y_j / sqrt|N(u)|`` by term, as Surprise's Cython loops.
+So the compiled backends equal this reference bit for bit in SVD and in SVD++'s exact mode.
+SVD's grid mode (``n_blocks > 1``, not Surprise's order anyway) sums its dot products in eight
+interleaved lanes (32, ``_dot_lanes``, ``sgd.hpp``'s ``dot_lanes``), which vectorise.
+SVD++'s fast mode (``exact=False``: the implicit term carried in closed form along a run of one
+user's ratings, see ``sgd.hpp``) is the same mathematics with other roundings; this reference
+computes the exact definition for both modes.
+"""
+
+import numpy as np
+
+
+def _copy(model, outputs):
+    for source, target in zip(model, outputs):
+        target[...] = source
+    return outputs
+
+
+def _dot(q, p):
+    return np.cumsum(q * p)[-1] if len(q) else q.dtype.type(0)
+
+
+def _dot_lanes(q, p, lanes=32):
+    """sgd.hpp's dot_lanes: lane l sums the products f = l, l + 32, ... in order (the zero
+    padding adds exact zeros), then the lanes combine by halving: s[:w] += s[w:2w] for w = 16,
+    8, 4, 2, 1."""
+    products = np.zeros(max(-(-len(q) // lanes), 1) * lanes, dtype=q.dtype)
+    products[:len(q)] = q * p
+    s = np.cumsum(products.reshape(-1, lanes), axis=0)[-1]
+    width = lanes // 2
+    while width >= 1:
+        s = s[:width] + s[width:2 * width]
+        width //= 2
+    return s[0]
+
+
+def svd_epoch(users, items, ratings, bounds, bu, bi, pu, qi, global_mean, biased, rates, n_blocks, n_threads, out_bu,
+              out_bi, out_pu, out_qi):
+    """The blocks one after the other (they share no rows: any order, or all at once, is the same)."""
+    bu, bi, pu, qi = _copy((bu, bi, pu, qi), (out_bu, out_bi, out_pu, out_qi))
+    t = pu.dtype.type
+    lr_bu, lr_bi, lr_pu, lr_qi, _, reg_bu, reg_bi, reg_pu, reg_qi, _ = (t(x) for x in rates)
+    mu = t(global_mean) if biased else t(0)
+    dot = _dot if n_blocks == 1 else _dot_lanes
+    for u, i, r in zip(users.tolist(), items.tolist(), ratings):
+        p, q = pu[u], qi[i]  # views: updated in place
+        err = r - (mu + bu[u] + bi[i] + dot(q, p))
+        if biased:
+            bu[u] += lr_bu * (err - reg_bu * bu[u])
+            bi[i] += lr_bi * (err - reg_bi * bi[i])
+        p_old, q_old = p.copy(), q.copy()
+        p += lr_pu * (err * q_old - reg_pu * p_old)
+        q += lr_qi * (err * p_old - reg_qi * q_old)
+
+
+def svdpp_epoch(users, items, ratings, implicit, bu, bi, pu, qi, yj, global_mean, rates, exact, n_threads, out_bu,
+                out_bi, out_pu, out_qi, out_yj):
+    bu, bi, pu, qi, yj = _copy((bu, bi, pu, qi, yj), (out_bu, out_bi, out_pu, out_qi, out_yj))
+    t = pu.dtype.type
+    lr_bu, lr_bi, lr_pu, lr_qi, lr_yj, reg_bu, reg_bi, reg_pu, reg_qi, reg_yj = (t(x) for x in rates)
+    mu = t(global_mean)
+    indptr, indices = implicit
+    for u, i, r in zip(users.tolist(), items.tolist(), ratings):
+        nu = indices[indptr[u]:indptr[u + 1]].tolist()
+        sqrt_nu = np.sqrt(t(len(nu)))
+        s = np.zeros(pu.shape[1], dtype=pu.dtype)
+        for j in nu:
+            s += yj[j] / sqrt_nu
+        p, q = pu[u], qi[i]
+        err = r - (mu + bu[u] + bi[i] + _dot(q, p + s))
+        bu[u] += lr_bu * (err - reg_bu * bu[u])
+        bi[i] += lr_bi * (err - reg_bi * bi[i])
+        p_old, q_old = p.copy(), q.copy()
+        p += lr_pu * (err * q_old - reg_pu * p_old)
+        q += lr_qi * (err * (p_old + s) - reg_qi * q_old)
+        if nu:
+            step = err * q_old / sqrt_nu
+            for j in nu:  # one at a time: N(u) may list an item twice
+                yj[j] += lr_yj * (step - reg_yj * yj[j])
+
+
+def nmf_epoch(users, items, ratings, bu, bi, pu, qi, global_mean, biased, rates, n_threads, out_bu, out_bi,
+              out_pu, out_qi):
+    bu, bi, pu, qi = _copy((bu, bi, pu, qi), (out_bu, out_bi, out_pu, out_qi))
+    t = pu.dtype.type
+    lr_bu, lr_bi, _, _, _, reg_bu, reg_bi, reg_pu, reg_qi, _ = (t(x) for x in rates)
+    mu = t(global_mean) if biased else t(0)
+    user_num, user_den = np.zeros_like(pu), np.zeros_like(pu)
+    item_num, item_den = np.zeros_like(qi), np.zeros_like(qi)
+    for u, i, r in zip(users.tolist(), items.tolist(), ratings):
+        p, q = pu[u], qi[i]
+        est = mu + bu[u] + bi[i] + _dot(q, p)
+        err = r - est
+        if biased:
+            bu[u] += lr_bu * (err - reg_bu * bu[u])
+            bi[i] += lr_bi * (err - reg_bi * bi[i])
+        user_num[u] += q * r
+        user_den[u] += q * est
+        item_num[i] += p * r
+        item_den[i] += p * est
+    for factors, num, den, ids, reg in ((pu, user_num, user_den, users, reg_pu), (qi, item_num, item_den, items, reg_qi)):
+        counts = np.bincount(ids, minlength=len(factors)).astype(factors.dtype)[:, None]
+        move = (factors != 0) & (counts > 0)  # rows without ratings are never visited
+        den += np.where(move, counts * reg * factors, 0)
+        factors[move] *= num[move] / den[move]
