@@ -13,6 +13,7 @@ void bind_similarity(py::module_& m);
 void bind_sgd(py::module_& m);
 void bind_bpr(py::module_& m);
 void bind_als(py::module_& m);
+void bind_attention(py::module_& m);
 }
 
 namespace {
@@ -67,4 +68,5 @@ PYBIND11_MODULE(_native, m) {
   turborec::bind::bind_sgd(m);
   turborec::bind::bind_bpr(m);
   turborec::bind::bind_als(m);
+  turborec::bind::bind_attention(m);
 }

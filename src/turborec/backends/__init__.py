@@ -40,6 +40,7 @@ FAMILIES = {
     "sgd": ("native", "numba", "numpy"),  # sequential SGD passes: no GPU
     "bpr": ("native", "numba", "numpy"),  # Hogwild SGD over random rows: no GPU backend yet
     "als": ("native", "numba", "numpy"),  # CG and Cholesky half-steps over rows: no GPU backend yet
+    "attention": ("native", "numba", "numpy"),  # one forward pass per dispatch: no GPU backend yet
 }
 
 _CUPY_HINT = "pip install 'turborec[cupy]' (CuPy for CUDA 13; cupy-cuda12x for CUDA 12)"

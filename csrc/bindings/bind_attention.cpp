@@ -1,0 +1,125 @@
+// Python bindings of attention.hpp: every array checked (dtype, ndim, C order, shapes against
+// each other, outputs writeable, lengths in range) before the GIL is released and a kernel runs.
+#include <turborec/attention.hpp>
+
+#include "arrays.hpp"
+
+namespace turborec::bind {
+namespace {
+
+template <class T>
+void gelu_typed(const py::array& x, int n_threads, py::array& out) {
+  const T* px = input<T>(x, "x", 2);
+  T* po = output<T>(out, "out", 2);
+  expect(out.shape(0) == x.shape(0) && out.shape(1) == x.shape(1), "out: expected the shape of x " + shape_str(x));
+  py::gil_scoped_release release;
+  gelu(px, static_cast<index_t>(x.size()), n_threads, po);
+}
+
+void gelu_any(const py::array& x, int n_threads, py::array& out) {
+  expect_n_threads(n_threads);
+  if (has_dtype<double>(x)) return gelu_typed<double>(x, n_threads, out);
+  gelu_typed<float>(x, n_threads, out);
+}
+
+template <class T>
+void linear_typed(const py::array& x, const py::array& w, const py::object& b, int act, py::ssize_t block_rows,
+                  int n_threads, py::array& out) {
+  const T* px = input<T>(x, "x", 2);
+  const T* pw = input<T>(w, "weight", 2);
+  expect(w.shape(1) == x.shape(1), "weight: expected " + std::to_string(x.shape(1)) + " columns like x, got shape " +
+                                       shape_str(w));
+  const T* pb = nullptr;
+  if (!b.is_none()) {
+    auto bias = b.cast<py::array>();
+    pb = input<T>(bias, "bias", 1);
+    expect(bias.shape(0) == w.shape(0), "bias: expected length " + std::to_string(w.shape(0)));
+  }
+  T* po = output<T>(out, "out", 2);
+  expect(out.shape(0) == x.shape(0) && out.shape(1) == w.shape(0), "out: expected shape (rows of x, rows of weight)");
+  expect(act >= 0 && act <= 2, "activation: expected 0 (none), 1 (gelu) or 2 (relu)");
+  py::gil_scoped_release release;
+  linear(px, x.shape(0), x.shape(1), pw, w.shape(0), pb, static_cast<Activation>(act), block_rows, n_threads, po);
+}
+
+void linear_any(const py::array& x, const py::array& w, const py::object& b, int act, py::ssize_t block_rows,
+                int n_threads, py::array& out) {
+  expect_n_threads(n_threads);
+  expect_plan_size(block_rows, "block_rows");
+  if (has_dtype<double>(x)) return linear_typed<double>(x, w, b, act, block_rows, n_threads, out);
+  linear_typed<float>(x, w, b, act, block_rows, n_threads, out);
+}
+
+template <class T>
+void layer_norm_typed(const py::array& x, const py::object& residual, const py::array& weight, const py::array& bias,
+                      double eps, int n_threads, py::array& out) {
+  const T* px = input<T>(x, "x", 2);
+  const T* pr = nullptr;
+  if (!residual.is_none()) {
+    auto r = residual.cast<py::array>();
+    pr = input<T>(r, "residual", 2);
+    expect(r.shape(0) == x.shape(0) && r.shape(1) == x.shape(1), "residual: expected the shape of x " + shape_str(x));
+  }
+  const T* pw = input<T>(weight, "weight", 1);
+  const T* pb = input<T>(bias, "bias", 1);
+  expect(weight.shape(0) == x.shape(1) && bias.shape(0) == x.shape(1),
+         "weight, bias: expected length " + std::to_string(x.shape(1)) + " (columns of x)");
+  T* po = output<T>(out, "out", 2);
+  expect(out.shape(0) == x.shape(0) && out.shape(1) == x.shape(1), "out: expected the shape of x " + shape_str(x));
+  expect(eps >= 0 && std::isfinite(eps), "eps: expected a finite value >= 0");
+  py::gil_scoped_release release;
+  layer_norm(px, pr, x.shape(0), x.shape(1), pw, pb, eps, n_threads, po);
+}
+
+void layer_norm_any(const py::array& x, const py::object& residual, const py::array& weight, const py::array& bias,
+                    double eps, int n_threads, py::array& out) {
+  expect_n_threads(n_threads);
+  if (has_dtype<double>(x)) return layer_norm_typed<double>(x, residual, weight, bias, eps, n_threads, out);
+  layer_norm_typed<float>(x, residual, weight, bias, eps, n_threads, out);
+}
+
+template <class T>
+void attention_typed(const py::array& q, const py::array& k, const py::array& v, const py::array& lengths,
+                     py::ssize_t n_heads, bool causal, bool last_only, int n_threads, py::array& out) {
+  const T* pq = input<T>(q, "q", 3);
+  const T* pk = input<T>(k, "k", 3);
+  const T* pv = input<T>(v, "v", 3);
+  const std::int32_t* pl = input<std::int32_t>(lengths, "lengths", 1);
+  T* po = output<T>(out, "out", 3);
+  const py::ssize_t n = k.shape(0), L = k.shape(1), D = k.shape(2);
+  expect(v.shape(0) == n && v.shape(1) == L && v.shape(2) == D, "v: expected the shape of k " + shape_str(k));
+  const py::ssize_t lq = last_only ? 1 : L;
+  expect(q.shape(0) == n && q.shape(1) == lq && q.shape(2) == D,
+         "q: expected shape (" + std::to_string(n) + ", " + std::to_string(lq) + ", " + std::to_string(D) + "), got " +
+             shape_str(q));
+  expect(out.shape(0) == n && out.shape(1) == lq && out.shape(2) == D, "out: expected the shape of q");
+  expect(lengths.shape(0) == n, "lengths: expected one entry per sequence");
+  expect(n_heads >= 1 && D % n_heads == 0, "n_heads: expected a divisor of the hidden size " + std::to_string(D));
+  for (py::ssize_t b = 0; b < n; ++b)
+    if (pl[b] < 1 || pl[b] > L) expect(false, "lengths: " + std::to_string(pl[b]) + " out of range [1, " +
+                                                  std::to_string(L) + "]");
+  py::gil_scoped_release release;
+  masked_attention(pq, pk, pv, pl, n, L, D, n_heads, causal, last_only, n_threads, po);
+}
+
+void attention_any(const py::array& q, const py::array& k, const py::array& v, const py::array& lengths,
+                   py::ssize_t n_heads, bool causal, bool last_only, int n_threads, py::array& out) {
+  expect_n_threads(n_threads);
+  if (has_dtype<double>(q)) return attention_typed<double>(q, k, v, lengths, n_heads, causal, last_only, n_threads, out);
+  attention_typed<float>(q, k, v, lengths, n_heads, causal, last_only, n_threads, out);
+}
+
+}  // namespace
+
+void bind_attention(py::module_& m) {
+  m.def("gelu", &gelu_any, py::arg("x").noconvert(), py::arg("n_threads"), py::arg("out").noconvert());
+  m.def("linear", &linear_any, py::arg("x").noconvert(), py::arg("weight").noconvert(), py::arg("bias"),
+        py::arg("activation"), py::arg("block_rows"), py::arg("n_threads"), py::arg("out").noconvert());
+  m.def("layer_norm", &layer_norm_any, py::arg("x").noconvert(), py::arg("residual"), py::arg("weight").noconvert(),
+        py::arg("bias").noconvert(), py::arg("eps"), py::arg("n_threads"), py::arg("out").noconvert());
+  m.def("masked_attention", &attention_any, py::arg("q").noconvert(), py::arg("k").noconvert(),
+        py::arg("v").noconvert(), py::arg("lengths").noconvert(), py::arg("n_heads"), py::arg("causal"),
+        py::arg("last_only"), py::arg("n_threads"), py::arg("out").noconvert());
+}
+
+}  // namespace turborec::bind

@@ -1,0 +1,181 @@
+// The kernels of self-attention inference (SASRec / BERT4Rec as RecBole defines them): dense
+// projections x W^T + b through the BLAS registry, exact-erf GELU, LayerNorm of a residual sum,
+// and masked multi-head attention over a batch of right-padded sequences.
+//
+// Attention, per sequence b (length len_b), head h (size hs = D / n_heads), query position i:
+//   s_j = (q_i . k_j) / sqrt(hs) + m_ij,   m_ij = 0 if j < len_b and (not causal or j <= i)
+//                                                 -10000 otherwise (RecBole's additive mask)
+//   p = softmax(s) over every key position j in [0, L),   out_i = sum_j p_j v_j.
+// RecBole divides by sqrt(head size) (MultiHeadAttention.sqrt_attention_head_size), and adds
+// -10000 rather than -inf, so a masked key keeps the weight exp(-10000 - ...) = 0 in practice;
+// the kernels do exactly that, so they agree with RecBole where a score is huge too.
+// With last_only, each sequence has one query row, at position len_b - 1 (the only output
+// next-item prediction needs from the final block).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "blas.hpp"
+#include "common.hpp"
+
+namespace turborec {
+
+// Activations applied after a projection; the values are the Python layer's ACTIVATIONS order.
+enum class Activation : int { none = 0, gelu = 1, relu = 2 };
+
+// Below this many scalar operations a kernel runs on the calling thread: waking a team costs more
+// than a one-user request's whole layer (and far more on a loaded machine). Results never depend
+// on it.
+inline constexpr index_t kAttentionParallelWork = index_t(1) << 16;
+
+// x * 0.5 * (1 + erf(x / sqrt(2))). Once |z| >= 4 (float) or 6 (double), erf(z) rounds to +-1
+// (erfc(4) < 2^-25, erfc(6) < 2^-54): the libm call, slowest out there, is skipped, same result.
+template <class T>
+inline T gelu_exact(T x) {
+  const T z = x / std::sqrt(T(2));
+  const T saturated = sizeof(T) == sizeof(float) ? T(4) : T(6);
+  const T e = z >= saturated ? T(1) : (z <= -saturated ? T(-1) : std::erf(z));
+  return x * T(0.5) * (T(1) + e);
+}
+
+// @param x    n (elements), read
+// @param out  n, written (may alias x)
+template <class T>
+void gelu(const T* x, index_t n, int n_threads, T* out) {
+#pragma omp parallel for num_threads(n_threads) default(none) shared(x, n, out) schedule(static) \
+    if (n >= kAttentionParallelWork / 16)
+  for (index_t i = 0; i < n; ++i) out[i] = gelu_exact(x[i]);
+}
+
+// out = act(x W^T + b): rows of x are processed in blocks of block_rows (one BLAS call each, BLAS
+// pinned to one thread by the caller), so results do not depend on the thread count.
+// @param x       rows * d_in, row-major
+// @param w       d_out * d_in, row-major (PyTorch's nn.Linear.weight layout)
+// @param b       d_out, or null for no bias
+// @param out     rows * d_out, written
+template <class T>
+void linear(const T* __restrict x, index_t rows, index_t d_in, const T* __restrict w, index_t d_out,
+            const T* __restrict b, Activation act, index_t block_rows, int n_threads, T* __restrict out) {
+  TR_CHECK(block_rows >= 1, "block_rows: expected >= 1");
+  const index_t n_blocks = (rows + block_rows - 1) / block_rows;
+  ExceptionCapture errors;
+#pragma omp parallel for num_threads(n_threads) default(none) \
+    shared(x, rows, d_in, w, d_out, b, act, block_rows, n_blocks, out, errors) schedule(dynamic, 1) if (n_blocks > 1)
+  for (index_t blk = 0; blk < n_blocks; ++blk) {
+    if (errors.failed()) continue;
+    errors.run([&] {
+      const index_t r0 = blk * block_rows, r1 = std::min(rows, r0 + block_rows);
+      T* o = out + r0 * d_out;
+      if (d_in == 0) {
+        std::fill(o, o + (r1 - r0) * d_out, T(0));
+      } else {
+        gemm_abt(x + r0 * d_in, r1 - r0, w, d_out, d_in, o);
+      }
+      const index_t size = (r1 - r0) * d_out;
+      if (b != nullptr)  // one loop per step, each simple enough to vectorise
+        for (index_t r = 0; r < r1 - r0; ++r)
+          for (index_t c = 0; c < d_out; ++c) o[r * d_out + c] += b[c];
+      if (act == Activation::gelu)
+        for (index_t i = 0; i < size; ++i) o[i] = gelu_exact(o[i]);
+      else if (act == Activation::relu)
+        for (index_t i = 0; i < size; ++i) o[i] = o[i] > T(0) ? o[i] : T(0);
+    });
+  }
+  errors.rethrow();
+}
+
+// out = LayerNorm(x + residual) per row: (s - mean) / sqrt(var + eps) * weight + bias, with the
+// biased variance (PyTorch's nn.LayerNorm); mean and variance accumulated in double.
+// @param x         rows * d
+// @param residual  rows * d, or null
+// @param weight    d;  @param bias  d
+// @param out       rows * d, written
+template <class T>
+void layer_norm(const T* __restrict x, const T* __restrict residual, index_t rows, index_t d,
+                const T* __restrict weight, const T* __restrict bias, double eps, int n_threads, T* __restrict out) {
+#pragma omp parallel for num_threads(n_threads) default(none) \
+    shared(x, residual, rows, d, weight, bias, eps, out) schedule(static) if (rows * d >= kAttentionParallelWork)
+  for (index_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * d;
+    const T* rr = residual ? residual + r * d : nullptr;
+    T* o = out + r * d;
+    for (index_t c = 0; c < d; ++c) o[c] = rr ? xr[c] + rr[c] : xr[c];  // the sum in T, as PyTorch adds
+    double mean = 0;
+    for (index_t c = 0; c < d; ++c) mean += o[c];
+    mean /= static_cast<double>(d);
+    double var = 0;
+    for (index_t c = 0; c < d; ++c) var += (o[c] - mean) * (o[c] - mean);
+    var /= static_cast<double>(d);
+    const double inv = 1.0 / std::sqrt(var + eps);
+    for (index_t c = 0; c < d; ++c)
+      o[c] = static_cast<T>((o[c] - mean) * inv) * weight[c] + bias[c];
+  }
+}
+
+// @param q        n * lq * D (lq = L, or 1 with last_only)
+// @param k, v     n * L * D
+// @param lengths  n, each in [1, L]
+// @param out      n * lq * D, written
+template <class T>
+void masked_attention(const T* __restrict q, const T* __restrict k, const T* __restrict v,
+                      const std::int32_t* __restrict lengths, index_t n, index_t L, index_t D, index_t n_heads,
+                      bool causal, bool last_only, int n_threads, T* __restrict out) {
+  TR_CHECK(n_heads >= 1 && D % n_heads == 0, "n_heads: must divide the hidden size");
+  const index_t hs = D / n_heads, lq = last_only ? 1 : L;
+  const T root = std::sqrt(static_cast<T>(hs));
+  const T masked = T(-10000);
+  ExceptionCapture errors;
+#pragma omp parallel num_threads(n_threads) default(none) \
+    shared(q, k, v, lengths, n, L, D, n_heads, causal, last_only, hs, lq, root, masked, out, errors) \
+    if (n * lq * L * D >= 16 * kAttentionParallelWork)
+  {
+    std::vector<T> scores(static_cast<std::size_t>(L));
+#pragma omp for schedule(static)
+    for (index_t task = 0; task < n * lq; ++task) {
+      if (errors.failed()) continue;
+      errors.run([&] {
+        const index_t b = task / lq, row = task % lq;
+        const index_t len = lengths[b];
+        TR_CHECK(len >= 1 && len <= L, "lengths: each must be in [1, L]");
+        const index_t pos = last_only ? len - 1 : row;  // the query's position in the sequence
+        const T* qr = q + task * D;
+        const T* kb = k + b * L * D;
+        const T* vb = v + b * L * D;
+        T* o = out + task * D;
+        for (index_t h = 0; h < n_heads; ++h) {
+          const index_t off = h * hs;
+          T top = -std::numeric_limits<T>::infinity();
+          for (index_t j = 0; j < L; ++j) {
+            T dot = 0;
+            const T* kr = kb + j * D + off;
+#pragma omp simd reduction(+ : dot)
+            for (index_t c = 0; c < hs; ++c) dot += qr[off + c] * kr[c];
+            const bool visible = j < len && (!causal || j <= pos);
+            const T s = dot / root + (visible ? T(0) : masked);
+            scores[j] = s;
+            top = std::max(top, s);
+          }
+          T total = 0;
+          for (index_t j = 0; j < L; ++j) {
+            scores[j] = std::exp(scores[j] - top);
+            total += scores[j];
+          }
+          for (index_t c = 0; c < hs; ++c) o[off + c] = T(0);
+          for (index_t j = 0; j < L; ++j) {
+            const T p = scores[j] / total;
+            if (p == T(0)) continue;
+            const T* vr = vb + j * D + off;
+#pragma omp simd
+            for (index_t c = 0; c < hs; ++c) o[off + c] += p * vr[c];
+          }
+        }
+      });
+    }
+  }
+  errors.rethrow();
+}
+
+}  // namespace turborec

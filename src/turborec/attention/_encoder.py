@@ -1,0 +1,93 @@
+"""The Transformer encoder's forward pass, written once over a backend's kernels.
+
+``_numpy.py`` and ``_native.py`` run it on their own ``linear``, ``layer_norm`` and
+``masked_attention`` (the backend signature: inputs, parameters, ``n_threads``, outputs), so a
+whole forward is one ``dispatch`` (one backend resolution, one BLAS pin) instead of one per
+layer. RecBole's encoder, post-LN, per block:
+
+    a = LayerNorm(dense(attention(x)) + x);   x = LayerNorm(dense_2(act(dense_1(a))) + a)
+
+The final block computes keys and values for every position and everything else for the last
+real one only (exact: no later block reads the other rows).
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import LINEAR_BLOCK_ROWS
+
+
+class Settings(NamedTuple):
+    """What a forward needs beyond the weights: heads, mask, LayerNorm epsilon, FFN activation
+    (an index of ``ACTIVATIONS``)."""
+
+    n_heads: int
+    causal: bool
+    eps: float
+    activation: int
+
+
+def _linear(k, x, w, b, activation, n_threads):
+    out = np.empty((x.shape[0], w.shape[0]), x.dtype)
+    k.linear(x, w, b, activation, LINEAR_BLOCK_ROWS, n_threads, out)
+    return out
+
+
+def _layer_norm(k, x, residual, weight_bias, eps, n_threads):
+    out = np.empty_like(x)
+    k.layer_norm(x, residual, *weight_bias, eps, n_threads, out)
+    return out
+
+
+def _attention(k, q, keys, values, lengths, s, last_only, n_threads):
+    out = np.empty_like(q)
+    k.masked_attention(q, keys, values, lengths, s.n_heads, s.causal, last_only, n_threads, out)
+    return out
+
+
+def _block_tail(k, attended, x, p, s, n_threads):
+    """Residual + LayerNorm around the attention output, then the feed-forward sublayer."""
+    x = _layer_norm(k, attended, x, p["ln1"], s.eps, n_threads)
+    hidden = _linear(k, x, p["ff1"], p["ff1_bias"], s.activation, n_threads)
+    return _layer_norm(k, _linear(k, hidden, p["ff2"], p["ff2_bias"], 0, n_threads), x, p["ln2"], s.eps, n_threads)
+
+
+def forward(k, x, lengths, blocks, embedding_ln, s, caches, n_threads, out):
+    """``out`` (n, d) = the encoder's output at position ``lengths - 1`` for the embedded input
+    ``x`` (n, width, d) (item + position embeddings, before the embedding LayerNorm). ``caches``:
+    None, or a list that gets each block's (keys, values) of shape (n, width, d)."""
+    n, width, d = x.shape
+    x = _layer_norm(k, x.reshape(n * width, d), None, embedding_ln, s.eps, n_threads)
+    for i, p in enumerate(blocks):
+        last = i == len(blocks) - 1
+        if last:
+            kv = _linear(k, x, p["kv"], p["kv_bias"], 0, n_threads).reshape(n, width, 2 * d)
+            keys, values = np.ascontiguousarray(kv[..., :d]), np.ascontiguousarray(kv[..., d:])
+            x = np.ascontiguousarray(x.reshape(n, width, d)[np.arange(n), lengths - 1])
+            q = _linear(k, x, p["q"], p["q_bias"], 0, n_threads).reshape(n, 1, d)
+        else:
+            qkv = _linear(k, x, p["qkv"], p["qkv_bias"], 0, n_threads).reshape(n, width, 3 * d)
+            q, keys, values = (np.ascontiguousarray(qkv[..., j * d:(j + 1) * d]) for j in range(3))
+        if caches is not None:
+            caches.append((keys, values))
+        context = _attention(k, q, keys, values, lengths, s, last, n_threads).reshape(-1, d)
+        x = _block_tail(k, _linear(k, context, p["out"], p["out_bias"], 0, n_threads), x, p, s, n_threads)
+    out[...] = x
+
+
+def step(k, x, t, keys, values, blocks, embedding_ln, s, n_threads, out):
+    """``out`` (1, d) = the causal encoder's output for one new item at position ``t``, from its
+    embedded row ``x`` (1, d) and each block's cached ``keys[b]``, ``values[b]`` (max_len, d) of
+    positions ``0 .. t-1``; row ``t`` of each cache is written."""
+    d = x.shape[1]
+    x = _layer_norm(k, x, None, embedding_ln, s.eps, n_threads)
+    lengths = np.array([t + 1], np.int32)
+    for p, block_keys, block_values in zip(blocks, keys, values):
+        qkv = _linear(k, x, p["qkv"], p["qkv_bias"], 0, n_threads)
+        block_keys[t], block_values[t] = qkv[0, d:2 * d], qkv[0, 2 * d:]
+        q = np.ascontiguousarray(qkv[:, :d]).reshape(1, 1, d)
+        context = _attention(k, q, block_keys[None, :t + 1], block_values[None, :t + 1], lengths, s, True, n_threads)
+        x = _block_tail(k, _linear(k, context.reshape(1, d), p["out"], p["out_bias"], 0, n_threads), x, p, s,
+                        n_threads)
+    out[...] = x
