@@ -380,7 +380,8 @@ def test_factorisation_predictions_details_and_factors_equal_surprise(name, para
         assert [p.details for p in expected[-3:]] == [{"was_impossible": True, "reason": "User and item are unknown."}] * 3
 
 
-def test_factorisation_dump_round_trip(tmp_path):
+@pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
+def test_factorisation_dump_round_trip(tmp_path):  # Surprise's dump leaves its files open, as above
     data = _random_data(seed=9)
     trainset, testset = next(KFold(n_splits=3, random_state=0).split(data))
     algo = compat.SVD(n_factors=8, n_epochs=3, random_state=0).fit(trainset)
