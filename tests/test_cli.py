@@ -47,7 +47,7 @@ def test_demo_evaluates_item_knn_content_knn_and_their_hybrid(capsys):
     ItemKNN's strength."""
     assert main(["demo", "--users", "50", "--items", "50", "--factors", "4", "--reference-users", "10"]) == 0
     rows = _table(capsys.readouterr().out)
-    assert list(rows) == ["Random", "MostPopular", "ItemKNN", "ContentKNN", "Hybrid(ItemKNN,ContentKNN)",
+    assert list(rows) == ["Random", "MostPopular", "ItemKNN", "ContentKNN", "Hybrid(ItemKNN,ContentKNN)", "ALS", "BPR",
                           "true tastes (oracle)"]
     for row in rows.values():
         assert all(0 <= row[c] <= 1 for c in row if c != "seconds") and row["seconds"] >= 0
@@ -55,6 +55,8 @@ def test_demo_evaluates_item_knn_content_knn_and_their_hybrid(capsys):
     assert rows["ItemKNN"]["ndcg@10"] > rows["MostPopular"]["ndcg@10"]
     assert rows["Hybrid(ItemKNN,ContentKNN)"]["ndcg@10"] > 0.9 * rows["ItemKNN"]["ndcg@10"]
     assert rows["true tastes (oracle)"]["ndcg@10"] > rows["Hybrid(ItemKNN,ContentKNN)"]["ndcg@10"]
+    for trained in ("ALS", "BPR"):  # factorisations belong between MostPopular and the oracle
+        assert rows["MostPopular"]["ndcg@10"] < rows[trained]["ndcg@10"] < rows["true tastes (oracle)"]["ndcg@10"]
 
 
 def test_demo_predicts_ratings_with_biases_and_svd(capsys):

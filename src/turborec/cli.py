@@ -61,7 +61,8 @@ def _evaluation_demo(args):
     and by content, their blend, and the generating tastes."""
     import turborec
     from turborec.datasets import synthetic_implicit, synthetic_item_features
-    from turborec.models import ContentKNN, FactorModel, Hybrid, ItemKNN, MostPopular, Random
+    from turborec.models import (AlternatingLeastSquares, BayesianPersonalizedRanking, ContentKNN, FactorModel, Hybrid,
+                                 ItemKNN, MostPopular, Random)
 
     # 2% of the cells, but at least two interactions per user (as the cells allow), so the
     # per-user split always holds some test interactions.
@@ -82,6 +83,8 @@ def _evaluation_demo(args):
     blend = Hybrid([(ItemKNN(K=20), 0.8), (ContentKNN(genres, K=100), 0.2)])
     models = [("Random", Random(seed=args.seed)), ("MostPopular", MostPopular()), ("ItemKNN", ItemKNN(K=20)),
               ("ContentKNN", ContentKNN(genres, K=100)), ("Hybrid(ItemKNN,ContentKNN)", blend),
+              ("ALS", AlternatingLeastSquares(factors=32, iterations=10, alpha=10.0, random_state=args.seed)),
+              ("BPR", BayesianPersonalizedRanking(factors=32, iterations=50, random_state=args.seed)),
               ("true tastes (oracle)", oracle)]
     columns = ["precision@10", "recall@10", "ndcg@10", "map@10", "auc@10", "coverage@10"]
     train_matrix = train.to_csr(values="ones")
