@@ -74,3 +74,26 @@ def test_calculate_loss_takes_implicits_num_threads():
         want = implicit.cpu.als.calculate_loss(matrix, x, y, 0.05, num_threads=1)
     for threads in (0, 1, 2):
         assert compat.cpu.als.calculate_loss(matrix, x, y, 0.05, num_threads=threads) == pytest.approx(want, rel=1e-5)
+
+
+def test_bpr_code_runs_unchanged_with_the_same_answers():
+    # With one thread and a seed, implicit's and turborec's BPR start from the same factors;
+    # their random streams differ, so the fitted models are compared by what they learnt.
+    import implicit.bpr
+    import implicit.cpu.bpr
+
+    assert compat.cpu.bpr.BayesianPersonalizedRanking is turborec.models.BayesianPersonalizedRanking
+    matrix = user_items(2, n_users=300, n_items=80)
+    models = []
+    for library in (implicit, compat):
+        model = library.bpr.BayesianPersonalizedRanking(16, 0.05, 0.01, np.float32, 30, num_threads=1,
+                                                        random_state=0)
+        model.fit(matrix, show_progress=False)
+        models.append(model)
+    assert isinstance(models[1], turborec.models.BayesianPersonalizedRanking)
+    theirs, ours = models
+    assert ours.item_factors.shape == theirs.item_factors.shape == (80, 17)  # the bias column, as implicit
+    ids, _ = ours.recommend(np.arange(5), matrix[:5], N=5)
+    assert ids.shape == (5, 5) and not any(matrix[u, ids[u]].nnz for u in range(5))  # liked items filtered
+    with pytest.raises(NotImplementedError, match="use_gpu: turborec has no GPU BPR model"):
+        compat.bpr.BayesianPersonalizedRanking(use_gpu=True)

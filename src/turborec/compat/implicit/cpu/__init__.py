@@ -1,5 +1,5 @@
 """``implicit.cpu``: the CPU models."""
 
-from . import als
+from . import als, bpr
 
-__all__ = ["als"]
+__all__ = ["als", "bpr"]
