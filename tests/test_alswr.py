@@ -263,3 +263,15 @@ def test_bad_model_input(rng, params, data_change, error, message):
 def test_unfitted_model_is_a_clear_error():
     with pytest.raises(RuntimeError, match="not fitted"):
         ALSWR().predict([0], [0])
+
+
+def test_callback_after_each_sweep_and_inputs_unchanged(rng):
+    users, items, ratings = synthetic(rng)
+    saved = users.copy(), items.copy(), ratings.copy()
+    seen = []
+    ALSWR(factors=2, iterations=3, random_state=0).fit((users, items, ratings), callback=lambda i, m: seen.append(i))
+    assert seen == [0, 1, 2]
+    for before, after in zip(saved, (users, items, ratings)):
+        np.testing.assert_array_equal(before, after)
+    with pytest.raises(TypeError, match="callback: expected a callable"):
+        ALSWR().fit((users, items, ratings), callback=3)
