@@ -84,6 +84,31 @@ void als_loss_any(const py::array& indptr, const py::array& indices, const py::a
     run(float{});
 }
 
+void als_explicit_any(const py::array& indptr, const py::array& indices, const py::array& data, const py::array& y,
+                      double regularization, int n_threads, py::array& out) {
+  expect_n_threads(n_threads);
+  expect_regularization(regularization);
+  const py::ssize_t n_rows = indptr.ndim() == 1 ? indptr.shape(0) - 1 : -1;
+  expect(n_rows >= 0, "indptr: expected a 1-D array of length n_rows + 1");
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    const T* values = input<T>(data, "data", 1);
+    expect_factors<T>(out, "out", y, n_rows);
+    T* o = output<T>(out, "out", 2);
+    with_csr(indptr, indices, n_rows, y.shape(0), "ratings", [&](auto ratings) {
+      expect(data.shape(0) >= static_cast<py::ssize_t>(ratings.indptr[n_rows]),
+             "data: fewer values than stored entries");
+      const T* ys = static_cast<const T*>(y.data());
+      py::gil_scoped_release release;
+      als_explicit_solve<T>(ratings, values, n_rows, ys, y.shape(1), static_cast<T>(regularization), n_threads, o);
+    });
+  };
+  if (has_dtype<double>(y))
+    run(double{});
+  else
+    run(float{});
+}
+
 }  // namespace
 
 void bind_als(py::module_& m) {
@@ -96,6 +121,11 @@ void bind_als(py::module_& m) {
         py::arg("data").noconvert(), py::arg("x").noconvert(), py::arg("y").noconvert(), py::arg("regularization"),
         py::arg("n_threads"), py::arg("out").noconvert(),
         "implicit's ALS training loss into out[0] (float64). See als.hpp.");
+  m.def("als_explicit_solve", &als_explicit_any, py::arg("indptr").noconvert(), py::arg("indices").noconvert(),
+        py::arg("data").noconvert(), py::arg("y").noconvert(), py::arg("regularization"), py::arg("n_threads"),
+        py::arg("out").noconvert(),
+        "Explicit ALS-WR half-step: every row's factors (out) from the ratings (CSR) and the other side's factors y "
+        "(weighted-lambda regularization). See als.hpp.");
   m.attr("ALS_SOLVERS") = py::make_tuple("cg", "cholesky");
 }
 

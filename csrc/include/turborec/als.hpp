@@ -250,6 +250,29 @@ TR_ALS_INLINE double als_loss_row(const T* G, const T* Y, index_t d, const I* id
   return confidence + static_cast<double>(dot(r, x, d));
 }
 
+// One row of explicit ALS-WR (Zhou, Wilkinson, Schreiber, Pan 2008; Spark MLlib's explicit
+// ALS): A = sum_i y_i y_i^T + reg * nnz * I ("weighted-lambda": the penalty grows with the
+// row's number of ratings), b = sum_i r_i y_i, x = A^-1 b. Returns LAPACK's info (0: solved).
+// @param idx/ratings  the row's nnz stored columns and ratings
+// @param A            d * d scratch; only its row-major lower triangle is formed (posv reads that one)
+// @param x            d, written
+template <class T, class I>
+TR_ALS_INLINE int als_explicit_row(const T* Y, index_t d, const I* idx, const T* ratings, index_t nnz, T reg, T* A,
+                                   T* x) {
+  using namespace als_detail;
+  std::fill(A, A + d * d, T(0));
+  std::fill(x, x + d, T(0));
+  const T diagonal = reg * static_cast<T>(nnz);
+  for (index_t j = 0; j < d; ++j) A[j * d + j] = diagonal;
+  for (index_t e = 0; e < nnz; ++e) {
+    prefetch_row(Y, d, idx, e, nnz);
+    const T* y = Y + static_cast<index_t>(idx[e]) * d;
+    axpy(ratings[e], y, x, d);
+    for (index_t i = 0; i < d; ++i) axpy(y[i], y, A + i * d, i + 1);  // row i, columns 0..i
+  }
+  return posv<T>(A, d, x, 1);
+}
+
 // The row functions compiled for one instruction set each.
 #define TR_ALS_ROW_KERNELS(SUFFIX, ATTRIBUTES)                                                                  \
   template <class T, class I>                                                                                  \
@@ -266,6 +289,11 @@ TR_ALS_INLINE double als_loss_row(const T* G, const T* Y, index_t d, const I* id
   ATTRIBUTES double als_loss_row_##SUFFIX(const T* G, const T* Y, index_t d, const I* idx, const T* conf,      \
                                           index_t nnz, const T* x, T* r, double* total) {                      \
     return als_loss_row<T, I>(G, Y, d, idx, conf, nnz, x, r, total);                                          \
+  }                                                                                                            \
+  template <class T, class I>                                                                                  \
+  ATTRIBUTES int als_explicit_row_##SUFFIX(const T* Y, index_t d, const I* idx, const T* ratings, index_t nnz, \
+                                           T reg, T* A, T* x) {                                                \
+    return als_explicit_row<T, I>(Y, d, idx, ratings, nnz, reg, A, x);                                          \
   }
 
 TR_ALS_ROW_KERNELS(baseline, )
@@ -279,6 +307,7 @@ struct AlsRowKernels {
   void (*cg)(const T*, const T*, index_t, const I*, const T*, index_t, int, T*, T*, T*, T*, T*);
   int (*cholesky)(const T*, const T*, index_t, const I*, const T*, index_t, T*, T*);
   double (*loss)(const T*, const T*, index_t, const I*, const T*, index_t, const T*, T*, double*);
+  int (*explicit_row)(const T*, index_t, const I*, const T*, index_t, T, T*, T*);
 };
 
 // The copies for the best instruction set this CPU runs.
@@ -288,11 +317,15 @@ AlsRowKernels<T, I> als_row_kernels() {
   const std::string level = simd_level();
   if (__builtin_cpu_supports("fma")) {
     if (level == "avx512f")
-      return {&als_cg_row_avx512<T, I>, &als_cholesky_row_avx512<T, I>, &als_loss_row_avx512<T, I>};
-    if (level == "avx2") return {&als_cg_row_avx2<T, I>, &als_cholesky_row_avx2<T, I>, &als_loss_row_avx2<T, I>};
+      return {&als_cg_row_avx512<T, I>, &als_cholesky_row_avx512<T, I>, &als_loss_row_avx512<T, I>,
+              &als_explicit_row_avx512<T, I>};
+    if (level == "avx2")
+      return {&als_cg_row_avx2<T, I>, &als_cholesky_row_avx2<T, I>, &als_loss_row_avx2<T, I>,
+              &als_explicit_row_avx2<T, I>};
   }
 #endif
-  return {&als_cg_row_baseline<T, I>, &als_cholesky_row_baseline<T, I>, &als_loss_row_baseline<T, I>};
+  return {&als_cg_row_baseline<T, I>, &als_cholesky_row_baseline<T, I>, &als_loss_row_baseline<T, I>,
+          &als_explicit_row_baseline<T, I>};
 }
 
 // The ALS half-step: every row's factors given the other side's.
@@ -387,6 +420,41 @@ double als_loss(CsrView<I> cui, const T* conf, index_t n_rows, const T* X, const
   const double nnz = static_cast<double>(cui.row_begin(n_rows));  // indptr[n_rows]
   const double denominator = total + static_cast<double>(n_rows) * static_cast<double>(n_cols) - nnz;
   return denominator == 0 ? std::nan("") : loss / denominator;
+}
+
+// The explicit ALS-WR half-step: every row's factors given the other side's (als_explicit_row);
+// rows without ratings get zeros. BLAS pinned to one thread by the caller (posv per row).
+// @param ratings  n_rows rows over n_cols columns, indices sorted within rows
+// @param values   the ratings, one per stored entry
+// @param Y        n_cols * d, row-major: the other side's factors
+// @param reg      lambda >= 0, multiplied by each row's number of ratings
+// @param x_out    n_rows * d, written
+template <class T, class I>
+void als_explicit_solve(CsrView<I> ratings, const T* values, index_t n_rows, const T* Y, index_t d, T reg,
+                        int n_threads, T* x_out) {
+  const AlsRowKernels<T, I> rows = als_row_kernels<T, I>();
+  ExceptionCapture capture;
+#pragma omp parallel num_threads(n_threads) default(none) \
+    shared(ratings, values, n_rows, Y, d, reg, x_out, rows, capture)
+  {
+    std::vector<T> A(static_cast<size_t>(d * d));
+#pragma omp for schedule(dynamic, 16)
+    for (index_t u = 0; u < n_rows; ++u) {
+      if (capture.failed()) continue;
+      capture.run([&] {
+        T* x = x_out + u * d;
+        const index_t begin = ratings.row_begin(u), nnz = ratings.row_end(u) - begin;
+        if (nnz == 0) {
+          std::fill(x, x + d, T(0));
+          return;
+        }
+        if (rows.explicit_row(Y, d, ratings.indices + begin, values + begin, nnz, reg, A.data(), x) != 0)
+          throw std::invalid_argument("regularization: the system of row " + std::to_string(u) +
+                                      " is not positive definite (Cholesky failed); increase the regularization");
+      });
+    }
+  }
+  capture.rethrow();
 }
 
 }  // namespace turborec

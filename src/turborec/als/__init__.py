@@ -12,6 +12,9 @@ the same.) Stored entries are used as they are: duplicates count once each, as i
 steps from the current factors, implicit's ``least_squares_cg``) or exactly (Cholesky,
 implicit's ``least_squares``); rows without stored entries get zero factors.
 :func:`calculate_loss` is implicit's ``calculate_loss``.
+
+:func:`least_squares_explicit` is the half-step of explicit-feedback ALS-WR (Zhou et al. 2008,
+Spark MLlib's explicit ALS) behind :class:`turborec.models.ALSWR`.
 """
 
 import numpy as np
@@ -20,7 +23,7 @@ from .. import _validation as v
 from .._dispatch import dispatch
 from ..similarity._operands import check_number
 
-__all__ = ["calculate_loss", "least_squares"]
+__all__ = ["calculate_loss", "least_squares", "least_squares_explicit"]
 
 SOLVERS = ("cg", "cholesky")  # the codes of als.hpp's AlsSolver, in order
 CG_TOLERANCE = 1e-20  # implicit's: CG stops once the squared residual norm falls below it
@@ -142,3 +145,63 @@ def check_cg_steps(cg_steps):
     if cg_steps < 0:
         raise ValueError(f"cg_steps: expected an int >= 0, got {cg_steps}")
     return cg_steps
+
+
+def as_ratings(ratings, dtype, name="ratings", shape=None):
+    """``ratings`` (any scipy sparse matrix) checked and converted once, values in ``dtype``
+    (finite): a :class:`Confidences` whose data are the ratings."""
+    matrix = v.as_csr(ratings, name, shape=shape)
+    data = np.ascontiguousarray(matrix.data[: matrix.indptr[-1]], dtype=dtype)
+    if not np.isfinite(data).all():
+        raise ValueError(f"{name}: contains NaN or inf values (expected finite ratings)")
+    return Confidences(v.csr_arrays(matrix), data, matrix.shape)
+
+
+def solve_explicit(ratings, y, regularization, backend, n_threads):
+    """:func:`least_squares_explicit` on operands already checked (the fitting loop calls it)."""
+    return dispatch("als", "least_squares_explicit", inputs=(ratings.arrays, ratings.data, y),
+                    params=(regularization,), outputs=[((ratings.shape[0], y.shape[1]), y.dtype)], backend=backend,
+                    n_threads=n_threads)
+
+
+def least_squares_explicit(ratings, other_factors, regularization, *, backend=None, n_threads=None):
+    """One half-step of explicit ALS-WR: new factors for every row of ``ratings``.
+
+    For every row ``u`` with ratings ``r_ui`` at the columns ``i in R_u`` (``n_u`` of them):
+    ``x_u = (sum_{i in R_u} y_i y_i^T + regularization * n_u * I)^-1 sum_{i in R_u} r_ui y_i``,
+    solved by Cholesky: the exact minimiser of ``sum_{i in R_u} (r_ui - x_u . y_i)^2 +
+    regularization * n_u * |x_u|^2`` (the "weighted-lambda" regularisation of Zhou, Wilkinson,
+    Schreiber and Pan 2008, as in Spark MLlib's explicit ALS). Rows without ratings get zeros.
+    Every stored entry is one rating: duplicates count once each, stored zeros are ratings of 0.
+
+    Parameters
+    ----------
+    ratings : scipy.sparse matrix of shape (n_rows, n_cols)
+        Converted to CSR, never modified; values finite.
+    other_factors : float32 or float64 array of shape (n_cols, n_factors)
+        The other side's factors ``Y``; the result has their dtype.
+    regularization : float
+        ``lambda >= 0``. With 0, a row with fewer ratings than factors (or with linearly
+        dependent ``y_i``) has a singular system: a ValueError where the Cholesky factorisation
+        meets a non-positive pivot, but rounding can hide an exactly singular system, so use
+        ``regularization > 0`` for a guaranteed unique solution.
+    backend, n_threads
+        See :mod:`turborec.backends`.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_factors), the factors' dtype
+        A new array; the inputs are not modified.
+
+    Raises
+    ------
+    ValueError
+        NaN or inf ratings or factors, a negative regularization, shapes that disagree, a row
+        whose system is not positive definite.
+    """
+    y = v.as_float_matrix(other_factors, "other_factors", np, finite=True)
+    checked = as_ratings(ratings, y.dtype)
+    if checked.shape[1] != len(y):
+        raise ValueError(f"other_factors: expected {checked.shape[1]} rows (one per column of ratings), "
+                         f"got shape {y.shape}")
+    return solve_explicit(checked, y, check_number(regularization, "regularization", 0.0), backend, n_threads)

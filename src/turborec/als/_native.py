@@ -22,3 +22,8 @@ def least_squares(cui, data, x0, y, regularization, solver, cg_steps, n_threads,
 def calculate_loss(cui, data, x, y, regularization, n_threads, out):
     with blas_single_thread():
         _native.als_loss(*cui, data, x, y, regularization, n_threads, out)
+
+
+def least_squares_explicit(ratings, data, y, regularization, n_threads, out):
+    with blas_single_thread():
+        _native.als_explicit_solve(*ratings, data, y, regularization, n_threads, out)

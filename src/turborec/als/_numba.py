@@ -93,6 +93,14 @@ def _cholesky_row(gram, y, indices, conf, a, x):
         weight = (c if c > 0 else -c) - one
         for i in range(d):
             _axpy(weight * yi[i], yi[: i + 1], a[i, : i + 1])
+    return _cholesky_solve(a, x)
+
+
+@numba.njit(cache=True, nogil=True)
+def _cholesky_solve(a, x):
+    """x = A^-1 x in place for the symmetric A given by its lower triangle, A overwritten by L;
+    False when A is not positive definite."""
+    d = x.shape[0]
     # A = L L^T in place (lower triangle), then L z = b, L^T x = z
     for j in range(d):
         s = a[j, j] - _dot(a[j, :j], a[j, :j])
@@ -169,3 +177,34 @@ def calculate_loss(cui, data, x, y, regularization, n_threads, out):
     loss = float(terms.sum()) + regularization * norms
     denominator = float(confidence.sum()) + len(x) * len(y) - int(indptr[-1])
     out[0] = loss / denominator if denominator != 0 else np.nan
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _explicit_rows(indptr, indices, data, y, regularization, out, failed):
+    """als.hpp's als_explicit_solve: A = sum y y^T + reg n_u I (lower triangle), b = sum r y."""
+    n, d = out.shape
+    for u in prange(n):
+        begin, end = indptr[u], indptr[u + 1]
+        x = out[u]
+        x[:] = 0
+        if begin == end:
+            continue
+        a = np.zeros((d, d), dtype=out.dtype)
+        diagonal = regularization * out.dtype.type(end - begin)
+        for j in range(d):
+            a[j, j] = diagonal
+        for e in range(begin, end):
+            yi = y[indices[e]]
+            _axpy(data[e], yi, x)
+            for i in range(d):
+                _axpy(yi[i], yi[: i + 1], a[i, : i + 1])
+        failed[u] = not _cholesky_solve(a, x)
+
+
+def least_squares_explicit(ratings, data, y, regularization, n_threads, out):
+    indptr, indices = _jit.csr_int64(ratings, len(out))
+    failed = np.zeros(len(out), dtype=np.bool_)
+    _jit.launch(_explicit_rows, n_threads, indptr, indices, data, y, y.dtype.type(regularization), out, failed)
+    if failed.any():
+        raise ValueError(f"regularization: the system of row {np.flatnonzero(failed)[0]} is not positive definite "
+                         "(Cholesky failed); increase the regularization")

@@ -10,6 +10,10 @@ Contract every backend meets (``__init__.py`` has validated and coerced everythi
   algorithm from ``x0``'s row, stopping once the squared residual norm is below
   ``CG_TOLERANCE``) or the exact solution (``solver`` 1; a ValueError naming the row when its
   system is not positive definite);
+- ``least_squares_explicit`` (explicit ALS-WR) takes the ratings as ``cui``/``data`` and ``y``
+  (n_cols, d): it writes every row of ``out`` (n_rows, d), zeros for a row without ratings, else
+  ``(sum y_i y_i^T + regularization * n_u I)^-1 sum r_ui y_i`` (a ValueError naming the row when
+  that matrix is not positive definite);
 - ``calculate_loss`` writes implicit's loss to ``out[0]`` (float64; NaN when the denominator is 0).
 """
 
@@ -90,3 +94,21 @@ def calculate_loss(cui, data, x, y, regularization, n_threads, out):
     loss += regularization * ((x64 ** 2).sum() + (y64 ** 2).sum())
     denominator = magnitude.sum() + len(x) * len(y) - len(c)
     out[0] = loss / denominator if denominator != 0 else np.nan
+
+
+def least_squares_explicit(ratings, data, y, regularization, n_threads, out):
+    indptr, indices = ratings
+    d = y.shape[1]
+    for u in range(len(out)):
+        row = slice(indptr[u], indptr[u + 1])
+        ys, r = y[indices[row]].astype(np.float64), data[row].astype(np.float64)
+        if len(r) == 0:
+            out[u] = 0
+            continue
+        a = ys.T @ ys + regularization * len(r) * np.eye(d)
+        try:
+            np.linalg.cholesky(a)
+        except np.linalg.LinAlgError:
+            raise ValueError(f"regularization: the system of row {u} is not positive definite (Cholesky failed); "
+                             "increase the regularization") from None
+        out[u] = np.linalg.solve(a, ys.T @ r)

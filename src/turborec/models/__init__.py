@@ -3,6 +3,7 @@ with Surprise 1.1's definitions."""
 
 from ._base import ParameterWarning, RecommenderBase
 from .als import AlternatingLeastSquares
+from .alswr import ALSWR
 from .baseline_only import BaselineOnly
 from .baselines import MostPopular, Random
 from .bpr import BayesianPersonalizedRanking
@@ -15,7 +16,7 @@ from .neighbours import ItemKNN, UserKNN
 from .nmf import NMF
 from .svd import SVD, SVDpp
 
-__all__ = ["AlternatingLeastSquares", "BM25Recommender", "BaselineOnly", "BayesianPersonalizedRanking", "ContentKNN",
-           "CosineRecommender", "FactorModel", "Hybrid", "ItemItemRecommender", "ItemKNN", "KNNBaseline", "KNNBasic",
-           "KNNWithMeans", "KNNWithZScore", "MostPopular", "NMF", "ParameterWarning", "Random", "RecommenderBase", "SVD",
-           "SVDpp", "TFIDFRecommender", "UserKNN"]
+__all__ = ["ALSWR", "AlternatingLeastSquares", "BM25Recommender", "BaselineOnly", "BayesianPersonalizedRanking",
+           "ContentKNN", "CosineRecommender", "FactorModel", "Hybrid", "ItemItemRecommender", "ItemKNN", "KNNBaseline",
+           "KNNBasic", "KNNWithMeans", "KNNWithZScore", "MostPopular", "NMF", "ParameterWarning", "Random",
+           "RecommenderBase", "SVD", "SVDpp", "TFIDFRecommender", "UserKNN"]
