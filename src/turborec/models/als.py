@@ -19,17 +19,17 @@ import scipy.sparse as sp
 
 from .. import _validation as v
 from .. import als as _als
-from .. import selection as _topk
 from .._progress import check_show_progress, progress_bar
 from .._threads import resolve_n_threads
 from ..backends import resolve
 from ..datasets import Interactions
 from ..similarity._operands import check_number
 from ._als_io import load_npz, save_npz
-from ._base import RecommenderBase, as_user_items
+from ._base import as_user_items
+from ._implicit import TrainedFactorModel, _ids, check_random_state, threads_of
 from .factors import FactorModel
 
-class AlternatingLeastSquares(FactorModel):
+class AlternatingLeastSquares(TrainedFactorModel):
     """implicit 0.7's ``AlternatingLeastSquares`` (same parameters, defaults and methods).
 
     Parameters
@@ -95,22 +95,6 @@ class AlternatingLeastSquares(FactorModel):
         self.item_factors = None
         self.loss_ = None
 
-    # ------------------------------------------------------------------ parameters
-
-    set_params = RecommenderBase.set_params  # FactorModel's would re-validate factors as parameters
-
-    @property
-    def n_users_(self):
-        if self.user_factors is None:
-            raise AttributeError("n_users_: not fitted")
-        return len(self.user_factors)
-
-    @property
-    def n_items_(self):
-        if self.item_factors is None:
-            raise AttributeError("n_items_: not fitted")
-        return len(self.item_factors)
-
     def _settings(self):
         """Every parameter checked: (factors, regularization, alpha, dtype, iterations)."""
         factors = v.check_k(self.factors, "factors")
@@ -136,15 +120,9 @@ class AlternatingLeastSquares(FactorModel):
     def _resolve_runtime(self):
         """``backend_`` and ``n_threads_`` from ``backend`` / ``use_native`` and ``n_threads`` /
         ``num_threads``."""
-        threads = self.n_threads
-        if threads is None:
-            num_threads = v.as_int(self.num_threads, "num_threads", "an int >= 0 (0: every core)")
-            if num_threads < 0:
-                raise ValueError(f"num_threads: expected 0 (every core) or a positive int, got {num_threads}")
-            threads = num_threads or None
         backend = self.backend if self.backend is not None or self.use_native else "numpy"
         self.backend_ = resolve("als", backend).name
-        self.n_threads_ = resolve_n_threads(threads)
+        self.n_threads_ = resolve_n_threads(threads_of(self.n_threads, self.num_threads))
 
     # ------------------------------------------------------------------ fitting
 
@@ -178,7 +156,7 @@ class AlternatingLeastSquares(FactorModel):
         n_users, n_items = cui.shape
         user_side = _als.as_confidences(cui, dtype)
         item_side = _als.as_confidences(cui.T.tocsr(), dtype)
-        rng = _generator(self.random_state)
+        rng = check_random_state(self.random_state)
         self.user_factors = rng.random((n_users, factors), dtype=dtype) * dtype.type(0.01)
         self.item_factors = rng.random((n_items, factors), dtype=dtype) * dtype.type(0.01)
         self.loss_ = None
@@ -304,75 +282,10 @@ class AlternatingLeastSquares(FactorModel):
         users = 0 if scalar else np.arange(len(factors))
         return served.recommend(users, user_items, N, filter_already_liked_items, filter_items, False, items)
 
-    def similar_items(self, itemid, N=10, recalculate_item=False, item_users=None, filter_items=None, items=None):
-        """Items most similar to ``itemid`` by the cosine of their factors (the item itself first).
-
-        Parameters
-        ----------
-        itemid : int or array-like of int
-        N : int
-            ``min(N, n_items)`` columns (``min(N, len(items))`` with ``items``).
-        recalculate_item : bool
-            Compute the query items' factors from ``item_users`` first.
-        item_users : scipy.sparse.csr_matrix of shape (len(itemid), n_users), optional
-        filter_items, items : array-like of int, optional
-            Item ids never returned / the only ids ranked (at most one of them).
-
-        Returns
-        -------
-        ids : int32 ndarray, shape (width,) or (len(itemid), width)
-        scores : float32 ndarray of cosines
-        """
-        self._check_fitted()
-        if v.as_bool(recalculate_item, "recalculate_item"):
-            scalar = np.ndim(itemid) == 0
-            queries = np.atleast_2d(self.recalculate_item(itemid, item_users))
-        else:
-            scalar, ids = self._ids_in(itemid, self.n_items_, "itemid")
-            queries = self.item_factors[ids]
-        return self._similar(queries, scalar, self.item_factors, N, filter_items, items, "filter_items", "items")
-
-    def similar_users(self, userid, N=10, filter_users=None, users=None):
-        """Users most similar to ``userid`` by the cosine of their factors (the user itself first).
-
-        Parameters
-        ----------
-        userid : int or array-like of int
-        N : int
-        filter_users, users : array-like of int, optional
-            User ids never returned / the only ids ranked (at most one of them).
-
-        Returns
-        -------
-        ids : int32 ndarray
-        scores : float32 ndarray of cosines
-        """
-        self._check_fitted()
-        scalar, ids = self._ids_in(userid, self.n_users_, "userid")
-        return self._similar(self.user_factors[ids], scalar, self.user_factors, N, filter_users, users,
-                             "filter_users", "users")
-
-    def _ids_in(self, ids, n, name):
-        scalar, ids = _ids(ids, name)
-        if len(ids) and (ids.min() < 0 or ids.max() >= n):
-            bad = ids.min() if ids.min() < 0 else ids.max()
-            raise IndexError(f"{name}: {bad} out of range [0, {n})")
-        return scalar, ids
-
-    def _similar(self, queries, scalar, factors, N, filtered, only, filter_name, only_name):
-        N = v.check_k(N, "N")
-        n = len(factors)
-        if filtered is not None and only is not None:
-            raise ValueError(f"{filter_name} and {only_name}: give at most one of them")
-        candidates = None
-        if filtered is not None:
-            candidates = np.setdiff1d(np.arange(n), v.as_candidates(filtered, n, filter_name))
-        elif only is not None:
-            candidates = v.as_candidates(only, n, only_name)
-        ids, scores = _topk.topk_dot(queries.astype(factors.dtype), factors, N, candidates=candidates, normalize=True,
-                                     backend=self.backend_, n_threads=self.n_threads_)
-        ids, scores = ids.astype(np.int32), scores.astype(np.float32)
-        return (ids[0], scores[0]) if scalar else (ids, scores)
+    def _item_queries(self, itemid, recalculate, item_users):
+        if not recalculate:
+            return super()._item_queries(itemid, False, item_users)
+        return np.ndim(itemid) == 0, np.atleast_2d(self.recalculate_item(itemid, item_users))
 
     def explain(self, userid, user_items, itemid, user_weights=None, N=10):
         """Why ``itemid`` scores what it scores for ``userid`` (Hu et al. section 5, implicit's
@@ -462,25 +375,3 @@ def _scaled(matrix, alpha):
         with np.errstate(over="ignore"):  # an overflow to inf is refused by the finite check after
             matrix.data *= np.float32(alpha)
     return matrix
-
-
-def _generator(random_state):
-    """implicit's ``check_random_state``: a Generator from an int, None, Generator or RandomState."""
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(2**31))
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is not None:
-        random_state = v.as_int(random_state, "random_state", "an int, a numpy Generator or RandomState, or None")
-    return np.random.default_rng(random_state)
-
-
-def _ids(ids, name):
-    """``(scalar, 1-D int64 array)`` of an id argument."""
-    scalar = np.ndim(ids) == 0
-    array = np.atleast_1d(v.as_array(ids, name))
-    if array.ndim != 1 or (array.size and not np.issubdtype(array.dtype, np.integer)):
-        raise TypeError(f"{name}: expected an int or a 1-D array of ints, got {array.dtype} of shape {np.shape(ids)}")
-    if array.size and array.min() < 0:
-        raise IndexError(f"{name}: {array.min()} is negative")
-    return scalar, array.astype(np.int64)

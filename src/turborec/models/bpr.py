@@ -9,13 +9,12 @@ import scipy.sparse as sp
 
 from .. import _validation as v
 from .. import bpr as _bpr
-from .. import selection as _topk
 from .._progress import check_show_progress, progress_bar
 from .._threads import resolve_n_threads
 from ..backends import resolve
 from ..exceptions import ParameterWarning
-from ._base import RecommenderBase, as_user_items
-from .factors import FactorModel
+from ._base import as_user_items
+from ._implicit import TrainedFactorModel, check_random_state, threads_of
 
 # implicit's .npz keys (either library loads the other's files), then turborec's own
 _FACTORS = ("user_factors", "item_factors")
@@ -23,7 +22,7 @@ _PARAMETERS = ("regularization", "factors", "learning_rate", "verify_negative_sa
                "dtype", "random_state", "backend", "n_threads")
 
 
-class BayesianPersonalizedRanking(FactorModel):
+class BayesianPersonalizedRanking(TrainedFactorModel):
     """Bayesian Personalized Ranking (Rendle et al., UAI 2009): implicit 0.7's model and API.
 
     Factors are learnt by stochastic gradient ascent on ``ln sigmoid(x_u . (y_i - y_j))`` over
@@ -81,20 +80,6 @@ class BayesianPersonalizedRanking(FactorModel):
         self.user_factors = None
         self.item_factors = None
 
-    set_params = RecommenderBase.set_params  # FactorModel's would re-validate factors as parameters
-
-    @property
-    def n_users_(self):
-        if self.user_factors is None:
-            raise AttributeError("n_users_: not fitted")
-        return len(self.user_factors)
-
-    @property
-    def n_items_(self):
-        if self.item_factors is None:
-            raise AttributeError("n_items_: not fitted")
-        return len(self.item_factors)
-
     def _settings(self):
         """Every parameter checked: (factors, learning_rate, regularization, dtype, iterations,
         verify); sets ``backend_`` and ``n_threads_``."""
@@ -109,14 +94,8 @@ class BayesianPersonalizedRanking(FactorModel):
         return factors, learning_rate, regularization, dtype, iterations, verify
 
     def _resolve_runtime(self):
-        threads = self.n_threads
-        if threads is None:
-            num_threads = v.as_int(self.num_threads, "num_threads", "an int >= 0 (0: every core)")
-            if num_threads < 0:
-                raise ValueError(f"num_threads: expected 0 (every core) or a positive int, got {num_threads}")
-            threads = num_threads or None
         self.backend_ = resolve("bpr", self.backend).name
-        self.n_threads_ = resolve_n_threads(threads)
+        self.n_threads_ = resolve_n_threads(threads_of(self.n_threads, self.num_threads))
 
     def fit(self, user_items, show_progress=True, callback=None):
         """Learn the factors by ``iterations`` epochs of BPR.
@@ -147,7 +126,7 @@ class BayesianPersonalizedRanking(FactorModel):
             raise TypeError(f"callback: expected a callable or None, got {type(callback).__name__}")
         factors, learning_rate, regularization, dtype, iterations, verify = self._settings()
         likes = _bpr.as_likes(as_user_items(user_items, stacklevel=3))
-        rs = _generator(self.random_state)
+        rs = check_random_state(self.random_state)
         self._start(likes, factors, dtype, rs)
         seeds = rs.integers(0, 2**64, size=iterations, dtype=np.uint64)
         with progress_bar(show, total=iterations, desc="BPR", unit="epoch") as bar:
@@ -195,76 +174,6 @@ class BayesianPersonalizedRanking(FactorModel):
         self._resolve_runtime()
         return super().recommend(userid, user_items, N, filter_already_liked_items, filter_items, recalculate_user,
                                  items)
-
-    def similar_items(self, itemid, N=10, recalculate_item=False, item_users=None, filter_items=None, items=None):
-        """Items most similar to ``itemid`` by the cosine of their factors (bias column included,
-        as in implicit; the item itself first).
-
-        Parameters
-        ----------
-        itemid : int or array-like of int
-        N : int
-            ``min(N, n_items)`` columns (``min(N, len(items))`` with ``items``).
-        recalculate_item : bool
-            Not supported by BPR (NotImplementedError, as in implicit).
-        item_users : ignored
-        filter_items, items : array-like of int, optional
-            Item ids never returned / the only ids ranked (at most one of them).
-
-        Returns
-        -------
-        ids : int32 ndarray, shape (width,) or (len(itemid), width)
-        scores : float32 ndarray of cosines
-        """
-        self._check_fitted()
-        if v.as_bool(recalculate_item, "recalculate_item"):
-            raise NotImplementedError("recalculate_item: not supported by BayesianPersonalizedRanking")
-        return self._similar(itemid, self.item_factors, N, filter_items, items, ("itemid", "filter_items", "items"))
-
-    def similar_users(self, userid, N=10, filter_users=None, users=None):
-        """Users most similar to ``userid`` by the cosine of their factors (the user itself first).
-
-        Parameters
-        ----------
-        userid : int or array-like of int
-        N : int
-        filter_users, users : array-like of int, optional
-            User ids never returned / the only ids ranked (at most one of them).
-
-        Returns
-        -------
-        ids : int32 ndarray
-        scores : float32 ndarray of cosines
-        """
-        self._check_fitted()
-        return self._similar(userid, self.user_factors, N, filter_users, users, ("userid", "filter_users", "users"))
-
-    def _similar(self, ids, factors, N, filtered, only, names):
-        id_name, filter_name, only_name = names
-        n = len(factors)
-        scalar = np.ndim(ids) == 0
-        queried = np.atleast_1d(np.asarray(ids))
-        if queried.ndim != 1 or (queried.size and not np.issubdtype(queried.dtype, np.integer)):
-            raise TypeError(f"{id_name}: expected an int or a 1-D array of ints, got {np.asarray(ids).dtype} "
-                            f"of shape {np.shape(ids)}")
-        if queried.size and (queried.min() < 0 or queried.max() >= n):
-            raise IndexError(f"{id_name}: {queried.min() if queried.min() < 0 else queried.max()} out of range [0, {n})")
-        N = v.check_k(N, "N")
-        if filtered is not None and only is not None:
-            raise ValueError(f"{filter_name} and {only_name}: give at most one of them")
-        candidates = None
-        if filtered is not None:
-            candidates = np.setdiff1d(np.arange(n), v.as_candidates(filtered, n, filter_name))
-        elif only is not None:
-            candidates = v.as_candidates(only, n, only_name)
-        self._resolve_runtime()
-        found, scores = self._rank_cosine(factors[queried], factors, N, candidates)
-        return (found[0], scores[0]) if scalar else (found, scores)
-
-    def _rank_cosine(self, queries, factors, N, candidates):
-        ids, scores = _topk.topk_dot(queries, factors, N, candidates=candidates, normalize=True,
-                                     backend=self.backend_, n_threads=self.n_threads_)
-        return ids.astype(np.int32), scores.astype(np.float32)
 
     # ------------------------------------------------------------------ persistence
 
@@ -329,16 +238,3 @@ def _float_dtype(dtype):
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"dtype: expected numpy.float32 or numpy.float64, got {dtype}")
     return dtype
-
-
-def _generator(random_state):
-    """implicit's ``check_random_state``: a Generator from an int, None, a Generator or a
-    RandomState (which seeds a fresh Generator with one draw)."""
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(2**31))
-    if random_state is None or isinstance(random_state, np.random.Generator):
-        return np.random.default_rng(random_state)
-    seed = v.as_int(random_state, "random_state", "an int, a numpy Generator or RandomState, or None")
-    if seed < 0:
-        raise ValueError(f"random_state: expected a non-negative int, got {seed}")
-    return np.random.default_rng(seed)

@@ -14,18 +14,12 @@ import scipy.sparse as sp
 
 from ..._progress import progress_bar
 from ...models._base import as_user_items
+from ...models._implicit import check_random_state
 
 __all__ = ["AUC_at_k", "mean_average_precision_at_k", "ndcg_at_k", "precision_at_k",
            "ranking_metrics_at_k", "train_test_split"]
 
 BATCH = 1000  # users per recommend call, as implicit
-
-
-def _rng(random_state):
-    """implicit.utils.check_random_state: a Generator (a RandomState seeds a new one)."""
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(2**31))
-    return np.random.default_rng(random_state)
 
 
 def train_test_split(ratings, train_percentage=0.8, random_state=None):
@@ -37,7 +31,7 @@ def train_test_split(ratings, train_percentage=0.8, random_state=None):
     train, test : scipy.sparse.csr_matrix
     """
     ratings = sp.coo_matrix(ratings)
-    draw = _rng(random_state).random(len(ratings.data))
+    draw = check_random_state(random_state).random(len(ratings.data))
     train_index, test_index = draw < train_percentage, draw >= train_percentage
     train, test = (sp.csr_matrix((ratings.data[i], (ratings.row[i], ratings.col[i])), shape=ratings.shape,
                                  dtype=ratings.dtype) for i in (train_index, test_index))

@@ -1,0 +1,141 @@
+"""What implicit 0.7's trained factor models share here (``AlternatingLeastSquares``,
+``BayesianPersonalizedRanking``): implicit's ``check_random_state`` and thread arguments, the
+``n_users_`` / ``n_items_`` of factors set by ``fit``, and ``similar_items`` / ``similar_users``
+by the cosine of the factors, through :func:`turborec.topk_dot`."""
+
+import numpy as np
+
+from .. import _validation as v
+from .. import selection as _topk
+from ._base import RecommenderBase
+from .factors import FactorModel
+
+
+def check_random_state(random_state):
+    """implicit's ``check_random_state``: a Generator from None, an int or a Generator (itself); a
+    RandomState seeds a fresh Generator with one draw. Anything else is a TypeError."""
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(2**31))
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is not None:
+        random_state = v.as_int(random_state, "random_state", "an int, a numpy Generator or RandomState, or None")
+        if random_state < 0:
+            raise ValueError(f"random_state: expected a non-negative int, got {random_state}")
+    return np.random.default_rng(random_state)
+
+
+def threads_of(n_threads, num_threads):
+    """The thread count a model runs on: turborec's ``n_threads`` when given, else implicit's
+    ``num_threads`` (0: every core, as None)."""
+    if n_threads is not None:
+        return n_threads
+    num_threads = v.as_int(num_threads, "num_threads", "an int >= 0 (0: every core)")
+    if num_threads < 0:
+        raise ValueError(f"num_threads: expected 0 (every core) or a positive int, got {num_threads}")
+    return num_threads or None
+
+
+def _ids(ids, name):
+    """``(scalar, 1-D int64 array)`` of an id argument (negative ids refused)."""
+    scalar = np.ndim(ids) == 0
+    array = np.atleast_1d(v.as_array(ids, name))
+    if array.ndim != 1 or (array.size and not np.issubdtype(array.dtype, np.integer)):
+        raise TypeError(f"{name}: expected an int or a 1-D array of ints, got {array.dtype} of shape {np.shape(ids)}")
+    if array.size and array.min() < 0:
+        raise IndexError(f"{name}: {array.min()} is negative")
+    return scalar, array.astype(np.int64)
+
+
+class TrainedFactorModel(FactorModel):
+    """A :class:`FactorModel` whose factors ``fit`` learns: parameters are hyper-parameters (not
+    factors), ``n_users_`` / ``n_items_`` exist once fitted, and the ``similar_*`` queries rank by
+    cosine. Subclasses set ``backend_`` and ``n_threads_`` in ``_resolve_runtime``; ALS overrides
+    ``_item_queries`` to recalculate items."""
+
+    set_params = RecommenderBase.set_params  # FactorModel's would re-validate factors as parameters
+
+    @property
+    def n_users_(self):
+        if self.user_factors is None:
+            raise AttributeError("n_users_: not fitted")
+        return len(self.user_factors)
+
+    @property
+    def n_items_(self):
+        if self.item_factors is None:
+            raise AttributeError("n_items_: not fitted")
+        return len(self.item_factors)
+
+    def similar_items(self, itemid, N=10, recalculate_item=False, item_users=None, filter_items=None, items=None):
+        """Items most similar to ``itemid`` by the cosine of their factors (the item itself first).
+
+        Parameters
+        ----------
+        itemid : int or array-like of int
+        N : int
+            ``min(N, n_items)`` columns (``min(N, len(items))`` with ``items``).
+        recalculate_item : bool
+            Compute the query items' factors from ``item_users`` first (ALS only; the others
+            raise NotImplementedError, as implicit's).
+        item_users : scipy.sparse.csr_matrix of shape (len(itemid), n_users), optional
+        filter_items, items : array-like of int, optional
+            Item ids never returned / the only ids ranked (at most one of them).
+
+        Returns
+        -------
+        ids : int32 ndarray, shape (width,) or (len(itemid), width)
+        scores : float32 ndarray of cosines
+        """
+        self._check_fitted()
+        scalar, queries = self._item_queries(itemid, v.as_bool(recalculate_item, "recalculate_item"), item_users)
+        return self._similar(queries, scalar, self.item_factors, N, filter_items, items, "filter_items", "items")
+
+    def similar_users(self, userid, N=10, filter_users=None, users=None):
+        """Users most similar to ``userid`` by the cosine of their factors (the user itself first).
+
+        Parameters
+        ----------
+        userid : int or array-like of int
+        N : int
+        filter_users, users : array-like of int, optional
+            User ids never returned / the only ids ranked (at most one of them).
+
+        Returns
+        -------
+        ids : int32 ndarray
+        scores : float32 ndarray of cosines
+        """
+        self._check_fitted()
+        scalar, ids = self._ids_in(userid, self.n_users_, "userid")
+        return self._similar(self.user_factors[ids], scalar, self.user_factors, N, filter_users, users,
+                             "filter_users", "users")
+
+    def _item_queries(self, itemid, recalculate, item_users):
+        """``(scalar, query factors)`` of ``similar_items``."""
+        if recalculate:
+            raise NotImplementedError(f"recalculate_item: not supported by {type(self).__name__}")
+        scalar, ids = self._ids_in(itemid, self.n_items_, "itemid")
+        return scalar, self.item_factors[ids]
+
+    def _ids_in(self, ids, n, name):
+        scalar, ids = _ids(ids, name)
+        if len(ids) and ids.max() >= n:
+            raise IndexError(f"{name}: {ids.max()} out of range [0, {n})")
+        return scalar, ids
+
+    def _similar(self, queries, scalar, factors, N, filtered, only, filter_name, only_name):
+        N = v.check_k(N, "N")
+        n = len(factors)
+        if filtered is not None and only is not None:
+            raise ValueError(f"{filter_name} and {only_name}: give at most one of them")
+        candidates = None
+        if filtered is not None:
+            candidates = np.setdiff1d(np.arange(n), v.as_candidates(filtered, n, filter_name))
+        elif only is not None:
+            candidates = v.as_candidates(only, n, only_name)
+        self._resolve_runtime()
+        ids, scores = _topk.topk_dot(queries.astype(factors.dtype), factors, N, candidates=candidates, normalize=True,
+                                     backend=self.backend_, n_threads=self.n_threads_)
+        ids, scores = ids.astype(np.int32), scores.astype(np.float32)
+        return (ids[0], scores[0]) if scalar else (ids, scores)
