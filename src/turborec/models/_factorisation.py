@@ -13,7 +13,7 @@ from .. import selection, sgd
 from .._progress import progress_bar
 from .._threads import resolve_n_threads
 from ..backends import resolve
-from ._rating_base import RatingPredictor, as_rating_triples
+from ._rating_base import RatingPredictor, as_rating_triples, recommend_users
 from .baseline_only import surprise_order
 
 DTYPES = ("float32", "float64")
@@ -251,14 +251,7 @@ class _SGDFactorisation(RatingPredictor):
             Unclipped predicted ratings.
         """
         self._check_fitted()
-        scalar = np.ndim(users) == 0
-        users = np.atleast_1d(np.asarray(users))
-        if users.ndim != 1 or (users.size and not np.issubdtype(users.dtype, np.integer)):
-            raise TypeError(f"users: expected an int or a 1-D array of int indices, got dtype {users.dtype}")
-        users = users.astype(np.int64)
-        n_users = len(self.bu_)
-        if users.size and (users.min() < 0 or users.max() >= n_users):
-            raise IndexError(f"users: index out of range [0, {n_users})")
+        scalar, users = recommend_users(users, len(self.bu_))
         queries, items = self._user_vectors(users), self.qi_
         offset = np.zeros(len(users))
         if self.biased:

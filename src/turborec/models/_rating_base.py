@@ -145,3 +145,16 @@ def _as_query(values, name):
         raise TypeError(f"{name}: expected an int or a 1-D array of int indices, got dtype {values.dtype}, "
                         f"shape {values.shape}")
     return values.astype(np.int64)
+
+
+def recommend_users(users, n_users):
+    """``(scalar, int64 users)`` of a rating model's ``recommend`` argument, checked against
+    ``[0, n_users)``."""
+    scalar = np.ndim(users) == 0
+    users = np.atleast_1d(np.asarray(users))
+    if users.ndim != 1 or (users.size and not np.issubdtype(users.dtype, np.integer)):
+        raise TypeError(f"users: expected an int or a 1-D array of int indices, got dtype {users.dtype}")
+    users = users.astype(np.int64)
+    if users.size and (users.min() < 0 or users.max() >= n_users):
+        raise IndexError(f"users: index out of range [0, {n_users})")
+    return scalar, users

@@ -10,7 +10,7 @@ from .._threads import resolve_n_threads
 from ..backends import resolve
 from ..similarity._operands import check_number
 from ._factorisation import DTYPES, _SGDFactorisation
-from ._rating_base import RatingPredictor, as_rating_triples
+from ._rating_base import RatingPredictor, as_rating_triples, recommend_users
 
 
 class ALSWR(RatingPredictor):
@@ -144,14 +144,7 @@ class ALSWR(RatingPredictor):
             Unclipped predicted ratings.
         """
         self._check_fitted()
-        scalar = np.ndim(users) == 0
-        users = np.atleast_1d(np.asarray(users))
-        if users.ndim != 1 or (users.size and not np.issubdtype(users.dtype, np.integer)):
-            raise TypeError(f"users: expected an int or a 1-D array of int indices, got dtype {users.dtype}")
-        users = users.astype(np.int64)
-        n_users = len(self.user_factors_)
-        if users.size and (users.min() < 0 or users.max() >= n_users):
-            raise IndexError(f"users: index out of range [0, {n_users})")
+        scalar, users = recommend_users(users, len(self.user_factors_))
         ids, scores = selection.topk_dot(self.user_factors_[users], self.item_factors_, N, exclude=exclude,
                                          backend=self.backend, n_threads=self.n_threads)
         scores = scores.astype(np.float64) + self._offset()
