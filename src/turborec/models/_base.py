@@ -12,7 +12,9 @@ unchanged as attributes of the same name, ``get_params`` / ``set_params`` read a
 and ``repr`` shows the ones that differ from their defaults.
 """
 
+import contextlib
 import inspect
+import json
 import warnings
 
 import numpy as np
@@ -357,3 +359,27 @@ def _pad(ids, scores, width):
         scores = np.pad(scores, ((0, 0), (0, extra)))
     scores[ids < 0] = SINK_SCORE
     return ids, scores
+
+
+def saved_params(params):
+    """The constructor parameters ``save`` writes: a JSON string as a 0-d array (NumPy scalars
+    become Python numbers; anything else that JSON cannot hold is a TypeError)."""
+    def plain(value):
+        if isinstance(value, np.generic):
+            return value.item()
+        raise TypeError(f"save: a parameter of type {type(value).__name__} cannot be saved without pickling")
+
+    return np.array(json.dumps(params, default=plain))
+
+
+@contextlib.contextmanager
+def open_saved(file, cls):
+    """``(arrays, params)`` of a model file ``save`` wrote, read with ``allow_pickle=False``; a
+    ``str`` path without ``.npz`` gets it; a file of another class is a ValueError."""
+    if isinstance(file, str) and not file.endswith(".npz"):
+        file += ".npz"
+    with np.load(file, allow_pickle=False) as data:
+        saved = str(data["class"])
+        if saved != cls.__name__:
+            raise ValueError(f"file: holds a {saved}, not a {cls.__name__}")
+        yield data, json.loads(str(data["params"]))

@@ -2,7 +2,6 @@
 order, numbering and initialisation, the epoch loop with its monitoring (``eval_set``, early
 stopping, callback, progress bar), ``recommend`` through ``topk_dot``, ``save`` / ``load``."""
 
-import json
 import numbers
 import time
 
@@ -13,6 +12,7 @@ from .. import selection, sgd
 from .._progress import progress_bar
 from .._threads import resolve_n_threads
 from ..backends import resolve
+from ._base import open_saved, saved_params
 from ._rating_base import RatingPredictor, as_rating_triples, recommend_users
 from .baseline_only import surprise_order
 
@@ -278,7 +278,7 @@ class _SGDFactorisation(RatingPredictor):
         params = self.get_params(deep=False)
         if isinstance(params["random_state"], np.random.RandomState):
             params["random_state"] = None
-        arrays = {"params": np.array(json.dumps(params, default=_plain)), "class": np.array(type(self).__name__)}
+        arrays = {"params": saved_params(params), "class": np.array(type(self).__name__)}
         if hasattr(self, "global_mean_"):
             arrays.update({name: getattr(self, name) for name in self._fitted_names()})
             arrays["global_mean_"] = np.array(self.global_mean_)
@@ -300,13 +300,8 @@ class _SGDFactorisation(RatingPredictor):
         -------
         model of this class, fitted if it was saved fitted
         """
-        if isinstance(file, str) and not file.endswith(".npz"):
-            file += ".npz"
-        with np.load(file, allow_pickle=False) as data:
-            saved = str(data["class"])
-            if saved != cls.__name__:
-                raise ValueError(f"file: holds a {saved}, not a {cls.__name__}")
-            model = cls(**json.loads(str(data["params"])))
+        with open_saved(file, cls) as (data, params):
+            model = cls(**params)
             if "global_mean_" in data:
                 for name in model._fitted_names():
                     setattr(model, name, data[name])
@@ -379,8 +374,3 @@ def _by_first_appearance(ids, n):
     return seen[np.argsort(first[seen], kind="stable")]
 
 
-def _plain(value):
-    """NumPy scalars as Python numbers in the saved parameters; anything else cannot be saved."""
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"save: a parameter of type {type(value).__name__} cannot be saved without pickling")

@@ -11,7 +11,6 @@ implicit 0.7's own classes, with its exact definitions, are in :mod:`.implicit_k
 docs/neighbours.md.
 """
 
-import json
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,7 +22,7 @@ from ..backends import resolve
 from ..datasets import Interactions
 from ..similarity import MEASURES, bm25_weight, tfidf_weight, topk_similarity
 from ..similarity._operands import check_number
-from ._base import RecommenderBase, as_user_items
+from ._base import RecommenderBase, as_user_items, open_saved, saved_params
 from ._knn_scoring import top_of_product, top_of_rows
 
 WEIGHTINGS = (None, "tfidf", "bm25")
@@ -231,7 +230,7 @@ class NeighbourModel(RecommenderBase):
         arrays = {"class": np.array(type(self).__name__)}
         for name in self._matrix_params:
             arrays.update(_matrix_arrays(name, v.as_csr(params.pop(name), name)))
-        arrays["params"] = np.array(json.dumps(params, default=_plain))
+        arrays["params"] = saved_params(params)
         if hasattr(self, "similarity_"):
             for name, matrix in (("similarity", self.similarity_), ("user_items", self.user_items_)):
                 arrays.update(_matrix_arrays(name, matrix))
@@ -250,13 +249,7 @@ class NeighbourModel(RecommenderBase):
         -------
         model of this class, fitted if it was saved fitted
         """
-        if isinstance(file, str) and not file.endswith(".npz"):
-            file += ".npz"
-        with np.load(file, allow_pickle=False) as data:
-            saved = str(data["class"])
-            if saved != cls.__name__:
-                raise ValueError(f"file: holds a {saved}, not a {cls.__name__}")
-            params = json.loads(str(data["params"]))
+        with open_saved(file, cls) as (data, params):
             params.update({name: _saved_matrix(data, name) for name in cls._matrix_params})
             model = cls(**params)
             if "similarity_data" in data:
@@ -284,13 +277,6 @@ def _saved_matrix(data, name):
     """The CSR matrix ``save`` stored as ``name``."""
     return sp.csr_matrix((data[f"{name}_data"], data[f"{name}_indices"], data[f"{name}_indptr"]),
                          shape=tuple(data[f"{name}_shape"]))
-
-
-def _plain(value):
-    """NumPy scalars as Python numbers in the saved parameters; anything else cannot be saved."""
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"save: a parameter of type {type(value).__name__} cannot be saved without pickling")
 
 
 def check_K(K):
