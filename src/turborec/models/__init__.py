@@ -10,6 +10,7 @@ from .content import ContentKNN
 from .factors import FactorModel
 from .hybrid import Hybrid
 from .knn_rating import KNNBaseline, KNNBasic, KNNWithMeans, KNNWithZScore
+from .lmf import LogisticMatrixFactorization
 from .implicit_knn import BM25Recommender, CosineRecommender, ItemItemRecommender, TFIDFRecommender
 from .neighbours import ItemKNN, UserKNN
 from .nmf import NMF
@@ -17,5 +18,5 @@ from .svd import SVD, SVDpp
 
 __all__ = ["AlternatingLeastSquares", "BM25Recommender", "BaselineOnly", "BayesianPersonalizedRanking", "ContentKNN",
            "CosineRecommender", "FactorModel", "Hybrid", "ItemItemRecommender", "ItemKNN", "KNNBaseline", "KNNBasic",
-           "KNNWithMeans", "KNNWithZScore", "MostPopular", "NMF", "ParameterWarning", "Random", "RecommenderBase", "SVD",
-           "SVDpp", "TFIDFRecommender", "UserKNN"]
+           "KNNWithMeans", "KNNWithZScore", "LogisticMatrixFactorization", "MostPopular", "NMF",
+           "ParameterWarning", "Random", "RecommenderBase", "SVD", "SVDpp", "TFIDFRecommender", "UserKNN"]
