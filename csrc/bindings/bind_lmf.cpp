@@ -38,8 +38,9 @@ void run_update(const py::array& indptr, const py::array& indices, const py::arr
     expect(data.shape(0) == nnz, "data: expected one value per stored interaction (" + std::to_string(nnz) +
                                      "), got " + std::to_string(data.shape(0)));
     for (py::ssize_t k = 0; k < nnz; ++k)
-      expect(std::isfinite(c[k]) && c[k] > 0, "data: expected finite values > 0, got " + std::to_string(c[k]) +
-                                                   " at entry " + std::to_string(k));
+      if (!(std::isfinite(c[k]) && c[k] > 0))  // the message is built only on failure
+        expect(false, "data: expected finite values > 0, got " + std::to_string(c[k]) + " at entry " +
+                          std::to_string(k));
     py::gil_scoped_release release;
     lmf_update(likes, c, static_cast<index_t>(n_rows), y, x, g, static_cast<index_t>(n_cols),
                static_cast<T>(learning_rate), static_cast<T>(regularization), static_cast<index_t>(neg_prop), seed,
