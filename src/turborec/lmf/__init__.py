@@ -63,7 +63,8 @@ def as_rows(user_items, dtype, name="user_items"):
         raise ValueError(f"{name}: {matrix.nnz} stored interactions; at most 2**32 are supported")
     v.check_id_range(matrix.shape[0], name, "rows")
     v.check_id_range(matrix.shape[1], name, "columns")
-    values = matrix.data.astype(dtype)
+    with np.errstate(over="ignore"):  # a value past the dtype's range is the error just below
+        values = matrix.data.astype(dtype)
     if not np.isfinite(values).all() or (values <= 0).any():
         raise ValueError(f"{name}: values must be > 0 and finite in {np.dtype(dtype).name}")
     matrix = matrix.__class__((values, matrix.indices, matrix.indptr), shape=matrix.shape)
