@@ -180,6 +180,14 @@ def test_bad_values_are_refused(every_backend, value, message):
         lmf_update(matrix, zeros, zeros, zeros, backend=every_backend)
 
 
+def test_values_past_float32_are_refused_without_a_warning(every_backend):
+    matrix = sp.csr_matrix(([1.0, 1e300], ([0, 1], [0, 1])), shape=(2, 2))
+    zeros = np.zeros((2, 2), np.float32)
+    with pytest.raises(ValueError, match="user_items: values must be > 0 and finite in float32"):
+        lmf_update(matrix, zeros, zeros, zeros, backend=every_backend)
+    lmf_update(matrix, zeros.astype(np.float64), zeros.astype(np.float64), zeros.astype(np.float64))  # fits float64
+
+
 @pytest.mark.parametrize("change, error, message", [
     (dict(factors=np.zeros((3, 3), np.float16)), TypeError, "factors: expected dtype float32 or float64"),
     (dict(other=np.zeros((4, 3), np.float32)), TypeError, "other: expected dtype float64"),
@@ -198,14 +206,6 @@ def test_bad_values_are_refused(every_backend, value, message):
     (dict(seed=2**64), ValueError, "seed: expected an int in"),
     (dict(user_items=np.ones((3, 4))), TypeError, "user_items: expected a scipy.sparse matrix"),
 ])
-def test_values_past_float32_are_refused_without_a_warning(every_backend):
-    matrix = sp.csr_matrix(([1.0, 1e300], ([0, 1], [0, 1])), shape=(2, 2))
-    zeros = np.zeros((2, 2), np.float32)
-    with pytest.raises(ValueError, match="user_items: values must be > 0 and finite in float32"):
-        lmf_update(matrix, zeros, zeros, zeros, backend=every_backend)
-    lmf_update(matrix, zeros.astype(np.float64), zeros.astype(np.float64), zeros.astype(np.float64))  # fits float64
-
-
 def test_bad_arguments_are_refused_by_name(every_backend, change, error, message):
     args = dict(user_items=sp.csr_matrix(np.eye(3, 4)), factors=np.zeros((3, 3)), other=np.zeros((4, 3)),
                 deriv_sum_sq=np.zeros((3, 3)))
