@@ -15,8 +15,8 @@ import scipy.sparse as sp
 import turborec
 from turborec.datasets import Interactions
 from turborec.models import (AlternatingLeastSquares, BayesianPersonalizedRanking, BM25Recommender, ContentKNN,
-                             CosineRecommender, FactorModel, ItemItemRecommender, ItemKNN, MostPopular,
-                             ParameterWarning, Random, RecommenderBase, TFIDFRecommender, UserKNN)
+                             CosineRecommender, FactorModel, ItemItemRecommender, ItemKNN, LogisticMatrixFactorization,
+                             MostPopular, ParameterWarning, Random, RecommenderBase, TFIDFRecommender, UserKNN)
 from turborec import _progress
 from turborec.models._base import SINK_SCORE
 
@@ -43,6 +43,7 @@ MODELS = {
     "FactorModel": lambda: FactorModel(*_factors()),
     "BayesianPersonalizedRanking": lambda: BayesianPersonalizedRanking(factors=3, iterations=3, random_state=0,
                                                                                  num_threads=1),
+    "LogisticMatrixFactorization": lambda: LogisticMatrixFactorization(factors=3, iterations=3, random_state=0),
     "ItemKNN": lambda: ItemKNN(K=3),
     "UserKNN": lambda: UserKNN(K=2, measure="jaccard"),
     "CosineRecommender": lambda: CosineRecommender(K=3),

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import turborec
-from turborec import (als, attention, biases, bpr, datasets, exceptions, features, knn_rating, metrics, models,
-                      sgd, similarity, split)
+from turborec import (als, attention, biases, bpr, datasets, exceptions, features, knn_rating, lmf, metrics,
+                      models, sgd, similarity, split)
 from turborec.compat import surprise as compat_surprise  # Surprise is a [test] peer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,8 +63,8 @@ def test_readme_block_runs_without_the_extras(index, tmp_path):
 def _public_names():
     """Every public name as ``(qualified name, object)``."""
     names = [(f"turborec.{name}", getattr(turborec, name)) for name in turborec.__all__]
-    for module in (als, attention, biases, bpr, compat_surprise, datasets, features, knn_rating, metrics, models,
-                   exceptions, sgd, similarity, split):
+    for module in (als, attention, biases, bpr, compat_surprise, datasets, features, knn_rating, lmf, metrics,
+                   models, exceptions, sgd, similarity, split):
         names += [(f"{module.__name__}.{name}", getattr(module, name)) for name in module.__all__]
     names += [(f"turborec.split.{name}", function) for name, function in inspect.getmembers(split, inspect.isfunction)
               if function.__module__ == split.__name__ and not name.startswith("_")]

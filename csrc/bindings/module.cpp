@@ -12,6 +12,7 @@ void bind_metrics(py::module_& m);
 void bind_similarity(py::module_& m);
 void bind_sgd(py::module_& m);
 void bind_bpr(py::module_& m);
+void bind_lmf(py::module_& m);
 void bind_als(py::module_& m);
 void bind_attention(py::module_& m);
 }
@@ -67,6 +68,7 @@ PYBIND11_MODULE(_native, m) {
   turborec::bind::bind_similarity(m);
   turborec::bind::bind_sgd(m);
   turborec::bind::bind_bpr(m);
+  turborec::bind::bind_lmf(m);
   turborec::bind::bind_als(m);
   turborec::bind::bind_attention(m);
 }

@@ -13,8 +13,8 @@ from .selection import topk, topk_dot
 from .similarity import sparse_dot_topk
 from .evaluation import cross_validate, evaluate
 from .models import MostPopular, Random
-from . import (als, attention, biases, bpr, datasets, exceptions, features, knn_rating, metrics, models,  # noqa: E402
-               sgd, similarity, split)  # (submodules as attributes)
+from . import (als, attention, biases, bpr, datasets, exceptions, features, knn_rating, lmf, metrics,  # noqa: E402
+               models, sgd, similarity, split)  # (submodules as attributes)
 
 __version__ = "0.1.0"
 

@@ -39,6 +39,7 @@ FAMILIES = {
     "knn_rating": ("numba", "numpy"),  # per-query sorts of a few hundred candidates: numba suffices
     "sgd": ("native", "numba", "numpy"),  # sequential SGD passes: no GPU
     "bpr": ("native", "numba", "numpy"),  # Hogwild SGD over random rows: no GPU backend yet
+    "lmf": ("native", "numba", "numpy"),  # AdaGrad rows with sampled negatives: no GPU backend yet
     "als": ("native", "numba", "numpy"),  # CG and Cholesky half-steps over rows: no GPU backend yet
     "attention": ("native", "numba", "numpy"),  # one forward pass per dispatch: no GPU backend yet
 }

@@ -11,6 +11,7 @@ from .content import ContentKNN
 from .factors import FactorModel
 from .hybrid import Hybrid
 from .knn_rating import KNNBaseline, KNNBasic, KNNWithMeans, KNNWithZScore
+from .lmf import LogisticMatrixFactorization
 from .implicit_knn import BM25Recommender, CosineRecommender, ItemItemRecommender, TFIDFRecommender
 from .neighbours import ItemKNN, UserKNN
 from .nmf import NMF
@@ -18,5 +19,5 @@ from .svd import SVD, SVDpp
 
 __all__ = ["ALSWR", "AlternatingLeastSquares", "BM25Recommender", "BaselineOnly", "BayesianPersonalizedRanking",
            "ContentKNN", "CosineRecommender", "FactorModel", "Hybrid", "ItemItemRecommender", "ItemKNN", "KNNBaseline",
-           "KNNBasic", "KNNWithMeans", "KNNWithZScore", "MostPopular", "NMF", "ParameterWarning", "Random",
-           "RecommenderBase", "SVD", "SVDpp", "TFIDFRecommender", "UserKNN"]
+           "KNNBasic", "KNNWithMeans", "KNNWithZScore", "LogisticMatrixFactorization", "MostPopular", "NMF",
+           "ParameterWarning", "Random", "RecommenderBase", "SVD", "SVDpp", "TFIDFRecommender", "UserKNN"]

@@ -1,0 +1,286 @@
+"""Logistic Matrix Factorization with implicit 0.7's ``LogisticMatrixFactorization`` API, on the
+``lmf`` kernel (:mod:`turborec.lmf`). See docs/lmf.md."""
+
+import time
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+
+from .. import _validation as v
+from .. import lmf as _lmf
+from .._progress import check_show_progress, progress_bar
+from .._threads import resolve_n_threads
+from ..backends import resolve
+from ..exceptions import ParameterWarning
+from ._base import RecommenderBase, as_user_items
+from .bpr import BayesianPersonalizedRanking, _float_dtype, _generator
+from .factors import FactorModel
+
+# implicit's .npz keys (either library loads the other's files), then turborec's own
+_FACTORS = ("user_factors", "item_factors")
+_PARAMETERS = ("regularization", "factors", "learning_rate", "neg_prop", "num_threads", "iterations", "dtype",
+               "random_state", "backend", "n_threads")
+
+
+class LogisticMatrixFactorization(FactorModel):
+    """Logistic Matrix Factorization (Johnson, NIPS 2014 workshop): implicit 0.7's model and API.
+
+    Each epoch takes one AdaGrad step for every user, the items fixed, then one for every item,
+    the users fixed (:func:`turborec.lmf.lmf_update` states the step and the negative
+    sampling). Each factor vector has two more columns: ``user_factors[:, -2]`` is 1 and
+    ``user_factors[:, -1]`` the user bias; ``item_factors[:, -2]`` the item bias and
+    ``item_factors[:, -1]`` is 1, so that ``user_factors @ item_factors.T`` is the score, as
+    in implicit.
+
+    Parameters
+    ----------
+    factors : int, default 30
+        Latent factors (the arrays have ``factors + 2`` columns).
+    learning_rate : float >= 0, default 1.0
+        AdaGrad's step size.
+    regularization : float >= 0, default 0.6
+    dtype : numpy.float32 or numpy.float64, default numpy.float32
+        Of the factors and of the arithmetic.
+    iterations : int >= 0, default 30
+        Epochs.
+    neg_prop : int >= 0, default 30
+        Negatives sampled per interaction, at most ``factors + 2`` per user or item (as
+        implicit).
+    num_threads : int, default 0
+        implicit's thread count: 0 is OpenMP's maximum. The factors do not depend on it: with a
+        ``random_state`` fitting is reproducible bit for bit on every backend and thread count.
+    random_state : int, numpy.random.Generator, numpy.random.RandomState or None
+        Seeds the initial factors (standard normal, drawn as implicit draws them) and the
+        sampling sequences.
+    backend : str, optional
+        Of the LMF and top-k kernels (``"native"``, ``"numba"``, ``"numpy"``).
+    n_threads : int, optional
+        turborec's thread count; wins over ``num_threads`` when given.
+
+    Attributes
+    ----------
+    user_factors : ndarray of shape (n_users, factors + 2), or None before ``fit``
+    item_factors : ndarray of shape (n_items, factors + 2), or None before ``fit``
+    n_users_, n_items_, backend_, n_threads_
+    """
+
+    def __init__(self, factors=30, learning_rate=1.00, regularization=0.6, dtype=np.float32, iterations=30,
+                 neg_prop=30, num_threads=0, random_state=None, *, backend=None, n_threads=None):
+        self.factors = factors
+        self.learning_rate = learning_rate
+        self.regularization = regularization
+        self.dtype = dtype
+        self.iterations = iterations
+        self.neg_prop = neg_prop
+        self.num_threads = num_threads
+        self.random_state = random_state
+        self.backend = backend
+        self.n_threads = n_threads
+        self.user_factors = None
+        self.item_factors = None
+
+    set_params = RecommenderBase.set_params  # FactorModel's would re-validate factors as parameters
+    n_users_ = BayesianPersonalizedRanking.n_users_
+    n_items_ = BayesianPersonalizedRanking.n_items_
+    _similar = BayesianPersonalizedRanking._similar
+    _rank_cosine = BayesianPersonalizedRanking._rank_cosine
+
+    def _settings(self):
+        """Every parameter checked: (factors, learning_rate, regularization, neg_prop, dtype,
+        iterations); sets ``backend_`` and ``n_threads_``."""
+        factors = v.check_k(self.factors, "factors")
+        learning_rate, regularization, neg_prop, _ = _lmf.check_settings(self.learning_rate, self.regularization,
+                                                                         self.neg_prop, 0)
+        dtype = _float_dtype(self.dtype)
+        iterations = v.as_int(self.iterations, "iterations", "an int >= 0")
+        if iterations < 0:
+            raise ValueError(f"iterations: expected an int >= 0, got {iterations}")
+        self._resolve_runtime()
+        return factors, learning_rate, regularization, neg_prop, dtype, iterations
+
+    def _resolve_runtime(self):
+        threads = self.n_threads
+        if threads is None:
+            num_threads = v.as_int(self.num_threads, "num_threads", "an int >= 0 (0: every core)")
+            if num_threads < 0:
+                raise ValueError(f"num_threads: expected 0 (every core) or a positive int, got {num_threads}")
+            threads = num_threads or None
+        self.backend_ = resolve("lmf", self.backend).name
+        self.n_threads_ = resolve_n_threads(threads)
+
+    def fit(self, user_items, show_progress=True, callback=None):
+        """Learn the factors by ``iterations`` epochs (a users' half-step, then an items' one).
+
+        As implicit, factors already set with the right shapes and dtype (a previous ``fit``,
+        ``load``) are the starting point; otherwise both are drawn from ``random_state``: items
+        then users, standard normal in float32 (implicit's draws whatever ``dtype``), zero rows for items and users without interactions, and
+        the constant columns set to 1. AdaGrad's sums start at zero on every ``fit``.
+
+        Parameters
+        ----------
+        user_items : scipy.sparse.csr_matrix of shape (n_users, n_items), or Interactions
+            Confidences: finite values >= 0 (stored zeros dropped, duplicates summed). Other
+            sparse formats are converted with a ParameterWarning. NaN, inf or negative values
+            are a ValueError.
+        show_progress : bool, default True
+            Draw a progress bar.
+        callback : callable, optional
+            Called after each epoch as implicit calls it: ``callback(epoch, seconds)``.
+
+        Returns
+        -------
+        self
+        """
+        show = check_show_progress(show_progress)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback: expected a callable or None, got {type(callback).__name__}")
+        factors, learning_rate, regularization, neg_prop, dtype, iterations = self._settings()
+        users, items = _lmf.as_rows(as_user_items(user_items, stacklevel=3), dtype)
+        rs = _generator(self.random_state)
+        self._start(users, factors, dtype, rs)
+        x, y = self.user_factors, self.item_factors
+        x_sums, y_sums = np.zeros_like(x), np.zeros_like(y)
+        seeds = rs.integers(0, 2**64, size=(iterations, 2), dtype=np.uint64)
+        with progress_bar(show, total=iterations, desc="LMF", unit="epoch") as bar:
+            for epoch, (user_seed, item_seed) in enumerate(seeds):
+                start = time.perf_counter()
+                _lmf.update(users, y, x, x_sums, learning_rate, regularization, neg_prop, int(user_seed),
+                            self.backend_, self.n_threads_)
+                x[:, -2] = 1
+                _lmf.update(items, x, y, y_sums, learning_rate, regularization, neg_prop, int(item_seed),
+                            self.backend_, self.n_threads_)
+                y[:, -1] = 1
+                bar.update(1)
+                if callback is not None:
+                    callback(epoch, time.perf_counter() - start)
+        if not (np.isfinite(x).all() and np.isfinite(y).all()):
+            raise ValueError("fit: the factors diverged to NaN or inf; lower learning_rate")
+        return self
+
+    def _start(self, users, factors, dtype, rs):
+        """The factors training starts from: the current ones when they fit, else implicit's draw."""
+        (n_users, n_items), width = users.shape, factors + 2
+        current = (self.user_factors, self.item_factors)
+        if all(isinstance(a, np.ndarray) and a.dtype == dtype for a in current) and \
+                self.user_factors.shape == (n_users, width) and self.item_factors.shape == (n_items, width):
+            x = v.as_float_matrix(self.user_factors, "user_factors", np, finite=True)
+            y = v.as_float_matrix(self.item_factors, "item_factors", np, finite=True)
+            self.user_factors, self.item_factors = x, y
+            return
+        indptr, indices = users.arrays
+        item_factors = rs.standard_normal((n_items, width), dtype=np.float32).astype(dtype)  # as implicit
+        item_factors[:, -1] = 1
+        item_factors[np.bincount(indices, minlength=n_items) == 0] = 0
+        user_factors = rs.standard_normal((n_users, width), dtype=np.float32).astype(dtype)
+        user_factors[:, -2] = 1
+        user_factors[np.diff(indptr) == 0] = 0
+        self.user_factors, self.item_factors = user_factors, item_factors
+
+    # ------------------------------------------------------------------ queries
+
+    def recommend(self, userid, user_items, N=10, filter_already_liked_items=True, filter_items=None,
+                  recalculate_user=False, items=None):
+        """Top-``N`` items by ``user_factors @ item_factors.T``; see
+        :meth:`RecommenderBase.recommend`. ``recalculate_user`` is not supported by LMF
+        (NotImplementedError, as in implicit)."""
+        if sp.issparse(user_items):
+            user_items = as_user_items(user_items)  # here, so that a conversion warning names the caller's line
+        self._resolve_runtime()
+        return super().recommend(userid, user_items, N, filter_already_liked_items, filter_items, recalculate_user,
+                                 items)
+
+    def similar_items(self, itemid, N=10, recalculate_item=False, item_users=None, filter_items=None, items=None):
+        """Items most similar to ``itemid`` by the cosine of their factors (the two constant and
+        bias columns included, as in implicit; the item itself first).
+
+        Parameters
+        ----------
+        itemid : int or array-like of int
+        N : int
+        recalculate_item : bool
+            Not supported by LMF (NotImplementedError, as in implicit).
+        item_users : ignored
+        filter_items, items : array-like of int, optional
+            Item ids never returned / the only ids ranked (at most one of them).
+
+        Returns
+        -------
+        ids : int32 ndarray, shape (width,) or (len(itemid), width)
+        scores : float32 ndarray of cosines
+        """
+        self._check_fitted()
+        if v.as_bool(recalculate_item, "recalculate_item"):
+            raise NotImplementedError("recalculate_item: not supported by LogisticMatrixFactorization")
+        return self._similar(itemid, self.item_factors, N, filter_items, items, ("itemid", "filter_items", "items"))
+
+    def similar_users(self, userid, N=10, filter_users=None, users=None):
+        """Users most similar to ``userid`` by the cosine of their factors (the user itself first).
+
+        Parameters
+        ----------
+        userid : int or array-like of int
+        N : int
+        filter_users, users : array-like of int, optional
+            User ids never returned / the only ids ranked (at most one of them).
+
+        Returns
+        -------
+        ids : int32 ndarray
+        scores : float32 ndarray of cosines
+        """
+        self._check_fitted()
+        return self._similar(userid, self.user_factors, N, filter_users, users, ("userid", "filter_users", "users"))
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, fileobj_or_path):
+        """Save to ``.npz`` with implicit's keys (the factors and each parameter; None ones left
+        out). A ``random_state`` that is not an int is left out with a ParameterWarning.
+
+        Parameters
+        ----------
+        fileobj_or_path : str, path or file object
+            A ``str`` path without the ``.npz`` suffix gets it (as ``numpy.savez`` does).
+        """
+        arrays = {name: getattr(self, name) for name in _FACTORS if getattr(self, name) is not None}
+        for name in _PARAMETERS:
+            value = getattr(self, name)
+            if name == "dtype":
+                value = _float_dtype(value).name
+            elif name == "random_state" and value is not None and not isinstance(value, (int, np.integer)):
+                warnings.warn(f"random_state: a {type(value).__name__} cannot be saved without pickling; not saved",
+                              ParameterWarning, stacklevel=2)
+                value = None
+            if value is not None:
+                arrays[name] = np.asarray(value)
+        np.savez(fileobj_or_path, **arrays)
+
+    @classmethod
+    def load(cls, fileobj_or_path):
+        """A model saved by :meth:`save` (or by implicit's ``save``), read with
+        ``allow_pickle=False``.
+
+        Parameters
+        ----------
+        fileobj_or_path : str, path or file object
+            A ``str`` path without the ``.npz`` suffix gets it.
+
+        Returns
+        -------
+        LogisticMatrixFactorization
+        """
+        if isinstance(fileobj_or_path, str) and not fileobj_or_path.endswith(".npz"):
+            fileobj_or_path += ".npz"
+        model = cls()
+        with np.load(fileobj_or_path, allow_pickle=False) as data:
+            for key in data.files:
+                if key not in _PARAMETERS and key not in _FACTORS:
+                    raise ValueError(f"fileobj_or_path: unexpected entry {key!r} (not a saved {cls.__name__})")
+                value = data[key]
+                if key == "dtype":
+                    value = np.dtype(str(value)).type
+                elif value.shape == () and key not in _FACTORS:
+                    value = value.item()
+                setattr(model, key, value)
+        return model
