@@ -1,13 +1,15 @@
 """What implicit 0.7's trained factor models share here (``AlternatingLeastSquares``,
-``BayesianPersonalizedRanking``): implicit's ``check_random_state`` and thread arguments, the
+``BayesianPersonalizedRanking``, ``LogisticMatrixFactorization``): implicit's
+``check_random_state``, dtype and thread arguments, ``recommend``, the
 ``n_users_`` / ``n_items_`` of factors set by ``fit``, and ``similar_items`` / ``similar_users``
 by the cosine of the factors, through :func:`turborec.topk_dot`."""
 
 import numpy as np
+import scipy.sparse as sp
 
 from .. import _validation as v
 from .. import selection as _topk
-from ._base import RecommenderBase
+from ._base import RecommenderBase, as_user_items
 from .factors import FactorModel
 
 
@@ -34,6 +36,17 @@ def threads_of(n_threads, num_threads):
     if num_threads < 0:
         raise ValueError(f"num_threads: expected 0 (every core) or a positive int, got {num_threads}")
     return num_threads or None
+
+
+def float_dtype(dtype):
+    """``dtype`` as a NumPy float32 or float64 dtype; anything else is a TypeError."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype: expected numpy.float32 or numpy.float64, got {dtype!r}") from None
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtype: expected numpy.float32 or numpy.float64, got {dtype}")
+    return dtype
 
 
 def _ids(ids, name):
@@ -66,6 +79,17 @@ class TrainedFactorModel(FactorModel):
         if self.item_factors is None:
             raise AttributeError("n_items_: not fitted")
         return len(self.item_factors)
+
+    def recommend(self, userid, user_items, N=10, filter_already_liked_items=True, filter_items=None,
+                  recalculate_user=False, items=None):
+        """Top-``N`` items by ``user_factors @ item_factors.T``; see
+        :meth:`RecommenderBase.recommend`. ``recalculate_user`` is ALS's only (the others raise
+        NotImplementedError, as implicit's)."""
+        if sp.issparse(user_items):
+            user_items = as_user_items(user_items)  # here, so that a conversion warning names the caller's line
+        self._resolve_runtime()
+        return super().recommend(userid, user_items, N, filter_already_liked_items, filter_items, recalculate_user,
+                                 items)
 
     def similar_items(self, itemid, N=10, recalculate_item=False, item_users=None, filter_items=None, items=None):
         """Items most similar to ``itemid`` by the cosine of their factors (the item itself first).

@@ -5,7 +5,6 @@ import time
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 
 from .. import _validation as v
 from .. import bpr as _bpr
@@ -14,7 +13,7 @@ from .._threads import resolve_n_threads
 from ..backends import resolve
 from ..exceptions import ParameterWarning
 from ._base import as_user_items
-from ._implicit import TrainedFactorModel, check_random_state, threads_of
+from ._implicit import TrainedFactorModel, check_random_state, float_dtype, threads_of
 
 # implicit's .npz keys (either library loads the other's files), then turborec's own
 _FACTORS = ("user_factors", "item_factors")
@@ -86,7 +85,7 @@ class BayesianPersonalizedRanking(TrainedFactorModel):
         factors = v.check_k(self.factors, "factors")
         learning_rate, regularization, _, verify = _bpr.check_settings(self.learning_rate, self.regularization, 0,
                                                                        self.verify_negative_samples)
-        dtype = _float_dtype(self.dtype)
+        dtype = float_dtype(self.dtype)
         iterations = v.as_int(self.iterations, "iterations", "an int >= 0")
         if iterations < 0:
             raise ValueError(f"iterations: expected an int >= 0, got {iterations}")
@@ -164,17 +163,6 @@ class BayesianPersonalizedRanking(TrainedFactorModel):
 
     # ------------------------------------------------------------------ queries
 
-    def recommend(self, userid, user_items, N=10, filter_already_liked_items=True, filter_items=None,
-                  recalculate_user=False, items=None):
-        """Top-``N`` items by ``user_factors @ item_factors.T``; see
-        :meth:`RecommenderBase.recommend`. ``recalculate_user`` is not supported by BPR
-        (NotImplementedError, as in implicit)."""
-        if sp.issparse(user_items):
-            user_items = as_user_items(user_items)  # here, so that a conversion warning names the caller's line
-        self._resolve_runtime()
-        return super().recommend(userid, user_items, N, filter_already_liked_items, filter_items, recalculate_user,
-                                 items)
-
     # ------------------------------------------------------------------ persistence
 
     def save(self, fileobj_or_path):
@@ -191,7 +179,7 @@ class BayesianPersonalizedRanking(TrainedFactorModel):
         for name in _PARAMETERS:
             value = getattr(self, name)
             if name == "dtype":
-                value = _float_dtype(value).name
+                value = float_dtype(value).name
             elif name == "random_state" and value is not None and not isinstance(value, (int, np.integer)):
                 warnings.warn(f"random_state: a {type(value).__name__} cannot be saved without pickling; not saved",
                               ParameterWarning, stacklevel=2)
@@ -228,13 +216,3 @@ class BayesianPersonalizedRanking(TrainedFactorModel):
                     value = value.item()
                 setattr(model, key, value)
         return model
-
-
-def _float_dtype(dtype):
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype: expected numpy.float32 or numpy.float64, got {dtype!r}") from None
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"dtype: expected numpy.float32 or numpy.float64, got {dtype}")
-    return dtype

@@ -5,7 +5,6 @@ import time
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 
 from .. import _validation as v
 from .. import lmf as _lmf
@@ -13,9 +12,8 @@ from .._progress import check_show_progress, progress_bar
 from .._threads import resolve_n_threads
 from ..backends import resolve
 from ..exceptions import ParameterWarning
-from ._base import RecommenderBase, as_user_items
-from .bpr import BayesianPersonalizedRanking, _float_dtype, _generator
-from .factors import FactorModel
+from ._base import as_user_items
+from ._implicit import TrainedFactorModel, check_random_state, float_dtype, threads_of
 
 # implicit's .npz keys (either library loads the other's files), then turborec's own
 _FACTORS = ("user_factors", "item_factors")
@@ -23,7 +21,7 @@ _PARAMETERS = ("regularization", "factors", "learning_rate", "neg_prop", "num_th
                "random_state", "backend", "n_threads")
 
 
-class LogisticMatrixFactorization(FactorModel):
+class LogisticMatrixFactorization(TrainedFactorModel):
     """Logistic Matrix Factorization (Johnson, NIPS 2014 workshop): implicit 0.7's model and API.
 
     Each epoch takes one AdaGrad step for every user, the items fixed, then one for every item,
@@ -80,19 +78,13 @@ class LogisticMatrixFactorization(FactorModel):
         self.user_factors = None
         self.item_factors = None
 
-    set_params = RecommenderBase.set_params  # FactorModel's would re-validate factors as parameters
-    n_users_ = BayesianPersonalizedRanking.n_users_
-    n_items_ = BayesianPersonalizedRanking.n_items_
-    _similar = BayesianPersonalizedRanking._similar
-    _rank_cosine = BayesianPersonalizedRanking._rank_cosine
-
     def _settings(self):
         """Every parameter checked: (factors, learning_rate, regularization, neg_prop, dtype,
         iterations); sets ``backend_`` and ``n_threads_``."""
         factors = v.check_k(self.factors, "factors")
         learning_rate, regularization, neg_prop, _ = _lmf.check_settings(self.learning_rate, self.regularization,
                                                                          self.neg_prop, 0)
-        dtype = _float_dtype(self.dtype)
+        dtype = float_dtype(self.dtype)
         iterations = v.as_int(self.iterations, "iterations", "an int >= 0")
         if iterations < 0:
             raise ValueError(f"iterations: expected an int >= 0, got {iterations}")
@@ -100,14 +92,8 @@ class LogisticMatrixFactorization(FactorModel):
         return factors, learning_rate, regularization, neg_prop, dtype, iterations
 
     def _resolve_runtime(self):
-        threads = self.n_threads
-        if threads is None:
-            num_threads = v.as_int(self.num_threads, "num_threads", "an int >= 0 (0: every core)")
-            if num_threads < 0:
-                raise ValueError(f"num_threads: expected 0 (every core) or a positive int, got {num_threads}")
-            threads = num_threads or None
         self.backend_ = resolve("lmf", self.backend).name
-        self.n_threads_ = resolve_n_threads(threads)
+        self.n_threads_ = resolve_n_threads(threads_of(self.n_threads, self.num_threads))
 
     def fit(self, user_items, show_progress=True, callback=None):
         """Learn the factors by ``iterations`` epochs (a users' half-step, then an items' one).
@@ -137,7 +123,7 @@ class LogisticMatrixFactorization(FactorModel):
             raise TypeError(f"callback: expected a callable or None, got {type(callback).__name__}")
         factors, learning_rate, regularization, neg_prop, dtype, iterations = self._settings()
         users, items = _lmf.as_rows(as_user_items(user_items, stacklevel=3), dtype)
-        rs = _generator(self.random_state)
+        rs = check_random_state(self.random_state)
         self._start(users, factors, dtype, rs)
         x, y = self.user_factors, self.item_factors
         x_sums, y_sums = np.zeros_like(x), np.zeros_like(y)
@@ -179,59 +165,6 @@ class LogisticMatrixFactorization(FactorModel):
 
     # ------------------------------------------------------------------ queries
 
-    def recommend(self, userid, user_items, N=10, filter_already_liked_items=True, filter_items=None,
-                  recalculate_user=False, items=None):
-        """Top-``N`` items by ``user_factors @ item_factors.T``; see
-        :meth:`RecommenderBase.recommend`. ``recalculate_user`` is not supported by LMF
-        (NotImplementedError, as in implicit)."""
-        if sp.issparse(user_items):
-            user_items = as_user_items(user_items)  # here, so that a conversion warning names the caller's line
-        self._resolve_runtime()
-        return super().recommend(userid, user_items, N, filter_already_liked_items, filter_items, recalculate_user,
-                                 items)
-
-    def similar_items(self, itemid, N=10, recalculate_item=False, item_users=None, filter_items=None, items=None):
-        """Items most similar to ``itemid`` by the cosine of their factors (the two constant and
-        bias columns included, as in implicit; the item itself first).
-
-        Parameters
-        ----------
-        itemid : int or array-like of int
-        N : int
-        recalculate_item : bool
-            Not supported by LMF (NotImplementedError, as in implicit).
-        item_users : ignored
-        filter_items, items : array-like of int, optional
-            Item ids never returned / the only ids ranked (at most one of them).
-
-        Returns
-        -------
-        ids : int32 ndarray, shape (width,) or (len(itemid), width)
-        scores : float32 ndarray of cosines
-        """
-        self._check_fitted()
-        if v.as_bool(recalculate_item, "recalculate_item"):
-            raise NotImplementedError("recalculate_item: not supported by LogisticMatrixFactorization")
-        return self._similar(itemid, self.item_factors, N, filter_items, items, ("itemid", "filter_items", "items"))
-
-    def similar_users(self, userid, N=10, filter_users=None, users=None):
-        """Users most similar to ``userid`` by the cosine of their factors (the user itself first).
-
-        Parameters
-        ----------
-        userid : int or array-like of int
-        N : int
-        filter_users, users : array-like of int, optional
-            User ids never returned / the only ids ranked (at most one of them).
-
-        Returns
-        -------
-        ids : int32 ndarray
-        scores : float32 ndarray of cosines
-        """
-        self._check_fitted()
-        return self._similar(userid, self.user_factors, N, filter_users, users, ("userid", "filter_users", "users"))
-
     # ------------------------------------------------------------------ persistence
 
     def save(self, fileobj_or_path):
@@ -247,7 +180,7 @@ class LogisticMatrixFactorization(FactorModel):
         for name in _PARAMETERS:
             value = getattr(self, name)
             if name == "dtype":
-                value = _float_dtype(value).name
+                value = float_dtype(value).name
             elif name == "random_state" and value is not None and not isinstance(value, (int, np.integer)):
                 warnings.warn(f"random_state: a {type(value).__name__} cannot be saved without pickling; not saved",
                               ParameterWarning, stacklevel=2)
