@@ -97,3 +97,17 @@ def test_bpr_code_runs_unchanged_with_the_same_answers():
     assert ids.shape == (5, 5) and not any(matrix[u, ids[u]].nnz for u in range(5))  # liked items filtered
     with pytest.raises(NotImplementedError, match="use_gpu: turborec has no GPU BPR model"):
         compat.bpr.BayesianPersonalizedRanking(use_gpu=True)
+
+
+def test_lmf_factory_and_class_are_turborecs():
+    import implicit.lmf  # noqa: F401 - the peer's module exists with this name
+
+    assert compat.cpu.lmf.LogisticMatrixFactorization is turborec.models.LogisticMatrixFactorization
+    matrix = user_items(3, n_users=200, n_items=50)
+    model = compat.lmf.LogisticMatrixFactorization(8, 1.0, 0.6, np.float32, 3, 5, num_threads=1, random_state=0)
+    assert isinstance(model, turborec.models.LogisticMatrixFactorization) and model.neg_prop == 5
+    model.fit(matrix, show_progress=False)
+    ids, _ = model.recommend(np.arange(4), matrix[:4], N=5)
+    assert ids.shape == (4, 5) and not any(matrix[u, ids[u]].nnz for u in range(4))
+    with pytest.raises(NotImplementedError, match="use_gpu: turborec has no GPU LMF model"):
+        compat.lmf.LogisticMatrixFactorization(use_gpu=True)

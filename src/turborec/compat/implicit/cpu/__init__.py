@@ -1,5 +1,5 @@
 """``implicit.cpu``: the CPU models."""
 
-from . import als, bpr
+from . import als, bpr, lmf
 
-__all__ = ["als", "bpr"]
+__all__ = ["als", "bpr", "lmf"]
