@@ -4,13 +4,18 @@
 ``n_users_`` / ``n_items_`` of factors set by ``fit``, and ``similar_items`` / ``similar_users``
 by the cosine of the factors, through :func:`turborec.topk_dot`."""
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 
 from .. import _validation as v
 from .. import selection as _topk
+from ..exceptions import ParameterWarning
 from ._base import RecommenderBase, as_user_items
 from .factors import FactorModel
+
+FACTORS = ("user_factors", "item_factors")
 
 
 def check_random_state(random_state):
@@ -67,6 +72,7 @@ class TrainedFactorModel(FactorModel):
     ``_item_queries`` to recalculate items."""
 
     set_params = RecommenderBase.set_params  # FactorModel's would re-validate factors as parameters
+    _saved = ()  # the parameters save writes: implicit's keys (either library loads the other's files), then ours
 
     @property
     def n_users_(self):
@@ -163,3 +169,60 @@ class TrainedFactorModel(FactorModel):
                                      backend=self.backend_, n_threads=self.n_threads_)
         ids, scores = ids.astype(np.int32), scores.astype(np.float32)
         return (ids[0], scores[0]) if scalar else (ids, scores)
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, fileobj_or_path):
+        """Save the factors (when fitted) and every parameter to ``.npz`` in implicit's layout, each
+        under its own name (None ones left out; either library loads the other's files). A
+        ``random_state`` that is not an int cannot be stored without pickling: it is left out with
+        a ParameterWarning.
+
+        Parameters
+        ----------
+        fileobj_or_path : str, path or file object
+            A ``str`` path without the ``.npz`` suffix gets it (as ``numpy.savez`` does).
+        """
+        arrays = {name: getattr(self, name) for name in FACTORS if getattr(self, name) is not None}
+        for name in self._saved:
+            value = getattr(self, name)
+            if name == "dtype":
+                value = float_dtype(value).name
+            elif name == "random_state" and value is not None and not isinstance(value, (int, np.integer)):
+                warnings.warn(f"random_state: a {type(value).__name__} cannot be saved without pickling; not saved",
+                              ParameterWarning, stacklevel=2)
+                value = None
+            if value is not None:
+                arrays[name] = np.asarray(value)
+        np.savez(fileobj_or_path, **arrays)
+
+    @classmethod
+    def load(cls, fileobj_or_path):
+        """A model saved by :meth:`save` (or by implicit's ``save``), read with
+        ``allow_pickle=False``.
+
+        Parameters
+        ----------
+        fileobj_or_path : str, path or file object
+            A ``str`` path without the ``.npz`` suffix gets it.
+
+        Returns
+        -------
+        a model of this class
+        """
+        if isinstance(fileobj_or_path, str) and not fileobj_or_path.endswith(".npz"):
+            fileobj_or_path += ".npz"
+        model = cls()
+        with np.load(fileobj_or_path, allow_pickle=False) as data:
+            for key in data.files:
+                if key not in cls._saved and key not in FACTORS:
+                    raise ValueError(f"fileobj_or_path: unexpected entry {key!r} (not a saved {cls.__name__})")
+                value = data[key]
+                if key == "dtype":
+                    value = np.dtype(str(value)).type
+                elif value.shape == () and key not in FACTORS:
+                    value = value.item()
+                setattr(model, key, value)
+        if model.user_factors is not None:
+            model._resolve_runtime()
+        return model

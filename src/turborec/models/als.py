@@ -24,7 +24,6 @@ from .._threads import resolve_n_threads
 from ..backends import resolve
 from ..datasets import Interactions
 from ..similarity._operands import check_number
-from ._als_io import load_npz, save_npz
 from ._base import as_user_items
 from ._implicit import TrainedFactorModel, _ids, check_random_state, threads_of
 from .factors import FactorModel
@@ -73,6 +72,10 @@ class AlternatingLeastSquares(TrainedFactorModel):
         The training loss after the last iteration (``calculate_training_loss``).
     n_users_, n_items_, backend_, n_threads_
     """
+
+    # implicit's .npz keys (either library loads the other's files), then turborec's own
+    _saved = ("regularization", "factors", "num_threads", "iterations", "use_native", "use_cg", "cg_steps",
+              "calculate_training_loss", "dtype", "random_state", "alpha", "backend", "n_threads")
 
     def __init__(self, factors=100, regularization=0.01, alpha=1.0, dtype=np.float32, use_native=True, use_cg=True,
                  iterations=15, calculate_training_loss=False, num_threads=0, random_state=None, *, backend=None,
@@ -334,38 +337,6 @@ class AlternatingLeastSquares(TrainedFactorModel):
         contributions = (y[liked[keep]] @ weighted_item) * confidence[keep]
         best = heapq.nlargest(N, zip(contributions.tolist(), liked[keep].tolist()))
         return float(contributions.sum()), [(int(j), float(s)) for s, j in best], user_weights
-
-    # ------------------------------------------------------------------ persistence
-
-    def save(self, file):
-        """Save the factors and every parameter to an ``.npz`` file in implicit's layout (either
-        library loads the other's files); nothing is pickled. A ``random_state`` that is not an
-        int is not saved (a ParameterWarning says so).
-
-        Parameters
-        ----------
-        file : str, path or file object
-        """
-        save_npz(self, file)
-
-    @classmethod
-    def load(cls, file):
-        """A model saved by :meth:`save` (or by implicit's ``save``), read with
-        ``allow_pickle=False``.
-
-        Parameters
-        ----------
-        file : str, path or file object
-            A ``str`` without the ``.npz`` suffix gets it.
-
-        Returns
-        -------
-        AlternatingLeastSquares
-        """
-        model = load_npz(cls(), file)
-        if model.user_factors is not None:
-            model._resolve_runtime()
-        return model
 
 
 def _scaled(matrix, alpha):

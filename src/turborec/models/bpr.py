@@ -2,7 +2,6 @@
 ``bpr`` kernels (:mod:`turborec.bpr`). See docs/bpr.md."""
 
 import time
-import warnings
 
 import numpy as np
 
@@ -11,13 +10,10 @@ from .. import bpr as _bpr
 from .._progress import check_show_progress, progress_bar
 from .._threads import resolve_n_threads
 from ..backends import resolve
-from ..exceptions import ParameterWarning
 from ._base import as_user_items
 from ._implicit import TrainedFactorModel, check_random_state, float_dtype, threads_of
 
-# implicit's .npz keys (either library loads the other's files), then turborec's own
-_FACTORS = ("user_factors", "item_factors")
-_PARAMETERS = ("regularization", "factors", "learning_rate", "verify_negative_samples", "num_threads", "iterations",
+_SAVED = ("regularization", "factors", "learning_rate", "verify_negative_samples", "num_threads", "iterations",
                "dtype", "random_state", "backend", "n_threads")
 
 
@@ -63,6 +59,8 @@ class BayesianPersonalizedRanking(TrainedFactorModel):
         The last column is the item bias.
     n_users_, n_items_, backend_, n_threads_
     """
+
+    _saved = _SAVED  # implicit's .npz keys (either library loads the other's files), then turborec's own
 
     def __init__(self, factors=100, learning_rate=0.01, regularization=0.01, dtype=np.float32, iterations=100,
                  verify_negative_samples=True, num_threads=0, random_state=None, *, backend=None, n_threads=None):
@@ -162,57 +160,3 @@ class BayesianPersonalizedRanking(TrainedFactorModel):
         self.user_factors, self.item_factors = user_factors, item_factors
 
     # ------------------------------------------------------------------ queries
-
-    # ------------------------------------------------------------------ persistence
-
-    def save(self, fileobj_or_path):
-        """Save to ``.npz`` with implicit's keys (the factors and each parameter; None ones left
-        out). A ``random_state`` that is not an int cannot be stored without pickling: it is left
-        out with a ParameterWarning.
-
-        Parameters
-        ----------
-        fileobj_or_path : str, path or file object
-            A ``str`` path without the ``.npz`` suffix gets it (as ``numpy.savez`` does).
-        """
-        arrays = {name: getattr(self, name) for name in _FACTORS if getattr(self, name) is not None}
-        for name in _PARAMETERS:
-            value = getattr(self, name)
-            if name == "dtype":
-                value = float_dtype(value).name
-            elif name == "random_state" and value is not None and not isinstance(value, (int, np.integer)):
-                warnings.warn(f"random_state: a {type(value).__name__} cannot be saved without pickling; not saved",
-                              ParameterWarning, stacklevel=2)
-                value = None
-            if value is not None:
-                arrays[name] = np.asarray(value)
-        np.savez(fileobj_or_path, **arrays)
-
-    @classmethod
-    def load(cls, fileobj_or_path):
-        """A model saved by :meth:`save` (or by implicit's ``save``), read with
-        ``allow_pickle=False``.
-
-        Parameters
-        ----------
-        fileobj_or_path : str, path or file object
-            A ``str`` path without the ``.npz`` suffix gets it.
-
-        Returns
-        -------
-        BayesianPersonalizedRanking
-        """
-        if isinstance(fileobj_or_path, str) and not fileobj_or_path.endswith(".npz"):
-            fileobj_or_path += ".npz"
-        model = cls()
-        with np.load(fileobj_or_path, allow_pickle=False) as data:
-            for key in data.files:
-                if key not in _PARAMETERS and key not in _FACTORS:
-                    raise ValueError(f"fileobj_or_path: unexpected entry {key!r} (not a saved {cls.__name__})")
-                value = data[key]
-                if key == "dtype":
-                    value = np.dtype(str(value)).type
-                elif value.shape == () and key not in _FACTORS:
-                    value = value.item()
-                setattr(model, key, value)
-        return model

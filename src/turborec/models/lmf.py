@@ -2,7 +2,6 @@
 ``lmf`` kernel (:mod:`turborec.lmf`). See docs/lmf.md."""
 
 import time
-import warnings
 
 import numpy as np
 
@@ -11,13 +10,10 @@ from .. import lmf as _lmf
 from .._progress import check_show_progress, progress_bar
 from .._threads import resolve_n_threads
 from ..backends import resolve
-from ..exceptions import ParameterWarning
 from ._base import as_user_items
 from ._implicit import TrainedFactorModel, check_random_state, float_dtype, threads_of
 
-# implicit's .npz keys (either library loads the other's files), then turborec's own
-_FACTORS = ("user_factors", "item_factors")
-_PARAMETERS = ("regularization", "factors", "learning_rate", "neg_prop", "num_threads", "iterations", "dtype",
+_SAVED = ("regularization", "factors", "learning_rate", "neg_prop", "num_threads", "iterations", "dtype",
                "random_state", "backend", "n_threads")
 
 
@@ -62,6 +58,8 @@ class LogisticMatrixFactorization(TrainedFactorModel):
     item_factors : ndarray of shape (n_items, factors + 2), or None before ``fit``
     n_users_, n_items_, backend_, n_threads_
     """
+
+    _saved = _SAVED  # implicit's .npz keys (either library loads the other's files), then turborec's own
 
     def __init__(self, factors=30, learning_rate=1.00, regularization=0.6, dtype=np.float32, iterations=30,
                  neg_prop=30, num_threads=0, random_state=None, *, backend=None, n_threads=None):
@@ -164,56 +162,3 @@ class LogisticMatrixFactorization(TrainedFactorModel):
         self.user_factors, self.item_factors = user_factors, item_factors
 
     # ------------------------------------------------------------------ queries
-
-    # ------------------------------------------------------------------ persistence
-
-    def save(self, fileobj_or_path):
-        """Save to ``.npz`` with implicit's keys (the factors and each parameter; None ones left
-        out). A ``random_state`` that is not an int is left out with a ParameterWarning.
-
-        Parameters
-        ----------
-        fileobj_or_path : str, path or file object
-            A ``str`` path without the ``.npz`` suffix gets it (as ``numpy.savez`` does).
-        """
-        arrays = {name: getattr(self, name) for name in _FACTORS if getattr(self, name) is not None}
-        for name in _PARAMETERS:
-            value = getattr(self, name)
-            if name == "dtype":
-                value = float_dtype(value).name
-            elif name == "random_state" and value is not None and not isinstance(value, (int, np.integer)):
-                warnings.warn(f"random_state: a {type(value).__name__} cannot be saved without pickling; not saved",
-                              ParameterWarning, stacklevel=2)
-                value = None
-            if value is not None:
-                arrays[name] = np.asarray(value)
-        np.savez(fileobj_or_path, **arrays)
-
-    @classmethod
-    def load(cls, fileobj_or_path):
-        """A model saved by :meth:`save` (or by implicit's ``save``), read with
-        ``allow_pickle=False``.
-
-        Parameters
-        ----------
-        fileobj_or_path : str, path or file object
-            A ``str`` path without the ``.npz`` suffix gets it.
-
-        Returns
-        -------
-        LogisticMatrixFactorization
-        """
-        if isinstance(fileobj_or_path, str) and not fileobj_or_path.endswith(".npz"):
-            fileobj_or_path += ".npz"
-        model = cls()
-        with np.load(fileobj_or_path, allow_pickle=False) as data:
-            for key in data.files:
-                if key not in _PARAMETERS and key not in _FACTORS:
-                    raise ValueError(f"fileobj_or_path: unexpected entry {key!r} (not a saved {cls.__name__})")
-                value = data[key]
-                if key == "dtype":
-                    value = np.dtype(str(value)).type
-                elif value.shape == () and key not in _FACTORS:
-                    value = value.item()
-                setattr(model, key, value)
-        return model
