@@ -229,7 +229,7 @@ def test_progress_bar_draws_only_when_asked(capsys, monkeypatch):
 
 def test_tqdm_is_a_runtime_dependency():
     """Progress bars are drawn by default, so tqdm is installed with turborec, not by an extra."""
-    tomllib = pytest.importorskip("tomllib")
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11 only")
     project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
     assert any(dep.split(">")[0].split("=")[0].strip() == "tqdm" for dep in project["dependencies"])
 
