@@ -11,6 +11,8 @@ import scipy.sparse as sp
 
 from .. import _validation as v
 from .. import selection as _topk
+from .._threads import resolve_n_threads
+from ..backends import resolve
 from ..exceptions import ParameterWarning
 from ._base import RecommenderBase, as_user_items
 from .factors import FactorModel
@@ -30,6 +32,14 @@ def check_random_state(random_state):
         if random_state < 0:
             raise ValueError(f"random_state: expected a non-negative int, got {random_state}")
     return np.random.default_rng(random_state)
+
+
+def check_iterations(iterations):
+    """``iterations`` as an int >= 0; anything else names the argument."""
+    iterations = v.as_int(iterations, "iterations", "an int >= 0")
+    if iterations < 0:
+        raise ValueError(f"iterations: expected an int >= 0, got {iterations}")
+    return iterations
 
 
 def threads_of(n_threads, num_threads):
@@ -72,6 +82,7 @@ class TrainedFactorModel(FactorModel):
     ``_item_queries`` to recalculate items."""
 
     set_params = RecommenderBase.set_params  # FactorModel's would re-validate factors as parameters
+    _family = None  # the kernel family whose backend runs the model (ALS resolves its own)
     _saved = ()  # the parameters save writes: implicit's keys (either library loads the other's files), then ours
 
     @property
@@ -85,6 +96,11 @@ class TrainedFactorModel(FactorModel):
         if self.item_factors is None:
             raise AttributeError("n_items_: not fitted")
         return len(self.item_factors)
+
+    def _resolve_runtime(self):
+        """``backend_`` and ``n_threads_`` from ``backend`` and ``n_threads`` / ``num_threads``."""
+        self.backend_ = resolve(self._family, self.backend).name
+        self.n_threads_ = resolve_n_threads(threads_of(self.n_threads, self.num_threads))
 
     def recommend(self, userid, user_items, N=10, filter_already_liked_items=True, filter_items=None,
                   recalculate_user=False, items=None):

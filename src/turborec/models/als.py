@@ -25,7 +25,7 @@ from ..backends import resolve
 from ..datasets import Interactions
 from ..similarity._operands import check_number
 from ._base import as_user_items
-from ._implicit import TrainedFactorModel, _ids, check_random_state, threads_of
+from ._implicit import TrainedFactorModel, check_iterations, _ids, check_random_state, threads_of
 from .factors import FactorModel
 
 class AlternatingLeastSquares(TrainedFactorModel):
@@ -111,9 +111,7 @@ class AlternatingLeastSquares(TrainedFactorModel):
             raise TypeError(f"dtype: expected numpy.float32 or numpy.float64, got {self.dtype!r}") from None
         if dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype: expected numpy.float32 or numpy.float64, got {dtype}")
-        iterations = v.as_int(self.iterations, "iterations", "an int >= 0")
-        if iterations < 0:
-            raise ValueError(f"iterations: expected an int >= 0, got {iterations}")
+        iterations = check_iterations(self.iterations)
         for name in ("use_native", "use_cg", "calculate_training_loss"):
             v.as_bool(getattr(self, name), name)
         _als.check_cg_steps(self.cg_steps)

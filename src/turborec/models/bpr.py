@@ -8,10 +8,8 @@ import numpy as np
 from .. import _validation as v
 from .. import bpr as _bpr
 from .._progress import check_show_progress, progress_bar
-from .._threads import resolve_n_threads
-from ..backends import resolve
 from ._base import as_user_items
-from ._implicit import TrainedFactorModel, check_random_state, float_dtype, threads_of
+from ._implicit import TrainedFactorModel, check_iterations, check_random_state, float_dtype
 
 _SAVED = ("regularization", "factors", "learning_rate", "verify_negative_samples", "num_threads", "iterations",
                "dtype", "random_state", "backend", "n_threads")
@@ -60,6 +58,7 @@ class BayesianPersonalizedRanking(TrainedFactorModel):
     n_users_, n_items_, backend_, n_threads_
     """
 
+    _family = "bpr"
     _saved = _SAVED  # implicit's .npz keys (either library loads the other's files), then turborec's own
 
     def __init__(self, factors=100, learning_rate=0.01, regularization=0.01, dtype=np.float32, iterations=100,
@@ -84,15 +83,9 @@ class BayesianPersonalizedRanking(TrainedFactorModel):
         learning_rate, regularization, _, verify = _bpr.check_settings(self.learning_rate, self.regularization, 0,
                                                                        self.verify_negative_samples)
         dtype = float_dtype(self.dtype)
-        iterations = v.as_int(self.iterations, "iterations", "an int >= 0")
-        if iterations < 0:
-            raise ValueError(f"iterations: expected an int >= 0, got {iterations}")
+        iterations = check_iterations(self.iterations)
         self._resolve_runtime()
         return factors, learning_rate, regularization, dtype, iterations, verify
-
-    def _resolve_runtime(self):
-        self.backend_ = resolve("bpr", self.backend).name
-        self.n_threads_ = resolve_n_threads(threads_of(self.n_threads, self.num_threads))
 
     def fit(self, user_items, show_progress=True, callback=None):
         """Learn the factors by ``iterations`` epochs of BPR.

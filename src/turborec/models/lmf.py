@@ -8,10 +8,8 @@ import numpy as np
 from .. import _validation as v
 from .. import lmf as _lmf
 from .._progress import check_show_progress, progress_bar
-from .._threads import resolve_n_threads
-from ..backends import resolve
 from ._base import as_user_items
-from ._implicit import TrainedFactorModel, check_random_state, float_dtype, threads_of
+from ._implicit import TrainedFactorModel, check_iterations, check_random_state, float_dtype
 
 _SAVED = ("regularization", "factors", "learning_rate", "neg_prop", "num_threads", "iterations", "dtype",
                "random_state", "backend", "n_threads")
@@ -59,6 +57,7 @@ class LogisticMatrixFactorization(TrainedFactorModel):
     n_users_, n_items_, backend_, n_threads_
     """
 
+    _family = "lmf"
     _saved = _SAVED  # implicit's .npz keys (either library loads the other's files), then turborec's own
 
     def __init__(self, factors=30, learning_rate=1.00, regularization=0.6, dtype=np.float32, iterations=30,
@@ -83,15 +82,9 @@ class LogisticMatrixFactorization(TrainedFactorModel):
         learning_rate, regularization, neg_prop, _ = _lmf.check_settings(self.learning_rate, self.regularization,
                                                                          self.neg_prop, 0)
         dtype = float_dtype(self.dtype)
-        iterations = v.as_int(self.iterations, "iterations", "an int >= 0")
-        if iterations < 0:
-            raise ValueError(f"iterations: expected an int >= 0, got {iterations}")
+        iterations = check_iterations(self.iterations)
         self._resolve_runtime()
         return factors, learning_rate, regularization, neg_prop, dtype, iterations
-
-    def _resolve_runtime(self):
-        self.backend_ = resolve("lmf", self.backend).name
-        self.n_threads_ = resolve_n_threads(threads_of(self.n_threads, self.num_threads))
 
     def fit(self, user_items, show_progress=True, callback=None):
         """Learn the factors by ``iterations`` epochs (a users' half-step, then an items' one).
