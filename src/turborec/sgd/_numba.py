@@ -180,16 +180,17 @@ def _nmf(users, items, ratings, user_count, item_count, zero, mu, biased, rates,
     _nmf_update(qi, item_num, item_den, item_count, reg_qi)
 
 
-def svd_epoch(users, items, ratings, bounds, bu, bi, pu, qi, global_mean, biased, rates, n_blocks, n_threads, out_bu,
-              out_bi, out_pu, out_qi):
+def svd_epoch(users, items, ratings, bounds, bu, bi, pu, qi, global_mean, biased, rates, n_blocks, n_epochs, n_threads,
+              out_bu, out_bi, out_pu, out_qi):
     for source, target in zip((bu, bi, pu, qi), (out_bu, out_bi, out_pu, out_qi)):
         target[...] = source
     zero, _, mu, rates = _typed(pu, rates, global_mean)
     arguments = (zero, mu if biased else zero, bool(biased), rates, out_bu, out_bi, out_pu, out_qi)
-    if n_blocks == 1:
-        _svd_steps(users, items, ratings, 0, len(ratings), False, *arguments)
-    else:
-        launch(_svd_blocks, n_threads, users, items, ratings, bounds, n_blocks, *arguments)
+    for _ in range(n_epochs):
+        if n_blocks == 1:
+            _svd_steps(users, items, ratings, 0, len(ratings), False, *arguments)
+        else:
+            launch(_svd_blocks, n_threads, users, items, ratings, bounds, n_blocks, *arguments)
 
 
 def svdpp_epoch(users, items, ratings, implicit, bu, bi, pu, qi, yj, global_mean, rates, exact, n_threads, out_bu,

@@ -48,15 +48,15 @@ def _dot_lanes(q, p, lanes=32):
     return s[0]
 
 
-def svd_epoch(users, items, ratings, bounds, bu, bi, pu, qi, global_mean, biased, rates, n_blocks, n_threads, out_bu,
-              out_bi, out_pu, out_qi):
+def svd_epoch(users, items, ratings, bounds, bu, bi, pu, qi, global_mean, biased, rates, n_blocks, n_epochs, n_threads,
+              out_bu, out_bi, out_pu, out_qi):
     """The blocks one after the other (they share no rows: any order, or all at once, is the same)."""
     bu, bi, pu, qi = _copy((bu, bi, pu, qi), (out_bu, out_bi, out_pu, out_qi))
     t = pu.dtype.type
     lr_bu, lr_bi, lr_pu, lr_qi, _, reg_bu, reg_bi, reg_pu, reg_qi, _ = (t(x) for x in rates)
     mu = t(global_mean) if biased else t(0)
     dot = _dot if n_blocks == 1 else _dot_lanes
-    for u, i, r in zip(users.tolist(), items.tolist(), ratings):
+    for u, i, r in zip(users.tolist() * n_epochs, items.tolist() * n_epochs, np.tile(ratings, n_epochs)):
         p, q = pu[u], qi[i]  # views: updated in place
         err = r - (mu + bu[u] + bi[i] + dot(q, p))
         if biased:
