@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import _validation as v
 from .._dispatch import dispatch
+from .._sorting import stable_argsort
 
 __all__ = ["block_order", "nmf_epoch", "svd_epoch", "svdpp_epoch"]
 
@@ -101,7 +102,7 @@ def _mean(global_mean):
 def implicit_sets(users, items, n_users):
     """N(u) of every user as a CSR ``(indptr, indices)``: the items of u's ratings, in the
     order the ratings are given (Surprise's ``trainset.ur[u]`` for ratings in its order)."""
-    order = np.argsort(users, kind="stable")
+    order = stable_argsort(users, n_users)
     indptr = np.zeros(n_users + 1, dtype=np.int64)
     np.cumsum(np.bincount(users, minlength=n_users), out=indptr[1:])
     return indptr, np.ascontiguousarray(items[order])
@@ -125,7 +126,7 @@ def block_order(users, items, n_users, n_items, n_blocks):
     key = ((item_block - user_block) % n_blocks) * n_blocks + user_block
     bounds = np.zeros(n_blocks * n_blocks + 1, dtype=np.int64)
     np.cumsum(np.bincount(key, minlength=n_blocks * n_blocks), out=bounds[1:])
-    return np.argsort(key, kind="stable"), bounds
+    return stable_argsort(key, n_blocks * n_blocks), bounds
 
 
 def svd_epoch(users, items, ratings, bu, bi, pu, qi, *, global_mean, biased=True, lr_bu=0.005, lr_bi=0.005,
