@@ -55,6 +55,25 @@ def test_matches_the_torch_reference_fixtures(every_backend, case):
     assert ids.dtype == np.int32 and scores.dtype == np.float32 and np.all(np.diff(scores, axis=1) <= 0)
 
 
+@pytest.mark.parametrize("variant", ["original", "post_ln", "pre_ln"])
+@pytest.mark.parametrize("layout", ["2020", "2024"])
+def test_backends_match_the_reference_on_fresh_weights(backend, rng, variant, layout):
+    """The pmixer_encoder kernel of each backend against the numpy reference (fresh weights of a
+    fixture's shapes, batches of 1 and 40 users), and the same bits on 1 and 2 threads."""
+    base = _model("pmixer_pre_ln_2024")[0].state_dict()
+    # each weight scaled by 1 + 0.2 N(0, 1): fresh values, the fixture's (trained-like) magnitudes
+    state = {key: (value * (1 + rng.standard_normal(value.shape) * 0.2)).astype(np.float32) for key, value in base.items()}
+    if layout == "2020":
+        state["pos_emb.weight"] = state["pos_emb.weight"][1:]
+    model = SASRec.from_pmixer(state, variant=variant, n_heads=2, layout=layout)
+    for n in (1, 40):
+        sequences = [rng.integers(1, model.n_items, size=rng.integers(1, 12)) for _ in range(n)]
+        want = model.encode(sequences, backend="numpy")
+        got = model.encode(sequences, backend=backend, n_threads=1)
+        _assert_parity(got, want)  # float32 through 3 blocks: sums in other orders (BLAS)
+        np.testing.assert_array_equal(model.encode(sequences, backend=backend, n_threads=2), got)
+
+
 def _maker():
     spec = importlib.util.spec_from_file_location(
         "make_attention_fixtures", Path(__file__).parents[1] / "tools" / "make_attention_fixtures.py")
