@@ -62,7 +62,8 @@ def test_backends_match_the_reference_on_fresh_weights(backend, rng, variant, la
     fixture's shapes, batches of 1 and 40 users), and the same bits on 1 and 2 threads."""
     base = _model("pmixer_pre_ln_2024")[0].state_dict()
     # each weight scaled by 1 + 0.2 N(0, 1): fresh values, the fixture's (trained-like) magnitudes
-    state = {key: (value * (1 + rng.standard_normal(value.shape) * 0.2)).astype(np.float32) for key, value in base.items()}
+    state = {key: (value * (1 + rng.standard_normal(value.shape) * 0.2)).astype(np.float32)
+             for key, value in base.items()}
     if layout == "2020":
         state["pos_emb.weight"] = state["pos_emb.weight"][1:]
     model = SASRec.from_pmixer(state, variant=variant, n_heads=2, layout=layout)
@@ -197,13 +198,13 @@ def test_bad_settings_name_the_argument():
 
 def test_missing_misshaped_and_unexpected_keys_are_named():
     state = _model("pmixer_original_2024")[0].state_dict()
-    for key, expected in [("attention_layers.1.in_proj_bias", r"\(48,\)"), ("forward_layers.0.conv2.weight", r"\(16, 16, 1\)"),
-                          ("last_layernorm.weight", r"\(16,\)")]:
+    for key, expected in [("attention_layers.1.in_proj_bias", r"\(48,\)"), ("last_layernorm.weight", r"\(16,\)"),
+                          ("forward_layers.0.conv2.weight", r"\(16, 16, 1\)")]:
         broken = {k: v for k, v in state.items() if k != key}
         with pytest.raises(ValueError, match=rf"missing key '{key}' \(expected shape {expected}\)"):
             SASRec.from_pmixer(broken)
     broken = dict(state, **{"attention_layers.0.in_proj_weight": np.zeros((16, 16), np.float32)})
-    with pytest.raises(ValueError, match=r"state_dict\['attention_layers.0.in_proj_weight'\]: expected shape \(48, 16\)"):
+    with pytest.raises(ValueError, match=r"\['attention_layers.0.in_proj_weight'\]: expected shape \(48, 16\)"):
         SASRec.from_pmixer(broken)
     broken = dict(state, **{"forward_layers.0.conv1.weight": np.zeros((16, 16), np.float32)})
     with pytest.raises(ValueError, match=r"'forward_layers.0.conv1.weight' \(expected shape \(inner, 16, 1\)\)"):

@@ -217,7 +217,8 @@ class PmixerSASRec(torch.nn.Module):
         self.item_emb = torch.nn.Embedding(n_items + 1, d, padding_idx=0)
         self.pos_emb = torch.nn.Embedding(rows, d, padding_idx=0 if layout == "2024" else None)
         self.attention_layernorms = torch.nn.ModuleList(torch.nn.LayerNorm(d, eps=1e-8) for _ in range(n_blocks))
-        self.attention_layers = torch.nn.ModuleList(torch.nn.MultiheadAttention(d, n_heads, 0.0) for _ in range(n_blocks))
+        self.attention_layers = torch.nn.ModuleList(torch.nn.MultiheadAttention(d, n_heads, dropout=0.0)
+                                                    for _ in range(n_blocks))
         self.forward_layernorms = torch.nn.ModuleList(torch.nn.LayerNorm(d, eps=1e-8) for _ in range(n_blocks))
         self.forward_layers = torch.nn.ModuleList(PmixerFeedForward(d, variant == "original") for _ in range(n_blocks))
         self.last_layernorm = torch.nn.LayerNorm(d, eps=1e-8)
@@ -257,7 +258,8 @@ def random_pmixer(rng, n_items, d, n_blocks, n_heads, max_len, variant, layout, 
     model = PmixerSASRec(n_items, d, n_blocks, n_heads, max_len, variant, layout, position_rows).eval()
     state = {}
     for key, value in model.state_dict().items():
-        shape, fan_in = tuple(value.shape), value.shape[-1] if value.ndim == 2 else value.shape[1] if value.ndim == 3 else 1
+        # fan-in: Linear (out, in), Conv1d (out, in, 1)
+        shape, fan_in = tuple(value.shape), value.shape[1] if value.ndim > 1 else 1
         if "layernorm" in key:
             scale, offset = 0.1, float(key.endswith(".weight"))
         elif key.endswith("emb.weight"):
