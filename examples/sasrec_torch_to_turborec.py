@@ -148,7 +148,8 @@ def train(model, histories, max_len, epochs, batch_size, seed):
             loss.backward()
             optimiser.step()
             total += loss.item() * len(rows)
-        print(f"  epoch {epoch + 1}: loss {total / len(padded):.3f}")
+        if (epoch + 1) % 5 == 0 or epoch + 1 == epochs:
+            print(f"  epoch {epoch + 1}: loss {total / len(padded):.3f}")
     model.eval()
 
 
