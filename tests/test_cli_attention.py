@@ -88,6 +88,22 @@ def test_a_saved_state_dict_converts_and_serves_the_same_encodings(tmp_path, cap
     np.testing.assert_array_equal(served.recommend(sequences)[0], reference.recommend(sequences)[0])
 
 
+def test_the_options_reach_the_model(tmp_path, capsys):
+    torch = pytest.importorskip("torch", reason=NEEDS_TORCH)
+    state = _weights("sasrec_relu")  # 3 heads, ReLU, max_len 7
+    torch.save({"state_dict": _tensors(torch, state)}, tmp_path / "relu.pth")
+    status, out, _ = _run(capsys, tmp_path / "relu.pth", tmp_path / "relu.npz", "--n-heads", "3", "--hidden-act", "relu",
+                          "--layer-norm-eps", "1e-5", "--max-len", "5", "--model", "SASRec")
+    assert status == 0 and "max_len 5" in out and "layer_norm_eps 1e-05 (given)" in out
+    served = load_npz(tmp_path / "relu.npz")
+    reference = SASRec.from_recbole(state, n_heads=3, hidden_act="relu", layer_norm_eps=1e-5, max_len=5)
+    assert served.config() == reference.config()
+    sequences = _sequences(reference.n_items)
+    np.testing.assert_array_equal(served.encode(sequences), reference.encode(sequences))
+    status, _, err = _run(capsys, tmp_path / "relu.pth", tmp_path / "bad.npz", "--n-heads", "3", "--hidden-act", "tanh")
+    assert status == 1 and "hidden_act: expected one of gelu, relu, got 'tanh'" in err
+
+
 def test_a_recbole_checkpoint_gives_its_settings_and_nothing_in_it_runs(tmp_path, capsys, monkeypatch, fake_recbole):
     torch = pytest.importorskip("torch", reason=NEEDS_TORCH)
 

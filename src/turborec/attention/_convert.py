@@ -19,9 +19,10 @@ from ._model import BERT4Rec, SASRec
 
 FORMATS = ("recbole",)
 MODELS = {"SASRec": SASRec, "BERT4Rec": BERT4Rec}
-# RecBole's config key -> (from_recbole's argument, the CLI option, RecBole's default)
-SETTINGS = {"n_heads": ("n_heads", "--n-heads", 2), "hidden_act": ("hidden_act", "--hidden-act", "gelu"),
-            "layer_norm_eps": ("layer_norm_eps", "--layer-norm-eps", 1e-12)}
+# The settings the weights do not record, by RecBole's config key (also from_recbole's argument):
+# the CLI option and RecBole's default.
+SETTINGS = {"n_heads": ("--n-heads", 2), "hidden_act": ("--hidden-act", "gelu"),
+            "layer_norm_eps": ("--layer-norm-eps", 1e-12)}
 INSTALL = "pip install 'turborec[torch]' (or: pip install torch)"
 
 
@@ -113,17 +114,17 @@ def _settings(given, config):
     RecBole's defaults; and where each came from. A given value the config contradicts is an
     error: the weights were trained with the config's."""
     settings, sources = {}, {}
-    for key, (argument, option, default) in SETTINGS.items():
-        value = given.get(argument)
+    for key, (option, default) in SETTINGS.items():
+        value = given.get(key)
         if key in config and value is not None and value != config[key]:
             raise ValueError(f"{option} {value!r} contradicts the checkpoint's config ({key}={config[key]!r}), "
                              "which the weights were trained with; leave the option out")
         if value is not None:
-            settings[argument], sources[argument] = value, "given"
+            settings[key], sources[key] = value, "given"
         elif key in config:
-            settings[argument], sources[argument] = config[key], "checkpoint config"
+            settings[key], sources[key] = config[key], "checkpoint config"
         else:
-            settings[argument], sources[argument] = default, "RecBole's default, not recorded in the checkpoint"
+            settings[key], sources[key] = default, "RecBole's default, not recorded in the checkpoint"
     return settings, sources
 
 
