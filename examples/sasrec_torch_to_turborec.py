@@ -36,7 +36,7 @@ class MultiHeadAttention(nn.Module):
     def __init__(self, hidden, n_heads, dropout, eps):
         super().__init__()
         self.n_heads, self.head_size = n_heads, hidden // n_heads
-        self.query, self.key, self.value = nn.Linear(hidden, hidden), nn.Linear(hidden, hidden), nn.Linear(hidden, hidden)
+        self.query, self.key, self.value = (nn.Linear(hidden, hidden) for _ in range(3))
         self.dense = nn.Linear(hidden, hidden)
         self.LayerNorm = nn.LayerNorm(hidden, eps=eps)
         self.dropout = nn.Dropout(dropout)

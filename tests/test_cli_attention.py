@@ -92,8 +92,8 @@ def test_the_options_reach_the_model(tmp_path, capsys):
     torch = pytest.importorskip("torch", reason=NEEDS_TORCH)
     state = _weights("sasrec_relu")  # 3 heads, ReLU, max_len 7
     torch.save({"state_dict": _tensors(torch, state)}, tmp_path / "relu.pth")
-    status, out, _ = _run(capsys, tmp_path / "relu.pth", tmp_path / "relu.npz", "--n-heads", "3", "--hidden-act", "relu",
-                          "--layer-norm-eps", "1e-5", "--max-len", "5", "--model", "SASRec")
+    status, out, _ = _run(capsys, tmp_path / "relu.pth", tmp_path / "relu.npz", "--n-heads", "3",
+                          "--hidden-act", "relu", "--layer-norm-eps", "1e-5", "--max-len", "5", "--model", "SASRec")
     assert status == 0 and "max_len 5" in out and "layer_norm_eps 1e-05 (given)" in out
     served = load_npz(tmp_path / "relu.npz")
     reference = SASRec.from_recbole(state, n_heads=3, hidden_act="relu", layer_norm_eps=1e-5, max_len=5)

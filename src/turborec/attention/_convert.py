@@ -98,7 +98,8 @@ def recbole_config(checkpoint):
 def _state_dict(checkpoint, path):
     if isinstance(checkpoint, dict) and "state_dict" in checkpoint:
         checkpoint = checkpoint["state_dict"]
-    if isinstance(checkpoint, dict) and checkpoint and all(hasattr(v, "is_floating_point") for v in checkpoint.values()):
+    tensors = isinstance(checkpoint, dict) and all(hasattr(v, "is_floating_point") for v in checkpoint.values())
+    if tensors and checkpoint:
         return {key: value.detach().float() if value.is_floating_point() else value
                 for key, value in checkpoint.items()}  # bfloat16 has no NumPy dtype; float32 is used anyway
     what = (f"a pickled {checkpoint.pickled_as} object (save model.state_dict(), not the model)"
