@@ -70,9 +70,10 @@ def leave_k_out_split(ratings, K=1, train_only_size=0.0, random_state=None):
     Returns
     -------
     train, test : scipy.sparse.csr_matrix
-        Of ``ratings``' shape and dtype. Each held-out entry is in ``test`` once, with its value
-        (implicit 0.7 adds a held-out entry's value once more to ``test`` for every user id below
-        the next eligible one without a test entry; the entries held out are the same).
+        Of ``ratings``' shape and dtype. Each held-out entry is in ``test`` once, with its value.
+        implicit 0.7 holds out the same entries but repeats some values: for each user id up to
+        the largest with test entries that has none, it adds the test values of the nearest user
+        below with test entries (of the last one, for ids below the first) once more.
     """
     K = v.as_int(K, "K", "an int >= 1")
     if not isinstance(train_only_size, numbers.Real):
