@@ -98,6 +98,15 @@ def test_implicits_repeated_test_values_are_not_copied():
     assert_same_csr(our_train, train)
 
 
+@pytest.mark.parametrize("n_users, train_only_size", [(50, 0.58), (75, 0.84), (90, 0.7)])
+def test_the_train_only_count_is_taken_in_float32_as_implicit(n_users, train_only_size):
+    matrix = sp.csr_matrix(np.ones((n_users, 8)))
+    _, test, _ = assert_splits_as_implicit(matrix, 0, train_only_size=train_only_size, random_state=1)
+    in_float32 = int(np.float32(n_users) * np.float32(train_only_size))
+    assert in_float32 != int(n_users * train_only_size)  # the cases where float64 would differ
+    assert n_users - np.count_nonzero(np.diff(test.indptr)) == in_float32
+
+
 def test_movielens_100k_leave_one_out_as_implicit():
     if not ML100K.exists():
         pytest.skip(f"MovieLens 100K not found at {ML100K}")
@@ -152,6 +161,7 @@ def test_random_state_kinds():
     ({"K": "a"}, TypeError, "K: expected an int"),
     ({"K": None}, TypeError, "K: expected an int"),
     ({"K": 2**40}, OverflowError, "K: "),
+    ({"K": -2**40}, OverflowError, "K: "),
     ({"train_only_size": 1.0}, ValueError, "'train_only_size' must be in the range"),
     ({"train_only_size": 1}, ValueError, "'train_only_size' must be in the range"),
     ({"train_only_size": -0.1}, ValueError, "'train_only_size' must be in the range"),
@@ -181,3 +191,18 @@ def test_dense_or_missing_ratings_name_the_argument():
 def test_the_layout_names_it():
     assert compat.evaluation.leave_k_out_split is leave_k_out_split
     assert "leave_k_out_split" in compat.evaluation.__all__
+
+
+def test_implicits_own_checks_run_on_the_compat_module():
+    """The checks of implicit's tests/evaluation_test.py, through ``import ... as implicit``."""
+    library = compat
+    matrix = sp.random(100, 100, density=0.5, format="csr", dtype=np.float32, random_state=11).tocoo()
+    train, test = library.evaluation.leave_k_out_split(matrix, K=1)
+    assert train.shape == test.shape == matrix.shape
+    assert ((train + test) - matrix).nnz == 0 and test.sum() > 0 and train.sum() > 0
+    train, test = library.evaluation.leave_k_out_split(matrix, K=1, train_only_size=0.8)
+    train_only = ~np.isin(np.unique(train.tocoo().row), test.tocoo().row)
+    assert train_only.sum() == int(train.shape[0] * 0.8)
+    for kwargs in ({"K": 0}, {"K": 1, "train_only_size": -1.0}, {"K": 1, "train_only_size": 1.0}):
+        with pytest.raises(ValueError):  # before ratings is looked at
+            library.evaluation.leave_k_out_split(None, **kwargs)

@@ -57,7 +57,7 @@ def leave_k_out_split(ratings, K=1, train_only_size=0.0, random_state=None):
 
     Parameters
     ----------
-    ratings : scipy.sparse matrix or array of shape (n_users, n_items)
+    ratings : scipy.sparse matrix or sparse array of shape (n_users, n_items)
         Any sparse format (converted as implicit does, without a warning); COO entries are taken
         in their stored order, duplicates included. Not modified.
     K : int, default 1
@@ -78,10 +78,10 @@ def leave_k_out_split(ratings, K=1, train_only_size=0.0, random_state=None):
     K = v.as_int(K, "K", "an int >= 1")
     if not isinstance(train_only_size, numbers.Real):
         raise TypeError(f"train_only_size: expected a real number in [0, 1), got {type(train_only_size).__name__}")
+    if not -2**31 <= K < 2**31:  # implicit takes K as a C int
+        raise OverflowError(f"K: {K} does not fit a C int (implicit's type for it)")
     if K < 1:
         raise ValueError("The 'K' must be >= 1.")
-    if K >= 2**31:  # implicit takes K as a C int
-        raise OverflowError(f"K: {K} does not fit a C int (implicit's type for it)")
     share = np.float32(train_only_size) if -1.0 < train_only_size < 2.0 else np.float32(np.nan)
     if not 0.0 <= share < 1.0:
         raise ValueError("The 'train_only_size' must be in the range (0.0 <= x < 1.0).")
