@@ -3,6 +3,7 @@ running code from the file. The paths that need torch skip with the reason where
 torch's absence itself is simulated, so that path is tested everywhere."""
 
 import enum
+import json
 import os
 import subprocess
 import sys
@@ -251,7 +252,8 @@ def test_bad_paths_are_one_line_errors(tmp_path, capsys, source, target, expecte
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["--format", "pmixer"], "argument --format: invalid choice: 'pmixer' (choose from recbole)"),
+    (["--format", "onnx"], "argument --format: invalid choice: 'onnx' (choose from recbole, pmixer)"),
+    (["--layout", "2023"], "argument --layout: invalid choice: '2023'"),
     (["--model", "GRU4Rec"], "argument --model: invalid choice: 'GRU4Rec'"),
     (["--n-heads", "0"], "--n-heads: expected an int >= 1, got 0"),
     (["--max-len", "x"], "--max-len: expected an int, got 'x'"),
@@ -261,7 +263,8 @@ def test_bad_options_are_usage_errors(tmp_path, capsys, argv, expected):
         main(["attention", "convert", str(tmp_path / "in.pth"), str(tmp_path / "out.npz"), *argv])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("usage: turborec attention convert") and expected in err.replace("'recbole'", "recbole")
+    err = err.replace("'recbole'", "recbole").replace("'pmixer'", "pmixer")
+    assert err.startswith("usage: turborec attention convert") and expected in err
 
 
 def test_the_attention_command_needs_a_task(capsys):
@@ -271,9 +274,34 @@ def test_the_attention_command_needs_a_task(capsys):
 
 
 def test_convert_refuses_an_unknown_format_and_model_when_called_directly(tmp_path):
-    with pytest.raises(ValueError, match="--format: expected one of recbole, got 'pmixer'"):
-        convert(tmp_path / "in.pth", tmp_path / "out.npz", fmt="pmixer")
+    with pytest.raises(ValueError, match="--format: expected one of recbole, pmixer, got 'onnx'"):
+        convert(tmp_path / "in.pth", tmp_path / "out.npz", fmt="onnx")
+    with pytest.raises(ValueError, match="--hidden-act: not a setting of the pmixer format"):
+        convert(tmp_path / "in.pth", tmp_path / "out.npz", fmt="pmixer", hidden_act="relu")
+    with pytest.raises(ValueError, match="--variant, --layout: not a setting of the recbole format"):
+        convert(tmp_path / "in.pth", tmp_path / "out.npz", variant="pre_ln", layout="2020")
     torch = pytest.importorskip("torch", reason=NEEDS_TORCH)
     torch.save(_tensors(torch, _weights("sasrec_small")), tmp_path / "in.pth")
     with pytest.raises(ValueError, match="turborec serves RecBole's SASRec and BERT4Rec, got 'GRU4Rec'"):
         convert(tmp_path / "in.pth", tmp_path / "out.npz", model="GRU4Rec")
+
+
+@pytest.mark.parametrize("case, options", [
+    ("pmixer_original_2020", ["--layout", "2020"]),
+    ("pmixer_pre_ln_2024", ["--variant", "pre_ln"]),
+])
+def test_a_pmixer_state_dict_converts_and_serves_the_same_encodings(tmp_path, capsys, case, options):
+    torch = pytest.importorskip("torch", reason=NEEDS_TORCH)
+    with np.load(FIXTURES / f"attention_{case}_io.npz", allow_pickle=False) as io:
+        config = json.loads(str(io["config"]))
+    state = _weights(case)
+    torch.save(_tensors(torch, state), tmp_path / "pmixer.pth")  # SASRec.pytorch saves its state_dict
+    argv = [tmp_path / "pmixer.pth", tmp_path / "out.npz", "--format", "pmixer", *options,
+            "--n-heads", config["n_heads"], "--max-len", config["max_len"]]
+    status, out, err = _run(capsys, *argv)
+    assert status == 0, err
+    assert "variant" in out and "from_pmixer's default, not recorded in the file" in out
+    served, direct = load_npz(tmp_path / "out.npz"), SASRec.from_pmixer(state, **config)
+    assert (served.variant, served.layout) == (config["variant"], config["layout"])
+    sequences = _sequences(direct.n_items)
+    np.testing.assert_array_equal(served.encode(sequences), direct.encode(sequences))

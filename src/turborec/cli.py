@@ -247,7 +247,8 @@ def _convert(args):
     """``turborec attention convert``; an error is one line on stderr and exit status 1."""
     try:
         model, sources = convert(args.source, args.target, fmt=args.format, model=args.model, n_heads=args.n_heads,
-                                 hidden_act=args.hidden_act, layer_norm_eps=args.layer_norm_eps, max_len=args.max_len)
+                                 hidden_act=args.hidden_act, layer_norm_eps=args.layer_norm_eps, max_len=args.max_len,
+                                 variant=args.variant, layout=args.layout)
     except (ImportError, OSError, ValueError, TypeError, IndexError) as error:
         print(f"turborec attention convert: error: {error}", file=sys.stderr)
         return 1
@@ -314,12 +315,13 @@ def build_parser():
                                description="Self-attention models served without torch.")
     tasks = attention.add_subparsers(dest="task", required=True)
     convert = tasks.add_parser("convert", formatter_class=formatter,
-                               help="a RecBole checkpoint into a turborec .npz (needs torch)",
+                               help="a RecBole or SASRec.pytorch checkpoint into a turborec .npz (needs torch)",
                                description="Read a RecBole checkpoint (torch.save; read without running code from "
                                            "it) and write the model as a turborec .npz that "
                                            "turborec.attention.load_npz serves without torch. Every key and shape is "
                                            "checked. Settings the weights do not record come from the options, else "
-                                           "from the checkpoint's RecBole config, else RecBole's defaults.")
+                                           "from the checkpoint's RecBole config, else RecBole's defaults "
+                                           "(--format pmixer: SASRec.pytorch's state_dict, from_pmixer's defaults).")
     convert.add_argument("source", metavar="IN", help="the checkpoint: RecBole's saved/<model>-<date>.pth, or a "
                                                       "torch.save'd state_dict")
     convert.add_argument("target", metavar="OUT", help="the .npz to write")
@@ -328,12 +330,16 @@ def build_parser():
                          help="omitted: the checkpoint's config, else BERT4Rec when the weights have its "
                               "output_bias, else SASRec")
     convert.add_argument("--n-heads", type=positive, default=None,
-                         help="attention heads (omitted: the checkpoint's config, else 2)")
+                         help="attention heads (omitted: the checkpoint's config, else 2; pmixer: 1)")
     convert.add_argument("--hidden-act", default=None, help="'gelu' or 'relu' (omitted: the config's, else gelu)")
     convert.add_argument("--layer-norm-eps", type=float, default=None,
                          help="LayerNorm epsilon (omitted: the config's, else 1e-12)")
     convert.add_argument("--max-len", type=positive, default=None,
-                         help="most recent items kept per sequence (omitted: the rows of position_embedding)")
+                         help="most recent items kept per sequence (omitted: the rows of the position embedding)")
+    convert.add_argument("--variant", choices=("original", "post_ln", "pre_ln"), default=None,
+                         help="pmixer only: the block (omitted: original, the 2020 code's)")
+    convert.add_argument("--layout", choices=("2024", "2020"), default=None,
+                         help="pmixer only: the position layout (omitted: 2024)")
     return parser
 
 

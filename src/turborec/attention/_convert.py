@@ -12,12 +12,13 @@ fill in what the weights do not record (``n_heads``, ``hidden_act``, ``layer_nor
 """
 
 import contextlib
+import inspect
 import os
 
 from ._files import save_npz
 from ._model import BERT4Rec, SASRec
 
-FORMATS = ("recbole",)
+FORMATS = ("recbole", "pmixer")
 MODELS = {"SASRec": SASRec, "BERT4Rec": BERT4Rec}
 # The settings the weights do not record, by RecBole's config key (also from_recbole's argument):
 # the CLI option and RecBole's default.
@@ -130,23 +131,34 @@ def _settings(given, config):
 
 
 def convert(source, target, *, fmt="recbole", model=None, n_heads=None, hidden_act=None, layer_norm_eps=None,
-            max_len=None):
+            max_len=None, variant=None, layout=None):
     """Convert the checkpoint at ``source`` into a :func:`turborec.attention.save_npz` file at
-    ``target``, through ``from_recbole`` (so every key and shape is checked).
+    ``target``, through ``from_recbole`` or, with ``fmt="pmixer"``, ``SASRec.from_pmixer`` (so
+    every key and shape is checked).
 
-    ``model`` (``"SASRec"`` or ``"BERT4Rec"``) and the settings default to the checkpoint's
-    RecBole config where it has one; the model, else, to BERT4Rec when the weights have its
-    ``output_bias``. Returns ``(model, sources)``: the model written, and where each setting
-    came from.
+    RecBole: ``model`` (``"SASRec"`` or ``"BERT4Rec"``) and the settings default to the
+    checkpoint's RecBole config where it has one; the model, else, to BERT4Rec when the weights
+    have its ``output_bias``. pmixer (a ``torch.save``'d ``state_dict`` of SASRec.pytorch):
+    ``variant``, ``layout`` and ``n_heads`` default to from_pmixer's (the file records none of
+    them). Returns ``(model, sources)``: the model written, and where each setting came from.
     """
     if fmt not in FORMATS:
         raise ValueError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    recbole_only = {"--model": model, "--hidden-act": hidden_act, "--layer-norm-eps": layer_norm_eps}
+    pmixer_only = {"--variant": variant, "--layout": layout}
+    wrong = [option for option, value in (recbole_only if fmt == "pmixer" else pmixer_only).items()
+             if value is not None and not (option == "--model" and value == "SASRec")]
+    if wrong:
+        raise ValueError(f"{', '.join(wrong)}: not a setting of the {fmt} format")
     source, target = os.fspath(source), os.fspath(target)
     if not target.endswith(".npz"):
         raise ValueError(f"OUT: expected a path ending in .npz (numpy would add the suffix), got {target!r}")
     if not os.path.isfile(source):
         raise FileNotFoundError(f"IN: no such file: {source!r}")
     checkpoint = load_checkpoint(source)
+    if fmt == "pmixer":
+        return _convert_pmixer(_state_dict(checkpoint, source), target, n_heads=n_heads, max_len=max_len,
+                               variant=variant, layout=layout)
     config = recbole_config(checkpoint) if isinstance(checkpoint, dict) else {}
     state = _state_dict(checkpoint, source)
     named = config.get("model")
@@ -160,4 +172,15 @@ def convert(source, target, *, fmt="recbole", model=None, n_heads=None, hidden_a
                                   config)
     built = MODELS[model].from_recbole(state, max_len=max_len, **settings)
     save_npz(built, target)
+    return built, sources
+
+
+def _convert_pmixer(state, target, **given):
+    defaults = {name: parameter.default for name, parameter in
+                inspect.signature(SASRec.from_pmixer).parameters.items() if name in given}
+    settings = {name: defaults[name] if value is None else value for name, value in given.items()}
+    built = SASRec.from_pmixer(state, **settings)
+    save_npz(built, target)
+    sources = {name: "given" if given[name] is not None else "from_pmixer's default, not recorded in the file"
+               for name in ("variant", "layout", "n_heads")}
     return built, sources
