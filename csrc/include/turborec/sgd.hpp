@@ -21,11 +21,13 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -350,15 +352,28 @@ class PaddedRows {
   std::unique_ptr<T, Free> data_;
 };
 
+// Waits until `counter` reaches `target`: spins a little, then yields the core, so that a thread
+// waiting on a descheduled one (a loaded machine) does not burn the time that one needs.
+inline void wait_for(const std::atomic<index_t>& counter, index_t target) {
+  for (int spin = 0; counter.load(std::memory_order_acquire) < target; ++spin)
+    if (spin >= 64) std::this_thread::yield();
+}
+
 // n_epochs SVD epochs, each over a G x G grid of rating blocks (FPSGD, Chin et al. 2015, with a
 // fixed schedule); the same as n_epochs calls of one epoch. The caller ordered the ratings block
 // by block: block (s, b), stored at bounds[s * G + b] .. bounds[s * G + b + 1], holds the ratings
 // of users u with u * G / n_users == b and items i with i * G / n_items == (b + s) % G, in their
-// given order. Sub-epoch s = 0 .. G-1 runs its G blocks in parallel: they share no user and no
-// item, so each block's sequential steps read and write rows no other block touches, and the
-// result is the same for every thread count. G = 1 is the plain sequential pass in the given
-// order with Surprise's arithmetic; G > 1 (not Surprise's order anyway) sums its dot products
-// in 32 lanes (dot_lanes_simd), on PaddedRows.
+// given order. G = 1 is the plain sequential pass in the given order with Surprise's
+// arithmetic; G > 1 (not Surprise's order anyway) sums its dot products in 32 lanes
+// (dot_lanes_simd), on PaddedRows.
+//
+// The schedule: sub-epoch s = 0 .. G-1 of each epoch runs block (s, b) for every b. User range b
+// is only ever touched by blocks (., b), which thread b % n_threads runs in order; item range
+// (b + s) % G was last touched by block (s - 1, b + 1) (of the previous epoch when s = 0), so
+// block (s, b) starts once that one is done (done[b + 1], an acquire/release counter of the
+// sub-epochs row b + 1 has finished) and no other wait is needed. Every block then reads its rows
+// as the blocks before it in this fixed order left them, whichever thread ran what and when: the
+// result is the same for every thread count, without a barrier per sub-epoch.
 // @param bounds    G * G + 1 non-decreasing offsets from 0 to n_ratings
 // @param n_epochs  >= 1
 template <class T>
@@ -376,17 +391,27 @@ void svd_epoch(const std::int64_t* __restrict users, const std::int64_t* __restr
   PaddedRows<T> p_rows(pu, n_users, k), q_rows(qi, n_items, k);
   T* p = p_rows.data();
   T* q = q_rows.data();
-  const index_t stride = p_rows.stride();
-  // One team for all the epochs; the barrier closing each sub-epoch's loop is the only wait.
-#pragma omp parallel num_threads(n_threads) default(none) \
-    shared(users, items, ratings, bounds, n_blocks, n_epochs, stride, global_mean, biased, rates, bu, bi, p, q, steps)
-  for (index_t e = 0; e < n_epochs; ++e)
-    for (index_t s = 0; s < n_blocks; ++s) {
-#pragma omp for schedule(dynamic, 1)
-      for (index_t b = 0; b < n_blocks; ++b)
-        steps(users, items, ratings, bounds[s * n_blocks + b], bounds[s * n_blocks + b + 1], stride, global_mean,
-              biased, true, rates, bu, bi, p, q);
-    }
+  const index_t stride = p_rows.stride(), G = n_blocks;
+  std::unique_ptr<std::atomic<index_t>[]> done(new std::atomic<index_t>[G]);
+  for (index_t b = 0; b < G; ++b) done[b].store(0, std::memory_order_relaxed);
+#pragma omp parallel num_threads(static_cast<int>(std::min<index_t>(n_threads, G))) default(none) \
+    shared(users, items, ratings, bounds, G, n_epochs, stride, global_mean, biased, rates, bu, bi, p, q, steps, done)
+  {
+#ifdef _OPENMP
+    const index_t thread = omp_get_thread_num(), team = omp_get_num_threads();
+#else
+    const index_t thread = 0, team = 1;
+#endif
+    for (index_t e = 0; e < n_epochs; ++e)
+      for (index_t s = 0; s < G; ++s)
+        for (index_t b = thread; b < G; b += team) {
+          const index_t sub_epoch = e * G + s;  // sub-epochs before this one, over all epochs
+          wait_for(done[(b + 1) % G], sub_epoch);
+          steps(users, items, ratings, bounds[s * G + b], bounds[s * G + b + 1], stride, global_mean, biased, true,
+                rates, bu, bi, p, q);
+          done[b].store(sub_epoch + 1, std::memory_order_release);
+        }
+  }
   p_rows.copy_to(pu);
   q_rows.copy_to(qi);
 }
