@@ -158,3 +158,10 @@ def recommend_users(users, n_users):
     if users.size and (users.min() < 0 or users.max() >= n_users):
         raise IndexError(f"users: index out of range [0, {n_users})")
     return scalar, users
+
+
+def pair_dots(a, rows_a, b, rows_b):
+    """``a[rows_a[n]] . b[rows_b[n]]`` for every n, in float64: the factor matrices are converted
+    once (they are small next to the gathered pairs), then gathered, so no float32 copy of the
+    pairs is made and converted again."""
+    return np.einsum("ij,ij->i", a.astype(np.float64, copy=False)[rows_a], b.astype(np.float64, copy=False)[rows_b])

@@ -5,7 +5,9 @@ import numpy as np
 
 from .. import _validation as v
 from .. import sgd
+from .._sorting import stable_argsort
 from ._factorisation import _SGDFactorisation
+from ._rating_base import pair_dots
 
 
 class SVD(_SGDFactorisation):
@@ -75,6 +77,8 @@ class SVD(_SGDFactorisation):
         return super()._check_params()
 
     def _epoch_order(self, users, items, ratings, n_users, n_items):
+        if self.n_blocks > 1:  # users taking turns: each user's first rating, then each one's second, ...
+            users, items, ratings = (a[by_turns(users)] for a in (users, items, ratings))
         order, bounds = sgd.block_order(users, items, n_users, n_items, self.n_blocks)
         if order is not None:
             users, items, ratings = users[order], items[order], ratings[order]
@@ -89,14 +93,24 @@ class SVD(_SGDFactorisation):
 
     def _estimate(self, users, items, known_user, known_item):
         both = known_user & known_item
-        dot = np.where(both, np.einsum("ij,ij->i", self.qi_[items].astype(np.float64),
-                                       self.pu_[users].astype(np.float64)), 0.0)
+        dot = np.where(both, pair_dots(self.qi_, items, self.pu_, users), 0.0)
         if not self.biased:  # Surprise: impossible unless both are known, then the global mean
             return np.where(both, dot, self.global_mean_), ~both
         estimates = np.full(len(users), self.global_mean_)
         estimates += np.where(known_user, self.bu_[users], 0.0)
         estimates += np.where(known_item, self.bi_[items], 0.0)
         return estimates + dot, np.zeros(len(users), dtype=bool)
+
+
+def by_turns(users):
+    """The order in which the users of ratings grouped by user (Surprise's order) take turns:
+    every user's first rating, in the users' order, then every user's second, and so on. The
+    grid runs each block in this order: consecutive ratings then name different users, so the
+    kernel can run groups of them side by side (sgd.hpp's group_is_disjoint), where a user's
+    ratings in a row chain each step to the last."""
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    turn = np.arange(len(users)) - np.repeat(starts, np.diff(np.r_[starts, len(users)]))
+    return stable_argsort(turn, int(turn.max(initial=0)) + 1)
 
 
 class SVDpp(_SGDFactorisation):
@@ -171,8 +185,8 @@ class SVDpp(_SGDFactorisation):
 
     def _estimate(self, users, items, known_user, known_item):
         both = known_user & known_item
-        x = self.pu_[users].astype(np.float64) + self.implicit_[users]
-        dot = np.where(both, np.einsum("ij,ij->i", self.qi_[items].astype(np.float64), x), 0.0)
+        x = self.pu_.astype(np.float64)[users] + self.implicit_[users]
+        dot = np.where(both, np.einsum("ij,ij->i", self.qi_.astype(np.float64)[items], x), 0.0)
         estimates = np.full(len(users), self.global_mean_)
         estimates += np.where(known_user, self.bu_[users], 0.0)
         estimates += np.where(known_item, self.bi_[items], 0.0)
