@@ -133,6 +133,24 @@ def test_recommend_equals_implicits(pair):
     assert not set(one[0]) & set(matrix[3].indices)
 
 
+def test_recommend_items_puts_liked_candidates_last_as_implicit(pair):
+    """implicit's own test_rank_items: with ``items=``, every candidate comes back, the liked ones
+    last (score -FLT_MAX), highest id first as implicit orders them."""
+    matrix, ours, theirs = pair
+    users = np.arange(matrix.shape[0])
+    items = np.random.default_rng(3).permutation(matrix.shape[1])[:30]
+    got = ours.recommend(users, matrix, N=40, items=items)
+    want = theirs.recommend(users, matrix.copy(), N=40, items=items)
+    sunk = want[1] == np.finfo(np.float32).min
+    assert sunk.any() and got[0].shape == want[0].shape == (len(users), 30)
+    np.testing.assert_array_equal(got[1] == np.finfo(np.float32).min, sunk)
+    np.testing.assert_array_equal(got[0][sunk], want[0][sunk])
+    assert_same_ranking(got, want)
+    assert all(set(row) == set(items) for row in got[0])
+    first = ours.recommend(5, matrix[5], N=3, items=np.r_[items, items[:4]])  # repeats count once
+    np.testing.assert_array_equal(first[0], got[0][5][:3])
+
+
 def test_similar_items_and_users_equal_implicits(pair):
     matrix, ours, theirs = pair
     items, users = np.arange(matrix.shape[1]), np.arange(matrix.shape[0])

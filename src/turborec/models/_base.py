@@ -224,14 +224,16 @@ class RecommenderBase:
         recalculate_user : bool
             Models that cannot recompute a user from ``user_items`` raise NotImplementedError.
         items : array-like of int, optional
-            Rank only these item ids (a set: order and repeats are ignored; cannot be combined
-            with ``filter_items``).
+            Rank only these item ids (repeats are ignored; cannot be combined with
+            ``filter_items``). Liked ones, when filtered, come last with score -FLT_MAX, highest
+            id first, as implicit 0.7 returns them: every id of ``items`` is returned when ``N >=
+            len(items)``.
 
         Returns
         -------
         ids : int32 array of shape (width,) or (len(userid), width)
-            Best first; -1 where no eligible item is left (liked or filtered items are never
-            returned). ``width`` is ``min(N, n_items)``, or ``min(N, len(items))``.
+            Best first; -1 where no eligible item is left (without ``items``, liked or filtered
+            items are never returned). ``width`` is ``min(N, n_items)``, or ``min(N, len(items))``.
         scores : float32 array of the same shape
             -FLT_MAX where the id is -1.
         """
@@ -256,6 +258,8 @@ class RecommenderBase:
         else:
             ids, scores = self._rank(users, width, exclude, items)
         ids, scores = _pad(ids, scores, width)
+        if filter_items is None and items is not None and exclude is not None:
+            ids = _excluded_last(ids, items, exclude)
         return (ids[0], scores[0]) if scalar else (ids, scores)
 
     def score(self, userid, user_items=None):
@@ -347,6 +351,22 @@ def _short_repr(value):
     if sp.issparse(value):
         return f"<{value.dtype} {value.format.upper()} matrix of shape {value.shape}, {value.nnz} stored>"
     return repr(value)
+
+
+def _excluded_last(ids, candidates, exclude):
+    """implicit's ``recommend(items=...)``: the sorted ``candidates`` that ``exclude`` filtered
+    out fill the open (-1) slots at the end of each row, highest id first (implicit's order)."""
+    need = (ids < 0).sum(axis=1)
+    if not need.any():
+        return ids
+    order = candidates[::-1]
+    filtered = sp.csr_matrix(exclude)[:, order]
+    filtered.sort_indices()  # column j is order[j]: ascending j, descending ids
+    take = np.minimum(np.diff(filtered.indptr), need)
+    rows = np.repeat(np.arange(len(ids)), take)
+    rank = np.arange(len(rows)) - np.repeat(np.cumsum(take) - take, take)
+    ids[rows, ids.shape[1] - need[rows] + rank] = order[filtered.indices[filtered.indptr[rows] + rank]]
+    return ids
 
 
 def _pad(ids, scores, width):
