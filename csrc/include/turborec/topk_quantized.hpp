@@ -31,34 +31,23 @@ namespace detail {
 
 #if defined(__GNUC__) || defined(__clang__)
 #define TR_QUANT_INLINE inline __attribute__((always_inline))
-typedef float Floats16 __attribute__((vector_size(64)));
-typedef std::int8_t Codes16 __attribute__((vector_size(16)));
-
-// out[j] = sum_f q[f] * float(panel[f * 64 + j]), for the 64 items of one panel: four 16-lane
-// accumulators, so the adds of consecutive f do not wait on each other.
-TR_QUANT_INLINE void panel_dots(const float* __restrict q, const std::int8_t* __restrict panel, index_t d,
-                                float* __restrict out) {
-  Floats16 acc[4] = {};
-  for (index_t f = 0; f < d; ++f) {
-    const float qf = q[f];
-    for (int v = 0; v < 4; ++v) {
-      Codes16 c;
-      std::memcpy(&c, panel + f * kQuantizedPanel + 16 * v, sizeof c);
-      acc[v] += qf * __builtin_convertvector(c, Floats16);
-    }
-  }
-  std::memcpy(out, acc, sizeof acc);
-}
 #else
 #define TR_QUANT_INLINE inline
-inline void panel_dots(const float* __restrict q, const std::int8_t* __restrict panel, index_t d,
-                       float* __restrict out) {
-  for (index_t j = 0; j < kQuantizedPanel; ++j) out[j] = 0.0f;
-  for (index_t f = 0; f < d; ++f)
-    for (index_t j = 0; j < kQuantizedPanel; ++j)
-      out[j] += q[f] * static_cast<float>(panel[f * kQuantizedPanel + j]);
-}
 #endif
+
+// out[j] = sum_f q[f] * float(panel[f * 64 + j]), for the 64 items of one panel. The j loop is
+// 64 independent lanes (a sign extension, an exact int -> float conversion, a multiply and an
+// add each), which the compiler vectorises and keeps in registers across f.
+TR_QUANT_INLINE void panel_dots(const float* __restrict q, const std::int8_t* __restrict panel, index_t d,
+                                float* __restrict out) {
+  float acc[kQuantizedPanel] = {};
+  for (index_t f = 0; f < d; ++f) {
+    const float qf = q[f];
+    const std::int8_t* codes = panel + f * kQuantizedPanel;
+    for (index_t j = 0; j < kQuantizedPanel; ++j) acc[j] += qf * static_cast<float>(codes[j]);
+  }
+  for (index_t j = 0; j < kQuantizedPanel; ++j) out[j] = acc[j];
+}
 
 // Approximate scores of rows [r0, r0 + rows) of queries and items [c0, c0 + cols) into tile
 // (rows * cols); c0 is a multiple of the panel width. Panel by panel, so each panel's codes stay
