@@ -8,7 +8,7 @@ import scipy.sparse as sp
 import turborec
 from conformance import KernelConformance
 from turborec import _native
-from turborec.selection import QUANTIZED_PANEL, dot_plan, quantize_items
+from turborec.selection import QUANTIZED_PANEL, dot_plan, quantize_items, quantize_queries
 
 FAMILY = "selection"
 
@@ -144,7 +144,7 @@ def test_quantized_zero_rows_ties_and_empty_batches(every_backend):
     items = np.zeros((200, 6), np.float32)
     items[50] = items[150] = [1, 2, 3, 4, 5, 6]  # equal scores: the lower id first
     table = quantize_items(items)
-    assert table.scales[0] == 0 and not table.codes[0, :, 0].any()
+    assert table.scales[0] == 0 and not table.codes[0, :, 0, :].any()
     queries = np.array([[1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 0]], np.float32)
     ids, values = turborec.topk_dot_quantized(queries, table, 4, backend=every_backend)
     np.testing.assert_array_equal(ids[0], [50, 150, 0, 1])
@@ -158,10 +158,11 @@ def test_quantize_items_layout_and_error_bound(rng):
     items = (rng.standard_normal((150, 10)) * rng.exponential(size=(150, 1))).astype(np.float32)
     items[3] = 0
     table = quantize_items(items)
-    assert table.codes.shape == (3, 10, QUANTIZED_PANEL) and table.codes.dtype == np.int8
+    assert table.codes.shape == (3, 5, QUANTIZED_PANEL, 2) and table.codes.dtype == np.int8
     assert not any(a.flags.writeable for a in table)
-    flat = table.codes.transpose(0, 2, 1).reshape(-1, 10)
+    flat = table.codes.transpose(0, 2, 1, 3).reshape(-1, 10)  # item j's codes in row j
     assert not flat[150:].any()  # padding past the last item
+    assert table.codes[140 // 64, 3, 140 % 64, 1] == flat[140, 7]  # features 6 and 7 are pair 3
     np.testing.assert_allclose(table.scales, np.abs(items).max(axis=1) / 127, rtol=1e-6)
     assert np.abs(flat[:150]).max() == 127
     error = np.abs(items - table.scales[:, None] * flat[:150])
@@ -170,6 +171,24 @@ def test_quantize_items_layout_and_error_bound(rng):
     before = items.copy()
     items[0] = 99  # the table holds its own copy
     np.testing.assert_array_equal(table.items, before)
+
+
+def test_quantized_odd_width_and_the_largest_integer_sums(every_backend, rng):
+    """An odd d (a zero feature pads the last pair); d = 1501 with every code at +-127 and
+    queries of one sign: the integer sums reach their bound and must not overflow int32."""
+    d = 1501
+    items = np.ones((300, d), np.float32)
+    items[1::2] = -1
+    items[8] *= 2  # the largest scale, the same codes
+    queries = np.abs(rng.standard_normal((2, d))).astype(np.float32) + 1
+    queries[1] *= -1
+    table = quantize_items(items)
+    assert table.codes.shape == (5, 751, QUANTIZED_PANEL, 2) and not table.codes[:, -1, :, 1].any()
+    got = turborec.topk_dot_quantized(queries, table, 5, oversample=2, backend=every_backend)
+    want = turborec.topk_dot_quantized(queries, table, 5, oversample=2, backend="numpy")
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert got[0][0, 0] == 8 and got[0][1, 0] == 1  # the largest positive item, the first negative one
 
 
 def test_quantized_recall_on_random_tables(rng):
@@ -213,7 +232,7 @@ def test_quantized_raw_binding_refuses_inconsistent_arrays(rng):
     plan = dot_plan(2, 8, np.float32)
 
     def args(**changes):
-        base = dict(queries=np.ones((2, 8), np.float32), codes=table.codes, scales=table.scales, items=table.items,
+        base = dict(queries=np.ones((2, 8), np.float32), qcodes=np.ones((2, 8), np.int16), codes=table.codes, scales=table.scales, items=table.items,
                     exclude_indptr=None, exclude_indices=None, k=2, n_candidates=8, block_rows=plan.block_rows,
                     block_items=plan.block_items, capacity=plan.capacity, segments=plan.segments, n_threads=1,
                     out_ids=np.empty((2, 2), np.int32), out_values=np.empty((2, 2), np.float32))
@@ -222,6 +241,9 @@ def test_quantized_raw_binding_refuses_inconsistent_arrays(rng):
     _native.topk_dot_quantized(**args())
     for changes, error, match in [
         (dict(codes=np.ascontiguousarray(table.codes[:1])), ValueError, "codes: expected shape"),
+        (dict(codes=np.ascontiguousarray(table.codes[:, :, :, 0])), ValueError, "codes: expected 4-D array"),
+        (dict(qcodes=np.ones((2, 6), np.int16)), ValueError, "qcodes: expected shape"),
+        (dict(qcodes=np.ones((2, 8), np.int32)), TypeError, "qcodes: expected dtype int16"),
         (dict(codes=table.codes.astype(np.int16)), TypeError, "codes: expected dtype int8"),
         (dict(scales=table.scales[:5]), ValueError, "scales: expected one entry per item"),
         (dict(queries=np.ones((2, 7), np.float32)), ValueError, "items: expected the same number of columns"),
@@ -254,7 +276,7 @@ def test_the_gpu_backends_array_code_matches_the_reference_on_the_host(rng, monk
     for k, oversample in ((10, 4), (700, 1), (3, 1)):
         want = turborec.topk_dot_quantized(queries, table, k, exclude=exclude, oversample=oversample, backend="numpy")
         ids, values = np.empty(want[0].shape, np.int32), np.empty(want[1].shape, np.float32)
-        _gpu_tiles.topk_dot_quantized_rows(queries, table.codes, table.scales, table.items,
+        _gpu_tiles.topk_dot_quantized_rows(queries, quantize_queries(queries), table.codes, table.scales, table.items,
                                            _exclusion(exclude, (8, 700)), k, min(k * oversample, 700), ids, values,
                                            topk=_numpy.topk)
         np.testing.assert_array_equal(ids, want[0])

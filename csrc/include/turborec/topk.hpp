@@ -210,10 +210,11 @@ void tiled_topk(index_t n, index_t m, index_t k, CsrView<I> exclude, const TileP
     std::vector<T> tile;
     std::vector<Candidate<T>> buffers;
     std::vector<RowTopK<T>> tops;
-    errors.run([&] {
-      tile.resize(block_rows * std::min(m, block_items));
-      buffers.resize(std::max(block_rows * capacity, segments * k + 1));
-      tops.reserve(block_rows);
+    errors.run([&] {  // sized for the rows a block can have (one query: one row, not block_rows)
+      const index_t max_rows = std::min(block_rows, n);
+      tile.resize(max_rows * std::min(m, block_items));
+      buffers.resize(std::max(max_rows * capacity, segments * k + 1));
+      tops.reserve(max_rows);
     });
 #pragma omp for schedule(dynamic, 1)
     for (index_t unit = 0; unit < n_blocks * segments; ++unit) {

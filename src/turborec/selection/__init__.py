@@ -223,8 +223,9 @@ def topk_dot(queries, items, k, *, exclude=None, candidates=None, normalize=Fals
 class QuantizedItems(NamedTuple):
     """An item table for :func:`topk_dot_quantized` (build it with :func:`quantize_items`).
 
-    ``codes``: int8 of shape (ceil(m / 64), d, 64), item ``j``'s codes in panel ``j // 64``,
-    column ``j % 64`` (zeros past the last item); ``scales``: float32 (m,), item ``j`` is about
+    ``codes``: int8 of shape (ceil(m / 64), ceil(d / 2), 64, 2): item ``j``'s codes of features
+    ``2h`` and ``2h + 1`` at ``codes[j // 64, h, j % 64]`` (zeros past the last item and, for an
+    odd d, the last feature); ``scales``: float32 (m,), item ``j`` is about
     ``scales[j] * codes_j``; ``items``: the float32 (m, d) table itself, for the exact re-rank.
     All three are read-only."""
 
@@ -237,8 +238,8 @@ def quantize_items(items):
     """An int8 copy of an item table, for :func:`topk_dot_quantized`.
 
     Symmetric, per item: ``scale_j = max_f |x_jf| / 127`` and ``code_jf = round(x_jf / scale_j)``
-    (computed in float64; an all-zero item has scale 0 and codes 0). The table takes a quarter
-    of the float32 bytes (plus 4 bytes per item), and keeps a copy of ``items`` for the re-rank.
+    (computed in float64; an all-zero item has scale 0 and codes 0). The codes take a quarter of
+    the float32 bytes (plus 4 bytes per item); the table keeps a copy of ``items`` for the re-rank.
 
     Parameters
     ----------
@@ -255,10 +256,10 @@ def quantize_items(items):
     peak = np.abs(wide).max(axis=1) if d else np.zeros(m)
     scales = peak / 127
     codes = np.rint(wide / np.where(scales > 0, scales, 1)[:, None])
-    n_panels = -(-m // QUANTIZED_PANEL)
-    padded = np.zeros((n_panels * QUANTIZED_PANEL, d), np.int8)
-    padded[:m] = np.clip(codes, -127, 127)
-    panels = np.ascontiguousarray(padded.reshape(n_panels, QUANTIZED_PANEL, d).transpose(0, 2, 1))
+    n_panels, pairs = -(-m // QUANTIZED_PANEL), -(-d // 2)
+    padded = np.zeros((n_panels * QUANTIZED_PANEL, 2 * pairs), np.int8)
+    padded[:m, :d] = np.clip(codes, -127, 127)
+    panels = np.ascontiguousarray(padded.reshape(n_panels, QUANTIZED_PANEL, pairs, 2).transpose(0, 2, 1, 3))
     table = QuantizedItems(panels, scales.astype(np.float32), np.array(items, dtype=np.float32, copy=True))
     for a in table:
         a.flags.writeable = False
@@ -284,7 +285,7 @@ def _check_table(table, d):
     if items.shape[1] != d:
         raise ValueError(f"table.items: expected {d} columns like queries, got shape {items.shape}")
     codes, scales = table.codes, table.scales
-    want = (-(-m // QUANTIZED_PANEL), d, QUANTIZED_PANEL)
+    want = (-(-m // QUANTIZED_PANEL), -(-d // 2), QUANTIZED_PANEL, 2)
     if not isinstance(codes, np.ndarray) or codes.dtype != np.int8 or codes.shape != want:
         raise ValueError(f"table.codes: expected an int8 array of shape {want}, got "
                          f"{getattr(codes, 'dtype', type(codes).__name__)} {getattr(codes, 'shape', '')}")
@@ -300,8 +301,9 @@ def topk_dot_quantized(queries, table, k, *, exclude=None, oversample=QUANTIZED_
     """Top-k items per query by dot product, scored approximately over an int8 table, then
     re-ranked exactly.
 
-    Every item gets the approximate score ``(sum_f q_f * code_jf) * scale_j`` (float32, summed
-    in order of f); the best ``min(k * oversample, n_items)`` of those per query are re-scored
+    Every item gets the approximate score ``float(sum_f g_f * code_jf) * scale_j``, with ``g``
+    the query's own int16 codes (``q ~ t g``; an exact integer sum); the best
+    ``min(k * oversample, n_items)`` of those per query are re-scored
     exactly against ``table.items`` (float32 products summed in float64, rounded once) and the
     best ``k`` of them are returned. The answer is :func:`topk_dot`'s (up to the last bit of the
     scores) whenever the true top-k are among the candidates; docs/attention.md gives the share
@@ -341,9 +343,25 @@ def topk_dot_quantized(queries, table, k, *, exclude=None, oversample=QUANTIZED_
     return _dispatch_quantized(queries, codes, scales, items, exclude, k, min(k * oversample, m), backend, n_threads)
 
 
+def quantize_queries(queries):
+    """int16 codes ``g`` of float32 queries, ``q ~ t g`` per row (t > 0 dropped: it scales every
+    approximate score of the row alike), ``2 * ceil(d / 2)`` columns (an odd d padded with 0).
+    The largest ``|g|`` of a row is the most that keeps ``|g| * 127 * 2 * ceil(d / 2)`` within
+    int32 (16383 up to d = 1032), so the kernels' integer sums never overflow."""
+    n, d = queries.shape
+    pairs = -(-d // 2)
+    top = min(16383, (2**31 - 1) // (127 * 2 * pairs))
+    wide = queries.astype(np.float64)
+    peak = np.abs(wide).max(axis=1) if d else np.zeros(n)
+    out = np.zeros((n, 2 * pairs), np.int16)
+    out[:, :d] = np.rint(wide * (top / np.where(peak > 0, peak, 1))[:, None])
+    return out
+
+
 def _dispatch_quantized(queries, codes, scales, items, exclude, k, n_candidates, backend, n_threads):
     """The one dispatch of ``topk_dot_quantized`` (arrays checked; models call it directly)."""
     n = queries.shape[0]
-    return dispatch("selection", "topk_dot_quantized", inputs=(queries, codes, scales, items, exclude),
+    return dispatch("selection", "topk_dot_quantized",
+                    inputs=(queries, quantize_queries(queries), codes, scales, items, exclude),
                     params=(k, n_candidates, dot_plan(n, n_candidates, np.float32)),
                     outputs=[((n, k), np.int32), ((n, k), np.float32)], backend=backend, n_threads=n_threads)

@@ -40,5 +40,6 @@ def topk_dot(queries, items, exclude, query_scale, item_scale, k, plan, n_thread
     topk_dot_tiles(queries, items, exclude, query_scale, item_scale, k, ids, values, select=_select, merge=_merge)
 
 
-def topk_dot_quantized(queries, codes, scales, items, exclude, k, n_candidates, plan, n_threads, ids, values):
-    topk_dot_quantized_rows(queries, codes, scales, items, exclude, k, n_candidates, ids, values, topk=topk)
+def topk_dot_quantized(queries, qcodes, codes, scales, items, exclude, k, n_candidates, plan, n_threads, ids,
+                       values):
+    topk_dot_quantized_rows(queries, qcodes, codes, scales, items, exclude, k, n_candidates, ids, values, topk=topk)

@@ -55,12 +55,13 @@ def topk_dot_tiles(queries, items, exclude, query_scale, item_scale, k, ids, val
             run = out
 
 
-def topk_dot_quantized_rows(queries, codes, scales, items, exclude, k, n_candidates, ids, values, *, topk):
+def topk_dot_quantized_rows(queries, qcodes, codes, scales, items, exclude, k, n_candidates, ids, values, *, topk):
     """``topk_dot_quantized`` with array operations only, for both GPU backends: ``topk`` is the
     backend's dense ``topk`` kernel. Rows go in blocks of at most ``TILE_BYTES`` of scores.
 
-    The approximate scores are summed over f one array operation at a time (a multiply, then an
-    add: nothing is fused), the exact ones likewise in float64, so the bits are the reference's.
+    The approximate scores are exact integer sums (int64, one feature at a time), the exact ones
+    summed over f one array operation at a time in float64 (a multiply, then an add: nothing is
+    fused), so the bits are the reference's.
     Candidates are re-ordered by id before the exact selection, whose ties then go to the lower id.
     """
     from .._validation import array_module
@@ -68,15 +69,16 @@ def topk_dot_quantized_rows(queries, codes, scales, items, exclude, k, n_candida
     xp = array_module(queries)
     n, d = queries.shape
     m = items.shape[0]
-    flat = codes.transpose(0, 2, 1).reshape(-1, d)[:m]  # (m, d): item j's codes in row j
+    flat = codes.transpose(0, 2, 1, 3).reshape(-1, qcodes.shape[1])[:m]  # item j's codes in row j
     step = max(1, min(n, TILE_BYTES // (4 * m)))
     for r0 in range(0, n, step):
         r1 = min(n, r0 + step)
         q = queries[r0:r1]
-        approx = xp.zeros((r1 - r0, m), xp.float32)
-        for f in range(d):
-            approx += q[:, f, None] * flat[None, :, f].astype(xp.float32)
-        approx *= scales
+        sums = xp.zeros((r1 - r0, m), xp.int64)
+        for f in range(qcodes.shape[1]):
+            sums += qcodes[r0:r1, f, None].astype(xp.int64) * flat[None, :, f].astype(xp.int64)
+        approx = sums.astype(xp.float32) * scales
+        del sums
         candidates = xp.empty((r1 - r0, n_candidates), xp.int32)
         topk(approx, _rows(exclude, r0, r1), n_candidates, True, None, 1, candidates,
              xp.empty((r1 - r0, n_candidates), xp.float32))

@@ -22,6 +22,7 @@ def topk_dot(queries, items, exclude, query_scale, item_scale, k, plan, n_thread
                          ids, values)
 
 
-def topk_dot_quantized(queries, codes, scales, items, exclude, k, n_candidates, plan, n_threads, ids, values):
-    _native.topk_dot_quantized(queries, codes, scales, items, *(exclude or _NONE), k, n_candidates, *plan, n_threads,
-                               ids, values)
+def topk_dot_quantized(queries, qcodes, codes, scales, items, exclude, k, n_candidates, plan, n_threads, ids,
+                       values):
+    _native.topk_dot_quantized(queries, qcodes, codes, scales, items, *(exclude or _NONE), k, n_candidates, *plan,
+                               n_threads, ids, values)

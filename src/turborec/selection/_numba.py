@@ -187,29 +187,29 @@ def _topk_rows(scores, k, indptr, indices, largest, chunk, capacity, ids, values
 
 
 @njit(cache=True, nogil=True)
-def _quantized_tile(queries, codes, scales, r0, rows, c0, tile):
-    """Approximate scores over the int8 table (topk_quantized.hpp's quantized_tile_body): per
-    panel, 64 sums of ``q_f * code`` in order of f, then times the item's scale."""
-    d = queries.shape[1]
-    width_panel = codes.shape[2]
+def _quantized_tile(qcodes, codes, scales, r0, rows, c0, tile):
+    """Approximate scores over the int8 table (topk_quantized.hpp's quantized_tile): per panel,
+    64 exact integer sums of ``g_f * code``, then float times the item's scale."""
+    n_pairs, width_panel = codes.shape[1], codes.shape[2]
     cols = tile.shape[1]
-    dots = np.empty(width_panel, np.float32)
+    dots = np.empty(width_panel, np.int64)
     for j0 in range(0, cols, width_panel):
         panel = (c0 + j0) // width_panel
         width = min(width_panel, cols - j0)
         for r in range(rows):
             dots[:] = 0
-            for f in range(d):
-                qf = np.float32(queries[r0 + r, f])
+            for h in range(n_pairs):
+                ga = np.int64(qcodes[r0 + r, 2 * h])
+                gb = np.int64(qcodes[r0 + r, 2 * h + 1])
                 for j in range(width_panel):
-                    dots[j] += qf * np.float32(codes[panel, f, j])
+                    dots[j] += ga * codes[panel, h, j, 0] + gb * codes[panel, h, j, 1]
             for j in range(width):
-                tile[r, j0 + j] = dots[j] * scales[c0 + j0 + j]
+                tile[r, j0 + j] = np.float32(dots[j]) * scales[c0 + j0 + j]
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _tiled_units(queries, items, codes, scales, quantized, indptr, indices, normalize, query_scale, item_scale, k,
-                 block_rows, block_items, capacity, segments, list_ids, list_keys):
+def _tiled_units(queries, items, qcodes, codes, scales, quantized, indptr, indices, normalize, query_scale, item_scale,
+                 k, block_rows, block_items, capacity, segments, list_ids, list_keys):
     """tiled_topk of topk.hpp: one unit per (row block, item segment), each writing its rows'
     top-k of its items into row ``(query * segments + segment)`` of the lists."""
     n, d = queries.shape
@@ -233,7 +233,7 @@ def _tiled_units(queries, items, codes, scales, quantized, indptr, indices, norm
             cols = min(block_items, m - c0)
             tile = tile_buffer[: rows * cols].reshape(rows, cols)
             if quantized:
-                _quantized_tile(queries, codes, scales, r0, rows, c0, tile)
+                _quantized_tile(qcodes, codes, scales, r0, rows, c0, tile)
             elif d > 0:
                 # BLAS, one thread per call: gemm as in topk.hpp (bitwise the same), except that
                 # numba calls gemv for a 1-row block or a 1-item tile (last-bit differences).
@@ -291,14 +291,14 @@ def _rerank(queries, items, candidates, k, ids, values):
         _write(bk, bi, size, k, True, ids[r], values[r])
 
 
-def _tiled(n_threads, queries, items, codes, scales, quantized, exclude, normalize, query_scale, item_scale, k, plan, ids,
-           values):
+def _tiled(n_threads, queries, items, qcodes, codes, scales, quantized, exclude, normalize, query_scale, item_scale,
+           k, plan, ids, values):
     """The units, then the merge when the items were split into more than one segment."""
     n, m = queries.shape[0], items.shape[0]
     segments = min(plan.segments, -(-m // plan.block_items))
     lists = (ids, values) if segments == 1 else (np.empty((n * segments, k), np.int32),
                                                  np.empty((n * segments, k), values.dtype))
-    launch(_tiled_units, n_threads, queries, items, codes, scales, quantized, *csr_int64(exclude, n), normalize,
+    launch(_tiled_units, n_threads, queries, items, qcodes, codes, scales, quantized, *csr_int64(exclude, n), normalize,
            query_scale, item_scale, k, plan.block_rows, plan.block_items, plan.capacity, segments, *lists)
     if segments > 1:
         launch(_merge_lists, n_threads, *lists, segments, ids, values)
@@ -314,14 +314,16 @@ def topk_dot(queries, items, exclude, query_scale, item_scale, k, plan, n_thread
     if not normalize:
         query_scale = item_scale = np.empty(0, queries.dtype)
     with blas_single_thread():
-        _tiled(n_threads, queries, items, np.zeros((0, 0, 0), np.int8), np.empty(0, queries.dtype), False,
+        _tiled(n_threads, queries, items, np.zeros((0, 0), np.int16), np.zeros((0, 0, 0, 0), np.int8),
+               np.empty(0, queries.dtype), False,
                exclude, normalize, query_scale, item_scale, k, plan, ids, values)
 
 
-def topk_dot_quantized(queries, codes, scales, items, exclude, k, n_candidates, plan, n_threads, ids, values):
+def topk_dot_quantized(queries, qcodes, codes, scales, items, exclude, k, n_candidates, plan, n_threads, ids,
+                       values):
     n = queries.shape[0]
     candidates = np.empty((n, n_candidates), np.int32)
     unused = np.empty(0, np.float32)
-    _tiled(n_threads, queries, items, codes, scales, True, exclude, False, unused, unused, n_candidates, plan, candidates,
-           np.empty((n, n_candidates), np.float32))
+    _tiled(n_threads, queries, items, qcodes, codes, scales, True, exclude, False, unused, unused, n_candidates, plan,
+           candidates, np.empty((n, n_candidates), np.float32))
     launch(_rerank, n_threads, queries, items, candidates, k, ids, values)
