@@ -12,11 +12,12 @@ import pytest
 import turborec
 from turborec import cli
 from turborec.cli import build_parser, docs_url, main
-from turborec.datasets import synthetic_factors
+from turborec.attention import SASRec
+from turborec.datasets import synthetic_factors, synthetic_sequences
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 SMALL = ["--users", "300", "--items", "500", "--factors", "8", "--reference-users", "50",
-         "--eval-users", "400", "--eval-items", "300"]
+         "--eval-users", "400", "--eval-items", "300", "--attention-users", "24", "--attention-items", "400"]
 
 
 def _table(out):
@@ -72,6 +73,53 @@ def test_demo_predicts_ratings_with_biases_and_svd(capsys):
     assert abs(rmse["SVD (grid, float32)"] - rmse["SVD (Surprise's)"]) < 0.02
 
 
+def _attention_step(out):
+    """The attention step's lines, from its heading on."""
+    return out[out.index("\nAttention: "):].strip().splitlines()
+
+
+def test_demo_serves_sasrec_with_generated_weights_and_says_so(capsys):
+    """Issue 11: the demo's attention step times recommend and step on the engine, checks it
+    against the numpy reference and a full pass, shows one user's top-k, and labels the weights
+    as generated, not trained."""
+    assert main(["demo", *SMALL, "--k", "7", "--seed", "3"]) == 0
+    lines = _attention_step(capsys.readouterr().out)
+    heading = lines[0]
+    assert "top-7 for 24 synthetic sequences" in heading and "over 400 items" in heading
+    assert "GENERATED at random (seeded), NOT TRAINED" in heading and "mean nothing" in heading
+    assert "hidden 64, 2 blocks, 2 heads, inner 256, max_len 50" in heading
+    header = lines.index(next(line for line in lines if line.startswith("call ")))
+    assert lines[header].split() == ["call", "backend", "threads", "ms", "users/s"]
+    table = {line[:27].strip(): line[27:].split() for line in lines[header + 1:header + 4]}
+    assert list(table) == ["recommend, batch 1", "recommend, batch 24", "step (append one item)"]
+    for backend, threads, ms, per_second in table.values():
+        assert backend == turborec.available("attention")[0] and int(threads) >= 1
+        assert float(ms) > 0 and float(per_second.replace(",", "")) > 0
+    agreement = next(line for line in lines if line.startswith("Agreement: "))
+    assert "ids 100% identical, scores match" in agreement and "a full pass: identical ids" in agreement
+
+    # The printed top-k is the model's: rebuilt here from the same seeded data and weights.
+    data = synthetic_sequences(24, 400, n_clusters=10, seed=3)
+    first = data.items[data.users == 0].astype(np.int64) + 1
+    model = SASRec.from_recbole(cli.generated_sasrec_weights(401, seed=3))
+    ids, _ = model.recommend([first], k=7)
+    user = next(line for line in lines if line.startswith("User 0 "))
+    assert user == (f"User 0 ({len(first)} items, the last five {(first[-5:] - 1).tolist()}): top-7 "
+                    f"{(ids[0] - 1).tolist()} (synthetic_sequences' item ids)")
+    assert not set(ids[0]) & set(first) and len(set(ids[0])) == 7
+    assert lines[-1] == f"Serving RecBole's SASRec and BERT4Rec, converting checkpoints: {docs_url()}/attention.md"
+
+
+def test_generated_weights_are_seeded_and_recbole_shaped():
+    weights = cli.generated_sasrec_weights(101, seed=5)
+    again, other = cli.generated_sasrec_weights(101, seed=5), cli.generated_sasrec_weights(101, seed=6)
+    assert weights.keys() == again.keys() and all(np.array_equal(weights[k], again[k]) for k in weights)
+    assert not np.array_equal(weights["item_embedding.weight"], other["item_embedding.weight"])
+    model = SASRec.from_recbole(weights)  # every RecBole key present, every shape right
+    assert (model.n_items, model.hidden_size, model.n_layers, model.inner_size, model.max_len) == (101, 64, 2, 256, 50)
+    assert all(value.dtype == np.float32 for value in weights.values())
+
+
 def test_info_prints_config(capsys):
     assert main(["info"]) == 0
     assert "backends" in capsys.readouterr().out
@@ -113,6 +161,8 @@ def test_version(capsys):
     ("--eval-users", "0", "--eval-users: expected an int >= 1, got 0"),
     ("--eval-items", "1", "--eval-items: expected an int >= 2, got 1"),
     ("--seed", "-3", "--seed: expected an int >= 0, got -3"),
+    ("--attention-users", "1", "--attention-users: expected an int >= 2, got 1"),
+    ("--attention-items", "5", "--attention-items: expected an int >= 6, got 5"),
 ])
 def test_bad_demo_options_are_usage_errors(capsys, option, value, expected):
     with pytest.raises(SystemExit) as exit_info:
@@ -128,10 +178,21 @@ def test_threads_accepts_minus_one_for_all_cores():
     assert build_parser().parse_args(["demo"]).threads is None
 
 
+def _parsers(name, parser):
+    """``parser`` and every parser below it, as ``(command, parser)``."""
+    yield name, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub_name, sub in action.choices.items():
+                yield from _parsers(f"{name} {sub_name}", sub)
+
+
 def test_every_option_has_help_and_its_default_shown():
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command").choices
-    for name, sub in [("turborec", parser), *subparsers.items()]:
+    parsers = dict(_parsers("turborec", parser))
+    assert "turborec attention convert" in parsers
+    for name, sub in parsers.items():
         assert sub.formatter_class is argparse.ArgumentDefaultsHelpFormatter, name
         text = sub.format_help()
         for action in sub._actions:

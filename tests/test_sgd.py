@@ -165,6 +165,38 @@ def test_blocks_reproducible_across_threads_and_converging():
     assert errors[6, 1][0] < 1.1 * errors[1, 1][0] and errors[1, 1][0] < 0.6  # spread of ratings: ~1.4
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [1, 7, 10, 16, 33, 50, 100])
+@pytest.mark.parametrize("n_blocks", [1, 3])
+def test_side_by_side_steps_give_the_sequential_bits(dtype, k, n_blocks):
+    """The native kernel runs groups of ratings with distinct users and items side by side, on
+    vectors of the CPU's width with the tail of the factors read specially: unsorted ratings (most
+    groups disjoint, some not) over every tail length give the reference's bits exactly."""
+    rng = np.random.default_rng(k)
+    problem = _problem(rng, dtype, 40, 50, k, n_ratings=700, grouped=False)
+    problem["users"][100:110] = 3  # a run of one user: groups that are not disjoint
+    rates = dict(lr_bu=0.01, lr_bi=0.007, lr_pu=0.02, lr_qi=0.005, reg_bu=0.05, reg_bi=0.02, reg_pu=0.1, reg_qi=0.03)
+    want = sgd.svd_epoch(**problem, **rates, n_blocks=n_blocks, backend="numpy")
+    for backend in ("native", "numba"):
+        got = sgd.svd_epoch(**problem, **rates, n_blocks=n_blocks, backend=backend, n_threads=2)
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b, err_msg=backend)
+
+
+@pytest.mark.parametrize("n_blocks", [1, 4])
+def test_several_epochs_in_one_call_equal_one_call_each(backend, n_blocks):
+    problem = _problem(np.random.default_rng(12), np.float32, 30, 40, 37, n_ratings=500, grouped=False)
+    one_by_one = [problem[name] for name in ("bu", "bi", "pu", "qi")]
+    for _ in range(3):
+        one_by_one = sgd.svd_epoch(problem["users"], problem["items"], problem["ratings"], *one_by_one,
+                                   global_mean=3.5, n_blocks=n_blocks, backend=backend, n_threads=2)
+    at_once = sgd.svd_epoch(**problem, n_blocks=n_blocks, n_epochs=3, backend=backend, n_threads=2)
+    for a, b in zip(at_once, one_by_one):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="n_epochs"):
+        sgd.svd_epoch(**problem, n_epochs=0, backend=backend)
+
+
 def test_svd_epoch_by_hand():
     # One rating, one factor: e = 4 - (3 + 0.1 + 0.2 + 0.5 * 0.4) = 0.5
     got = sgd.svd_epoch([0], [0], [4.0], np.array([0.1]), np.array([0.2]), np.array([[0.5]]), np.array([[0.4]]),
@@ -283,30 +315,32 @@ def test_raw_bindings_refuse_inconsistent_arrays():
     outs = [np.empty_like(a) for a in model]
     rates = (0.005,) * 5 + (0.02,) * 5
     one = np.array([0, len(users)], np.int64)
-    native.svd_epoch(users, items, ratings, one, *model, 3.0, True, rates, 1, 1, *outs)  # consistent: runs
+    native.svd_epoch(users, items, ratings, one, *model, 3.0, True, rates, 1, 1, 1, *outs)  # consistent: runs
     with pytest.raises(ValueError, match="users: index out of range"):
-        native.svd_epoch(users + 10, items, ratings, one, *model, 3.0, True, rates, 1, 1, *outs)
+        native.svd_epoch(users + 10, items, ratings, one, *model, 3.0, True, rates, 1, 1, 1, *outs)
     with pytest.raises(TypeError, match="ratings: expected dtype float64"):
-        native.svd_epoch(users, items, ratings.astype(np.float32), one, *model, 3.0, True, rates, 1, 1, *outs)
+        native.svd_epoch(users, items, ratings.astype(np.float32), one, *model, 3.0, True, rates, 1, 1, 1, *outs)
     with pytest.raises(ValueError, match="out_qi: unexpected shape"):
-        native.svd_epoch(users, items, ratings, one, *model, 3.0, True, rates, 1, 1, *outs[:3], np.empty((3, 5)))
+        native.svd_epoch(users, items, ratings, one, *model, 3.0, True, rates, 1, 1, 1, *outs[:3], np.empty((3, 5)))
     with pytest.raises(ValueError, match="rates: expected 10 numbers"):
-        native.svd_epoch(users, items, ratings, one, *model, 3.0, True, rates[:4], 1, 1, *outs)
+        native.svd_epoch(users, items, ratings, one, *model, 3.0, True, rates[:4], 1, 1, 1, *outs)
     with pytest.raises(ValueError, match="n_threads"):
-        native.svd_epoch(users, items, ratings, one, *model, 3.0, True, rates, 1, 0, *outs)
+        native.svd_epoch(users, items, ratings, one, *model, 3.0, True, rates, 1, 1, 0, *outs)
+    with pytest.raises(ValueError, match="n_epochs: expected >= 1"):
+        native.svd_epoch(users, items, ratings, one, *model, 3.0, True, rates, 1, 0, 1, *outs)
     order, bounds = sgd.block_order(users, items, 4, 3, 2)
     grid = users[order], items[order], ratings[order]
-    native.svd_epoch(*grid, bounds, *model, 3.0, True, rates, 2, 2, *outs)  # consistent: runs
+    native.svd_epoch(*grid, bounds, *model, 3.0, True, rates, 2, 1, 2, *outs)  # consistent: runs
     with pytest.raises(ValueError, match="bounds: expected n_blocks\\*\\*2 \\+ 1 entries"):
-        native.svd_epoch(*grid, bounds, *model, 3.0, True, rates, 3, 2, *outs)
+        native.svd_epoch(*grid, bounds, *model, 3.0, True, rates, 3, 1, 2, *outs)
     with pytest.raises(ValueError, match="is not in its block"):
-        native.svd_epoch(users, items, ratings, np.array([0, 0, 0, 3, 6]), *model, 3.0, True, rates, 2, 2, *outs)
+        native.svd_epoch(users, items, ratings, np.array([0, 0, 0, 3, 6]), *model, 3.0, True, rates, 2, 1, 2, *outs)
     with pytest.raises(ValueError, match="bounds: must never decrease"):
-        native.svd_epoch(*grid, np.array([0, 4, 2, 5, 6]), *model, 3.0, True, rates, 2, 2, *outs)
+        native.svd_epoch(*grid, np.array([0, 4, 2, 5, 6]), *model, 3.0, True, rates, 2, 1, 2, *outs)
     with pytest.raises(ValueError, match="bounds: expected to run from 0"):
-        native.svd_epoch(*grid, np.array([0, 1, 2, 3, 4]), *model, 3.0, True, rates, 2, 2, *outs)
+        native.svd_epoch(*grid, np.array([0, 1, 2, 3, 4]), *model, 3.0, True, rates, 2, 1, 2, *outs)
     with pytest.raises(ValueError, match="n_blocks: expected 1 to 65536"):
-        native.svd_epoch(*grid, bounds, *model, 3.0, True, rates, 0, 2, *outs)
+        native.svd_epoch(*grid, bounds, *model, 3.0, True, rates, 0, 1, 2, *outs)
     yj = np.zeros((3, 2))
     indptr, indices = sgd.implicit_sets(users, items, 4)
     outs.append(np.empty_like(yj))

@@ -19,7 +19,12 @@ parameter names, what ``SASRec.from_recbole`` reads) and ``attention_<case>_io.n
 sequences as a CSR of ids, the config as JSON, the expected encodings and top-10 ids with the
 sequence's items and the padding id excluded).
 
-Usage: ``python tools/make_attention_fixtures.py`` (from the repository root).
+The SASRec.pytorch cases (``PMIXER_CASES``) are written the same way from an ``nn.Module`` with
+pmixer's parameter names (see ``PmixerSASRec`` below): ``attention_pmixer_<case>_weights.npz`` is
+its ``state_dict``, what ``SASRec.from_pmixer`` reads.
+
+Usage: ``python tools/make_attention_fixtures.py [--pmixer]`` (from the repository root;
+``--pmixer``: only the SASRec.pytorch cases).
 """
 
 import json
@@ -167,9 +172,145 @@ def make_case(name, seed):
                         torch_version=np.array(torch.__version__))
 
 
+# ---- SASRec.pytorch (github.com/pmixer/SASRec.pytorch), written from its model.py ----
+#
+# An nn.Module with pmixer's parameter names (its state_dict is what SASRec.from_pmixer reads), in
+# evaluation mode, for its three blocks and two position layouts:
+# - variant "original" (model.py of 2020): Q = LN_a(x); x = Q + MHA(Q, x, x); x = FFN(LN_f(x)),
+#   the feed-forward adding its own input; "post_ln" / "pre_ln" (the later code's norm_first
+#   False / True): x = LN_a(x + MHA(x, x, x)); x = LN_f(x + FFN(x)) / x = x + MHA(h, h, h) with
+#   h = LN_a(x); x = x + FFN(LN_f(x)); FFN = conv2(relu(conv1(.))), Conv1d of kernel 1;
+# - layout "2020": positions 0..L-1 on every slot, padded slots zeroed after the embedding and
+#   after every block (the timeline mask); "2024": position j+1 on an item in slot j, 0 on padding
+#   (pos_emb has a padding row 0); no timeline mask;
+# - item_emb scaled by sqrt(D), LayerNorm eps 1e-8, nn.MultiheadAttention with the causal mask
+#   only (no key-padding mask), sequences left-padded with 0 to max_len, the output
+#   last_layernorm(x) at the last slot.
+
+PMIXER_CASES = {  # name: (n_items, hidden, n_blocks, n_heads, max_len, variant, layout, n_sequences)
+    "pmixer_original_2020": (50, 16, 2, 1, 8, "original", "2020", 16),
+    "pmixer_original_2024": (50, 16, 2, 2, 8, "original", "2024", 16),
+    "pmixer_post_ln_2024": (61, 24, 2, 3, 9, "post_ln", "2024", 16),
+    "pmixer_pre_ln_2024": (61, 16, 3, 4, 7, "pre_ln", "2024", 16),
+    "pmixer_post_ln_2020": (40, 12, 1, 2, 5, "post_ln", "2020", 12),
+    "pmixer_default_shape": (300, 50, 2, 1, 200, "post_ln", "2024", 8),  # main.py's defaults
+}
+
+
+class PmixerFeedForward(torch.nn.Module):
+    def __init__(self, d, residual):
+        super().__init__()
+        self.conv1 = torch.nn.Conv1d(d, d, kernel_size=1)
+        self.conv2 = torch.nn.Conv1d(d, d, kernel_size=1)
+        self.residual = residual
+
+    def forward(self, x):  # (B, L, D); Conv1d wants (B, D, L)
+        y = self.conv2(torch.relu(self.conv1(x.transpose(-1, -2)))).transpose(-1, -2)
+        return y + x if self.residual else y
+
+
+class PmixerSASRec(torch.nn.Module):
+    def __init__(self, n_items, d, n_blocks, n_heads, max_len, variant, layout, position_rows=None):
+        super().__init__()
+        self.variant, self.layout, self.d = variant, layout, d
+        rows = position_rows or max_len + (layout == "2024")
+        self.item_emb = torch.nn.Embedding(n_items + 1, d, padding_idx=0)
+        self.pos_emb = torch.nn.Embedding(rows, d, padding_idx=0 if layout == "2024" else None)
+        self.attention_layernorms = torch.nn.ModuleList(torch.nn.LayerNorm(d, eps=1e-8) for _ in range(n_blocks))
+        self.attention_layers = torch.nn.ModuleList(torch.nn.MultiheadAttention(d, n_heads, dropout=0.0)
+                                                    for _ in range(n_blocks))
+        self.forward_layernorms = torch.nn.ModuleList(torch.nn.LayerNorm(d, eps=1e-8) for _ in range(n_blocks))
+        self.forward_layers = torch.nn.ModuleList(PmixerFeedForward(d, variant == "original") for _ in range(n_blocks))
+        self.last_layernorm = torch.nn.LayerNorm(d, eps=1e-8)
+
+    def forward(self, seq):
+        """The user representations (B, D) of left-padded ids ``seq`` (B, L)."""
+        x = self.item_emb(seq) * self.d ** 0.5
+        L = seq.shape[1]
+        keep = (seq != 0).unsqueeze(-1)
+        if self.layout == "2020":
+            x = (x + self.pos_emb(torch.arange(L))) * keep
+        else:
+            x = x + self.pos_emb(torch.arange(1, L + 1) * (seq != 0))
+        future = ~torch.tril(torch.ones((L, L), dtype=torch.bool))
+        for ln_a, mha, ln_f, ffn in zip(self.attention_layernorms, self.attention_layers, self.forward_layernorms,
+                                        self.forward_layers):
+            x = x.transpose(0, 1)  # nn.MultiheadAttention's (L, B, D)
+            if self.variant == "original":
+                q = ln_a(x)
+                x = (q + mha(q, x, x, attn_mask=future)[0]).transpose(0, 1)
+                x = ffn(ln_f(x))
+            elif self.variant == "pre_ln":
+                h = ln_a(x)
+                x = (x + mha(h, h, h, attn_mask=future)[0]).transpose(0, 1)
+                x = x + ffn(ln_f(x))
+            else:
+                x = ln_a(x + mha(x, x, x, attn_mask=future)[0]).transpose(0, 1)
+                x = ln_f(x + ffn(x))
+            if self.layout == "2020":
+                x = x * keep
+        return self.last_layernorm(x)[:, -1]
+
+
+def random_pmixer(rng, n_items, d, n_blocks, n_heads, max_len, variant, layout, position_rows=None):
+    """A PmixerSASRec in evaluation mode with random weights drawn from ``rng`` (the padding rows
+    too; scales that keep the attention far from uniform)."""
+    model = PmixerSASRec(n_items, d, n_blocks, n_heads, max_len, variant, layout, position_rows).eval()
+    state = {}
+    for key, value in model.state_dict().items():
+        # fan-in: Linear (out, in), Conv1d (out, in, 1)
+        shape, fan_in = tuple(value.shape), value.shape[1] if value.ndim > 1 else 1
+        if "layernorm" in key:
+            scale, offset = 0.1, float(key.endswith(".weight"))
+        elif key.endswith("emb.weight"):
+            scale, offset = 0.5, 0.0
+        else:
+            scale, offset = (1.5 / math.sqrt(fan_in) if value.ndim > 1 else 0.1), 0.0
+        state[key] = torch.from_numpy((offset + rng.standard_normal(shape) * scale).astype(np.float32))
+    model.load_state_dict(state)
+    return model
+
+
+def left_padded(sequences, max_len):
+    """pmixer's evaluate input: each sequence's ``max_len`` most recent items, left-padded with 0."""
+    seq = np.zeros((len(sequences), max_len), np.int64)
+    for b, s in enumerate(sequences):
+        kept = np.asarray(s)[-max_len:]
+        seq[b, max_len - len(kept):] = kept
+    return torch.from_numpy(seq)
+
+
+def pmixer_encode(model, sequences, max_len, dtype=torch.float32):
+    """``model``'s user representations of ``sequences`` as a NumPy array of ``dtype``."""
+    with torch.inference_mode():
+        return model.to(dtype)(left_padded(sequences, max_len)).numpy().copy()
+
+
+def make_pmixer_case(name, seed):
+    n_items, d, n_blocks, n_heads, max_len, variant, layout, n = PMIXER_CASES[name]
+    rng = np.random.default_rng(seed)
+    model = random_pmixer(rng, n_items, d, n_blocks, n_heads, max_len, variant, layout)
+    sequences = random_sequences(rng, n_items + 1, max_len, n)
+    encoded = pmixer_encode(model, sequences, max_len)
+    state = {key: value.numpy() for key, value in model.state_dict().items()}
+    config = {"variant": variant, "n_heads": n_heads, "layout": layout, "max_len": max_len}
+    top10 = reference_top({"item_embedding.weight": state["item_emb.weight"]}, encoded, sequences)
+    np.savez_compressed(FIXTURES / f"attention_{name}_weights.npz", **state)
+    np.savez_compressed(FIXTURES / f"attention_{name}_io.npz", config=np.array(json.dumps(config)),
+                        indptr=np.cumsum([0] + [len(s) for s in sequences]), ids=np.concatenate(sequences),
+                        encoded=encoded, top10=top10, torch_version=np.array(torch.__version__))
+
+
 if __name__ == "__main__":
+    import sys
+
     FIXTURES.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
+    only_pmixer = sys.argv[1:] == ["--pmixer"]  # the pmixer cases alone (the others left as they are)
     for seed, case in enumerate(CASES):
-        make_case(case, seed)
+        if not only_pmixer:
+            make_case(case, seed)
+            print("wrote", case)
+    for seed, case in enumerate(PMIXER_CASES, start=100):
+        make_pmixer_case(case, seed)
         print("wrote", case)

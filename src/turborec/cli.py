@@ -1,4 +1,5 @@
-"""The ``turborec`` command: ``turborec demo``, ``turborec info`` and ``turborec docs``."""
+"""The ``turborec`` command: ``turborec demo``, ``turborec info``, ``turborec docs`` and
+``turborec attention convert``."""
 
 import argparse
 import sys
@@ -8,6 +9,7 @@ from importlib import metadata
 import numpy as np
 
 from . import __version__
+from .attention._convert import FORMATS, MODELS, convert
 
 # Where the documentation lives; the installed package's metadata (pyproject's
 # [project.urls] Documentation) wins, this is for a source tree that was never installed.
@@ -53,7 +55,7 @@ def _demo(args):
         return 1
     _evaluation_demo(args)
     _rating_demo(args)
-    return 0
+    return _attention_demo(args, n_threads)
 
 
 def _evaluation_demo(args):
@@ -130,6 +132,92 @@ def _rating_demo(args):
     print(f"Models and their parity with Surprise: {docs_url()}/factorisation.md")
 
 
+def generated_sasrec_weights(n_items, *, hidden=64, n_layers=2, inner=256, max_len=50, seed=0):
+    """RecBole SASRec weights drawn at random (seeded): the shapes and arithmetic of a real model,
+    none of its knowledge. ``n_items`` rows of item embeddings, row 0 RecBole's padding id."""
+    from turborec.attention._weights import BLOCK, block_shapes
+
+    rng = np.random.default_rng(seed)
+
+    def draw(name, shape):
+        if name.endswith("LayerNorm.weight"):
+            return np.ones(shape, np.float32)
+        if name.endswith("bias"):
+            return np.zeros(shape, np.float32)
+        # Fan-in scaling keeps activations O(1); 1.5x sharpens attention away from uniform.
+        return (rng.standard_normal(shape) * 1.5 / np.sqrt(shape[-1])).astype(np.float32)
+
+    shapes = {"item_embedding.weight": (n_items, hidden), "position_embedding.weight": (max_len, hidden),
+              "LayerNorm.weight": (hidden,), "LayerNorm.bias": (hidden,)}
+    for i in range(n_layers):
+        shapes.update({BLOCK.format(i) + name: shape for name, shape in block_shapes(hidden, inner).items()})
+    return {name: draw(name, shape) for name, shape in shapes.items()}
+
+
+def _median_seconds(call, repeats):
+    times = []
+    for i in range(repeats):
+        start = time.perf_counter()
+        call(i)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def _attention_demo(args, n_threads):
+    """SASRec inference in RecBole's architecture and default shape, on built-in synthetic
+    sequences, with generated (not trained) weights: latency, agreement with the reference, a top-k."""
+    from turborec.attention import SASRec
+    from turborec.backends import resolve
+    from turborec.datasets import synthetic_sequences
+
+    n_items = args.attention_items
+    data = synthetic_sequences(args.attention_users, n_items, n_clusters=min(10, n_items), seed=args.seed)
+    # RecBole's ids: item + 1, as 0 is its padding id.
+    sequences = np.split(data.items.astype(np.int64) + 1, np.flatnonzero(np.diff(data.users)) + 1)
+    model = SASRec.from_recbole(generated_sasrec_weights(n_items + 1, seed=args.seed))
+    backend = resolve("attention", kernel="encoder").name
+    run = dict(backend=backend, n_threads=n_threads)
+    n, k = len(sequences), args.k
+    print(f"\nAttention: SASRec next-item top-{k} for {n:,} synthetic sequences (Markov chains over item clusters, "
+          f"{len(data) / n:.1f} items on average) over {n_items:,} items, seen items excluded; RecBole's architecture "
+          f"and default shape (hidden {model.hidden_size}, {model.n_layers} blocks, {model.n_heads} heads, inner "
+          f"{model.inner_size}, max_len {model.max_len}). The weights are GENERATED at random (seeded), NOT TRAINED: "
+          "this times the engine and checks it; the items it picks mean nothing.")
+    model.recommend(sequences[:2], k, **run)  # JIT compile / first-call set-up is not the engine
+    states = [model.start(s[:-1], **run) for s in sequences[:20]]  # each user's sequence but its last item
+    stepped = []
+
+    def step(i):
+        stepped.append(model.step(states[i], sequences[i][-1], k, **run)[0])
+
+    rows = [("recommend, batch 1", 1, _median_seconds(lambda i: model.recommend(sequences[i % n:i % n + 1], k, **run),
+                                                       20)),
+            (f"recommend, batch {n}", n, _median_seconds(lambda i: model.recommend(sequences, k, **run), 3)),
+            ("step (append one item)", 1, _median_seconds(step, len(states)))]
+    print(f"\n{'call':<27}{'backend':>8}{'threads':>8}{'ms':>10}{'users/s':>12}")
+    for name, users, seconds in rows:
+        print(f"{name:<27}{backend:>8}{n_threads:>8}{1e3 * seconds:>10.2f}{users / seconds:>12,.0f}")
+    print("(step: the user's state after its sequence but the last item, then step() with that item: cached keys "
+          "and values, one new row per block)")
+
+    few = sequences[:8]
+    ids, scores = model.recommend(few, k, **run)
+    reference_ids, reference_scores = model.recommend(few, k, backend="numpy")
+    close = np.allclose(scores, reference_scores, rtol=1e-4, atol=1e-5)
+    same_step = np.array_equal(np.array(stepped), model.recommend(sequences[:len(states)], k, **run)[0])
+    print(f"Agreement: {backend} and the numpy reference on {len(few)} users: ids "
+          f"{float((ids == reference_ids).mean()):.0%} identical, scores {'match' if close else 'DIFFER'}; the "
+          f"incremental step and a full pass: {'identical ids' if same_step else 'DIFFERENT ids'}")
+    history, top = sequences[0] - 1, ids[0][ids[0] >= 0] - 1  # back to synthetic_sequences' item ids
+    print(f"User 0 ({len(history)} items, the last five {history[-5:].tolist()}): top-{k} {top.tolist()} "
+          "(synthetic_sequences' item ids)")
+    print(f"Serving RecBole's SASRec and BERT4Rec, converting checkpoints: {docs_url()}/attention.md")
+    if not (close and same_step):
+        print("ERROR: the attention engine disagrees with the reference or with itself", file=sys.stderr)
+        return 1
+    return 0
+
+
 def docs_url():
     """The documentation's URL: the installed package's ``Documentation`` project URL.
 
@@ -152,6 +240,22 @@ def _docs():
     url = docs_url()
     print(f"turborec {__version__} documentation: {url}")
     print(f"API reference (every public name, one line each): {url}/api.md")
+    return 0
+
+
+def _convert(args):
+    """``turborec attention convert``; an error is one line on stderr and exit status 1."""
+    try:
+        model, sources = convert(args.source, args.target, fmt=args.format, model=args.model, n_heads=args.n_heads,
+                                 hidden_act=args.hidden_act, layer_norm_eps=args.layer_norm_eps, max_len=args.max_len,
+                                 variant=args.variant, layout=args.layout)
+    except (ImportError, OSError, ValueError, TypeError, IndexError) as error:
+        print(f"turborec attention convert: error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.target}: {type(model).__name__}, {model.n_items:,} item ids (0 is the padding id), hidden "
+          f"{model.hidden_size}, {model.n_layers} blocks, inner {model.inner_size}, max_len {model.max_len}")
+    print("  " + ", ".join(f"{name} {getattr(model, name)!r} ({source})" for name, source in sources.items()))
+    print("serve it without torch: turborec.attention.load_npz(OUT)")
     return 0
 
 
@@ -198,10 +302,44 @@ def build_parser():
     demo.add_argument("--reference-users", type=positive, default=500, help="users timed on the slow numpy backend")
     demo.add_argument("--eval-users", type=positive, default=5_000, help="users in the evaluation step")
     demo.add_argument("--eval-items", type=_int_at_least(2), default=2_000, help="items in the evaluation step")
-    demo.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the synthetic data")
+    demo.add_argument("--attention-users", type=_int_at_least(2), default=256,
+                      help="sequences in the attention step (its batch)")
+    demo.add_argument("--attention-items", type=_int_at_least(6), default=20_000,
+                      help="items in the attention step's catalogue")
+    demo.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the synthetic data (and of the "
+                                                                         "attention step's generated weights)")
     sub.add_parser("info", formatter_class=formatter,
                    help="versions, build facts, backends and threads (same as turborec.show_config())")
     sub.add_parser("docs", formatter_class=formatter, help="print where the documentation is")
+    attention = sub.add_parser("attention", formatter_class=formatter, help="self-attention models (SASRec, BERT4Rec)",
+                               description="Self-attention models served without torch.")
+    tasks = attention.add_subparsers(dest="task", required=True)
+    convert = tasks.add_parser("convert", formatter_class=formatter,
+                               help="a RecBole or SASRec.pytorch checkpoint into a turborec .npz (needs torch)",
+                               description="Read a RecBole checkpoint (torch.save; read without running code from "
+                                           "it) and write the model as a turborec .npz that "
+                                           "turborec.attention.load_npz serves without torch. Every key and shape is "
+                                           "checked. Settings the weights do not record come from the options, else "
+                                           "from the checkpoint's RecBole config, else RecBole's defaults "
+                                           "(--format pmixer: SASRec.pytorch's state_dict, from_pmixer's defaults).")
+    convert.add_argument("source", metavar="IN", help="the checkpoint: RecBole's saved/<model>-<date>.pth, or a "
+                                                      "torch.save'd state_dict")
+    convert.add_argument("target", metavar="OUT", help="the .npz to write")
+    convert.add_argument("--format", default="recbole", choices=FORMATS, help="the checkpoint's layout")
+    convert.add_argument("--model", choices=tuple(MODELS), default=None,
+                         help="omitted: the checkpoint's config, else BERT4Rec when the weights have its "
+                              "output_bias, else SASRec")
+    convert.add_argument("--n-heads", type=positive, default=None,
+                         help="attention heads (omitted: the checkpoint's config, else 2; pmixer: 1)")
+    convert.add_argument("--hidden-act", default=None, help="'gelu' or 'relu' (omitted: the config's, else gelu)")
+    convert.add_argument("--layer-norm-eps", type=float, default=None,
+                         help="LayerNorm epsilon (omitted: the config's, else 1e-12)")
+    convert.add_argument("--max-len", type=positive, default=None,
+                         help="most recent items kept per sequence (omitted: the rows of the position embedding)")
+    convert.add_argument("--variant", choices=("original", "post_ln", "pre_ln"), default=None,
+                         help="pmixer only: the block (omitted: original, the 2020 code's)")
+    convert.add_argument("--layout", choices=("2024", "2020"), default=None,
+                         help="pmixer only: the position layout (omitted: 2024)")
     return parser
 
 
@@ -226,6 +364,8 @@ def main(argv=None):
         return 0
     if args.command == "docs":
         return _docs()
+    if args.command == "attention":
+        return _convert(args)
     return _demo(args)
 
 

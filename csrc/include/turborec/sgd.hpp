@@ -21,7 +21,14 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "common.hpp"
@@ -46,73 +53,218 @@ struct SgdRates {
 // Partial sums of the grid mode's dot product: lane l sums the products f = l, l + 32, ... in
 // order, then the lanes combine by halving: s[l] += s[l + w] for w = 16, 8, 4, 2, 1. 32
 // independent chains instead of one (four AVX2 or two AVX-512 accumulators, so the adds'
-// latency no longer bounds the loop): the compiler vectorises them without reassociating
-// anything, so every backend (sgd/_numba.py, sgd/_numpy.py) rounds alike.
+// latency no longer bounds the loop), vectorised without reassociating anything, so every
+// backend (sgd/_numba.py, sgd/_numpy.py) rounds alike.
 inline constexpr index_t kDotLanes = 32;
 
-// s[l] += s[l + W] for l < W, then the same for W / 2, ..., 1: each step a constant-length loop
-// the compiler turns into vector adds (a loop over W itself would go through memory).
-template <index_t W, class T>
-TR_SGD_INLINE void halve(T* __restrict s) {
-  for (index_t l = 0; l < W; ++l) s[l] += s[l + W];
-  if constexpr (W > 1) halve<W / 2>(s);
+// Native vectors of T, Bytes wide (16: SSE2 or NEON, 32: AVX2, 64: AVX-512), as GCC/Clang
+// vector types: element-wise arithmetic that rounds as the scalar code does (no FMA under
+// -ffp-contract=off), kept in registers (a vector wider than the hardware's, or an array the
+// compiler cannot take apart, goes through memory and costs a store-to-load round trip).
+template <class T, std::size_t Bytes>
+struct Simd;
+template <std::size_t Bytes>
+struct Simd<float, Bytes> {
+  typedef float V __attribute__((vector_size(Bytes)));
+};
+template <std::size_t Bytes>
+struct Simd<double, Bytes> {
+  typedef double V __attribute__((vector_size(Bytes)));
+};
+
+// Integer vectors as wide as Simd<T, Bytes>::V, for shuffle indices.
+template <class T, std::size_t Bytes>
+struct SimdIndex;
+template <std::size_t Bytes>
+struct SimdIndex<float, Bytes> {
+  typedef std::int32_t V __attribute__((vector_size(Bytes)));
+};
+template <std::size_t Bytes>
+struct SimdIndex<double, Bytes> {
+  typedef std::int64_t V __attribute__((vector_size(Bytes)));
+};
+
+// The n < Bytes / sizeof(T) values at x, then zeros. When the whole vector ending at x + n lies
+// in the caller's array (starting at `base`), GCC reads that one and moves its last n lanes
+// down by a shuffle; otherwise (or with another compiler) the values go through a zero-padded
+// copy, whose narrow stores a vector load cannot forward from (~15 ns more per dot product).
+template <class T, std::size_t Bytes>
+TR_SGD_INLINE void load_vec_partial(const T* x, index_t n, const T* base, typename Simd<T, Bytes>::V& v) {
+  using V = typename Simd<T, Bytes>::V;
+  constexpr index_t width = Bytes / sizeof(T);
+#if defined(__GNUC__) && !defined(__clang__)
+  if (x + n - width >= base) {
+    using I = typename SimdIndex<T, Bytes>::V;
+    using Int = std::remove_reference_t<decltype(I{}[0])>;
+    I lane = {};
+    for (index_t l = 0; l < width; ++l) lane[l] = Int(l);
+    const I from = lane < Int(n) ? lane + Int(width - n) : I{} + Int(width);  // lane `width`: zeros[0]
+    V whole;
+    std::memcpy(&whole, x + n - width, Bytes);
+    const V zeros = {};
+    v = __builtin_shuffle(whole, zeros, from);
+    return;
+  }
+#endif
+  T padded[width] = {};
+  for (index_t l = 0; l < n; ++l) padded[l] = x[l];
+  std::memcpy(&v, padded, Bytes);
 }
 
-template <class T>
-TR_SGD_INLINE T dot_lanes(const T* __restrict q, const T* __restrict p, index_t k) {
-  T s[kDotLanes] = {};
+// halve() within one vector: lanes [0, N/2) plus lanes [N/2, N), down to one lane.
+template <class T, std::size_t Bytes>
+TR_SGD_INLINE T sum_by_halving(const typename Simd<T, Bytes>::V& v) {
+  if constexpr (Bytes == sizeof(T)) {
+    return v[0];
+  } else {
+    typename Simd<T, Bytes / 2>::V low, high;
+    std::memcpy(&low, &v, Bytes / 2);
+    std::memcpy(&high, reinterpret_cast<const char*>(&v) + Bytes / 2, Bytes / 2);
+    return sum_by_halving<T, Bytes / 2>(low + high);
+  }
+}
+
+// dot_lanes on native vectors: the 32 lanes are kDotLanes / width vectors, combined by the same
+// halving (first across the vectors, then within the last one), so every width gives the same
+// bits. The tail (k % 32 factors) is read into zero-padded vectors: adding their +0 products
+// leaves a sum unchanged (a sum started at +0 is never -0).
+template <class T, std::size_t Bytes>
+TR_SGD_INLINE T dot_lanes_simd(const T* __restrict q, const T* __restrict p, index_t k, const T* q_base,
+                                const T* p_base) {
+  using V = typename Simd<T, Bytes>::V;
+  constexpr index_t width = Bytes / sizeof(T), count = kDotLanes / width;
+  static_assert(count >= 1 && count * width == kDotLanes, "vectors must tile the dot product's lanes");
+  V s[count] = {};
   index_t f = 0;
+  V a, b;
   for (; f + kDotLanes <= k; f += kDotLanes)
-    for (index_t l = 0; l < kDotLanes; ++l) s[l] += q[f + l] * p[f + l];
-  for (index_t l = 0; f + l < k; ++l) s[l] += q[f + l] * p[f + l];
-  halve<kDotLanes / 2>(s);
-  return s[0];
+#pragma GCC unroll 16
+    for (index_t c = 0; c < count; ++c) {
+      std::memcpy(&a, q + f + c * width, Bytes);
+      std::memcpy(&b, p + f + c * width, Bytes);
+      s[c] += a * b;
+    }
+#pragma GCC unroll 16
+  for (index_t c = 0; c < count; ++c) {
+    const index_t left = k - f - c * width;
+    if (left <= 0) break;
+    if (left >= width) {
+      std::memcpy(&a, q + f + c * width, Bytes);
+      std::memcpy(&b, p + f + c * width, Bytes);
+    } else {
+      load_vec_partial<T, Bytes>(q + f + c * width, left, q_base, a);
+      load_vec_partial<T, Bytes>(p + f + c * width, left, p_base, b);
+    }
+    s[c] += a * b;
+  }
+#pragma GCC unroll 16
+  for (index_t n = count; n > 1; n /= 2)
+#pragma GCC unroll 16
+    for (index_t c = 0; c < n / 2; ++c) s[c] += s[c + n / 2];
+  return sum_by_halving<T, Bytes>(s[0]);
 }
 
-// SVD's SGD steps over ratings [begin, end), in order; the dot product one running sum from 0
-// (Surprise's arithmetic) or, with lanes, dot_lanes. Always inlined, so that the AVX2 clone
-// below vectorises the factor updates 4 (8) wide; AVX2 without FMA changes no rounding (and
-// no sum is reassociated), so both clones give the same bits.
+// Ratings r .. r + kGroup - 1 of an SGD pass may run side by side when they name kGroup distinct
+// users and kGroup distinct items: no step then reads a row (or bias) another writes, so the
+// steps commute and the side-by-side run gives the sequential pass's bits, while their chains
+// of dependent arithmetic (above all the dot products' sums) overlap. One step at a time is
+// bound by that chain's latency, not by the arithmetic.
+inline constexpr index_t kGroup = 4;
+
+TR_SGD_INLINE bool group_is_disjoint(const std::int64_t* __restrict users, const std::int64_t* __restrict items,
+                                     index_t r) {
+  bool disjoint = true;
+  for (index_t a = 1; a < kGroup; ++a)
+    for (index_t b = 0; b < a; ++b) disjoint &= (users[r + a] != users[r + b]) & (items[r + a] != items[r + b]);
+  return disjoint;
+}
+
+// SVD's SGD steps over ratings [begin, end), in order: Surprise's arithmetic (the dot product one
+// running sum from 0) or, with lanes (the grid mode), dot_lanes_simd and the factor update
+// rewritten below. Groups of kGroup disjoint ratings run side
+// by side (group_is_disjoint: the same bits). Vectors of Bytes; always inlined, so that each
+// clone below compiles it for its instruction set. No FMA, no reassociated sum: every clone
+// gives the same bits.
 // @param users, items  n_ratings, indices in [0, n_users) and [0, n_items)
 // @param ratings       n_ratings
 // @param bu, bi        n_users, n_items: biases, read and written (untouched when !biased)
 // @param pu, qi        n_users * k, n_items * k: factors, read and written
-template <class T>
+template <class T, std::size_t Bytes>
 TR_SGD_INLINE void svd_steps(const std::int64_t* __restrict users, const std::int64_t* __restrict items,
                              const T* __restrict ratings, index_t begin, index_t end, index_t k, T global_mean,
                              bool biased, bool lanes, const SgdRates& rates, T* __restrict bu, T* __restrict bi,
                              T* __restrict pu, T* __restrict qi) {
+  using V = typename Simd<T, Bytes>::V;
+  constexpr index_t width = Bytes / sizeof(T);
   const T mu = biased ? global_mean : T(0);
   const T lr_bu = T(rates.lr_bu), lr_bi = T(rates.lr_bi), lr_pu = T(rates.lr_pu), lr_qi = T(rates.lr_qi);
   const T reg_bu = T(rates.reg_bu), reg_bi = T(rates.reg_bi), reg_pu = T(rates.reg_pu), reg_qi = T(rates.reg_qi);
-  for (index_t r = begin; r < end; ++r) {
+  auto dot = [&](index_t r) TR_SGD_LAMBDA {
+    const T* q = qi + items[r] * k;
+    const T* p = pu + users[r] * k;
+    if (lanes) return dot_lanes_simd<T, Bytes>(q, p, k, qi, pu);
+    T sum = 0;
+    for (index_t f = 0; f < k; ++f) sum += q[f] * p[f];
+    return sum;
+  };
+  auto finish = [&](index_t r, T dot_product) TR_SGD_LAMBDA {  // the rest of rating r's step
     const index_t u = users[r], i = items[r];
     T* __restrict p = pu + u * k;
     T* __restrict q = qi + i * k;
-    T dot = 0;
-    if (lanes) {
-      dot = dot_lanes(q, p, k);
-    } else {
-      for (index_t f = 0; f < k; ++f) dot += q[f] * p[f];
-    }
-    const T err = ratings[r] - (mu + bu[u] + bi[i] + dot);
+    const T err = ratings[r] - (mu + bu[u] + bi[i] + dot_product);
     if (biased) {
       bu[u] += lr_bu * (err - reg_bu * bu[u]);
       bi[i] += lr_bi * (err - reg_bi * bi[i]);
     }
-    for (index_t f = 0; f < k; ++f) {
-      const T puf = p[f], qif = q[f];
-      p[f] += lr_pu * (err * qif - reg_pu * puf);
-      q[f] += lr_qi * (err * puf - reg_qi * qif);
+    // Surprise's  p += lr_pu (e q - reg_pu p),  or (lanes) its rewrite  p = (1 - lr_pu reg_pu) p +
+    // (lr_pu e) q: three operations a factor instead of five, the same update up to rounding.
+    const T keep_p = lanes ? T(1) - lr_pu * reg_pu : T(0), keep_q = lanes ? T(1) - lr_qi * reg_qi : T(0);
+    const T step_p = lr_pu * err, step_q = lr_qi * err;
+    index_t f = 0;
+    for (; f + width <= k; f += width) {
+      V pf, qf;
+      std::memcpy(&pf, p + f, Bytes);
+      std::memcpy(&qf, q + f, Bytes);
+      const V p_new = lanes ? keep_p * pf + step_p * qf : pf + lr_pu * (err * qf - reg_pu * pf);
+      const V q_new = lanes ? keep_q * qf + step_q * pf : qf + lr_qi * (err * pf - reg_qi * qf);
+      std::memcpy(p + f, &p_new, Bytes);
+      std::memcpy(q + f, &q_new, Bytes);
     }
+    for (; f < k; ++f) {
+      const T puf = p[f], qif = q[f];
+      p[f] = lanes ? keep_p * puf + step_p * qif : puf + lr_pu * (err * qif - reg_pu * puf);
+      q[f] = lanes ? keep_q * qif + step_q * puf : qif + lr_qi * (err * puf - reg_qi * qif);
+    }
+  };
+  index_t r = begin;
+  for (; r + kGroup <= end; r += kGroup) {
+    if (!group_is_disjoint(users, items, r)) {
+      for (index_t g = 0; g < kGroup; ++g) finish(r + g, dot(r + g));
+      continue;
+    }
+    T dots[kGroup] = {};
+    if (lanes) {
+#pragma GCC unroll 8
+      for (index_t g = 0; g < kGroup; ++g) dots[g] = dot(r + g);
+    } else {  // kGroup running sums, each in Surprise's order
+      const T* p[kGroup];
+      const T* q[kGroup];
+      for (index_t g = 0; g < kGroup; ++g) p[g] = pu + users[r + g] * k, q[g] = qi + items[r + g] * k;
+      for (index_t f = 0; f < k; ++f)
+#pragma GCC unroll 8
+        for (index_t g = 0; g < kGroup; ++g) dots[g] += q[g][f] * p[g][f];
+    }
+#pragma GCC unroll 8
+    for (index_t g = 0; g < kGroup; ++g) finish(r + g, dots[g]);
   }
+  for (; r < end; ++r) finish(r, dot(r));
 }
 
 template <class T>
 void svd_steps_baseline(const std::int64_t* users, const std::int64_t* items, const T* ratings, index_t begin,
                         index_t end, index_t k, T global_mean, bool biased, bool lanes, const SgdRates& rates,
                         T* bu, T* bi, T* pu, T* qi) {
-  svd_steps(users, items, ratings, begin, end, k, global_mean, biased, lanes, rates, bu, bi, pu, qi);
+  svd_steps<T, 16>(users, items, ratings, begin, end, k, global_mean, biased, lanes, rates, bu, bi, pu, qi);
 }
 
 #ifdef TR_X86_DISPATCH
@@ -121,19 +273,15 @@ __attribute__((target("avx2"))) void svd_steps_avx2(const std::int64_t* users, c
                                                     const T* ratings, index_t begin, index_t end, index_t k,
                                                     T global_mean, bool biased, bool lanes, const SgdRates& rates,
                                                     T* bu, T* bi, T* pu, T* qi) {
-  svd_steps(users, items, ratings, begin, end, k, global_mean, biased, lanes, rates, bu, bi, pu, qi);
+  svd_steps<T, 32>(users, items, ratings, begin, end, k, global_mean, biased, lanes, rates, bu, bi, pu, qi);
 }
-#endif
 
-#ifdef TR_X86_DISPATCH
-// AVX-512 (16 floats, 8 doubles a vector): the extension is built with -ffp-contract=off, so no
-// multiply-add is fused here either and this clone gives the same bits as the others.
 template <class T>
 __attribute__((target("avx512f"))) void svd_steps_avx512(const std::int64_t* users, const std::int64_t* items,
                                                         const T* ratings, index_t begin, index_t end, index_t k,
                                                         T global_mean, bool biased, bool lanes,
                                                         const SgdRates& rates, T* bu, T* bi, T* pu, T* qi) {
-  svd_steps(users, items, ratings, begin, end, k, global_mean, biased, lanes, rates, bu, bi, pu, qi);
+  svd_steps<T, 64>(users, items, ratings, begin, end, k, global_mean, biased, lanes, rates, bu, bi, pu, qi);
 }
 #endif
 
@@ -170,32 +318,102 @@ void run_best_simd(const Body& body) {
   body();
 }
 
-// One SVD epoch over a G x G grid of rating blocks (FPSGD, Chin et al. 2015, with a fixed
-// schedule). The caller ordered the ratings block by block: block (s, b), stored at
-// bounds[s * G + b] .. bounds[s * G + b + 1], holds the ratings of users u with
-// u * G / n_users == b and items i with i * G / n_items == (b + s) % G, in their given order. Sub-epoch s = 0 .. G-1 runs its G
-// blocks in parallel: they share no user and no item, so each block's sequential steps read and
-// write rows no other block touches, and the result is the same for every thread count.
-// G = 1 is the plain sequential pass in the given order with Surprise's arithmetic; G > 1 (not
-// Surprise's order anyway) sums its dot products by dot_lanes, which vectorise.
-// @param bounds  G * G + 1 non-decreasing offsets from 0 to n_ratings
+// Factor rows copied into zero-padded rows of whole 64-byte lines, 64-byte aligned: every vector
+// load of the grid's steps is then one aligned line (unaligned 400-byte rows, 100 floats, cost
+// ~25% in split loads) and no factor tail is special. The padding stays +0 under the SGD update
+// and adds +0 to every sum, so the steps give the unpadded rows' bits.
+template <class T>
+class PaddedRows {
+ public:
+  PaddedRows(const T* rows, index_t n, index_t k)
+      : n_(n), k_(k), stride_((k + kLine - 1) / kLine * kLine), data_(allocate(n * stride_)) {
+    for (index_t r = 0; r < n_; ++r) {
+      std::copy(rows + r * k_, rows + (r + 1) * k_, data_.get() + r * stride_);
+      std::fill(data_.get() + r * stride_ + k_, data_.get() + (r + 1) * stride_, T(0));
+    }
+  }
+  void copy_to(T* rows) const {
+    for (index_t r = 0; r < n_; ++r) std::copy(data_.get() + r * stride_, data_.get() + r * stride_ + k_, rows + r * k_);
+  }
+  T* data() { return data_.get(); }
+  index_t stride() const { return stride_; }
+
+ private:
+  static constexpr index_t kLine = 64 / sizeof(T);
+  struct Free {
+    void operator()(T* p) const { std::free(p); }
+  };
+  static std::unique_ptr<T, Free> allocate(index_t n) {
+    void* p = std::aligned_alloc(64, std::max<index_t>(n, kLine) * sizeof(T));
+    if (p == nullptr) throw std::bad_alloc();
+    return std::unique_ptr<T, Free>(static_cast<T*>(p));
+  }
+  index_t n_, k_, stride_;
+  std::unique_ptr<T, Free> data_;
+};
+
+// Waits until `counter` reaches `target`: spins a little, then yields the core, so that a thread
+// waiting on a descheduled one (a loaded machine) does not burn the time that one needs.
+inline void wait_for(const std::atomic<index_t>& counter, index_t target) {
+  for (int spin = 0; counter.load(std::memory_order_acquire) < target; ++spin)
+    if (spin >= 64) std::this_thread::yield();
+}
+
+// n_epochs SVD epochs, each over a G x G grid of rating blocks (FPSGD, Chin et al. 2015, with a
+// fixed schedule); the same as n_epochs calls of one epoch. The caller ordered the ratings block
+// by block: block (s, b), stored at bounds[s * G + b] .. bounds[s * G + b + 1], holds the ratings
+// of users u with u * G / n_users == b and items i with i * G / n_items == (b + s) % G, in their
+// given order. G = 1 is the plain sequential pass in the given order with Surprise's
+// arithmetic; G > 1 (not Surprise's order anyway) sums its dot products in 32 lanes
+// (dot_lanes_simd), on PaddedRows.
+//
+// The schedule: sub-epoch s = 0 .. G-1 of each epoch runs block (s, b) for every b. User range b
+// is only ever touched by blocks (., b), which thread b % n_threads runs in order; item range
+// (b + s) % G was last touched by block (s - 1, b + 1) (of the previous epoch when s = 0), so
+// block (s, b) starts once that one is done (done[b + 1], an acquire/release counter of the
+// sub-epochs row b + 1 has finished) and no other wait is needed. Every block then reads its rows
+// as the blocks before it in this fixed order left them, whichever thread ran what and when: the
+// result is the same for every thread count, without a barrier per sub-epoch.
+// @param bounds    G * G + 1 non-decreasing offsets from 0 to n_ratings
+// @param n_epochs  >= 1
 template <class T>
 void svd_epoch(const std::int64_t* __restrict users, const std::int64_t* __restrict items,
-               const T* __restrict ratings, const std::int64_t* __restrict bounds, index_t n_blocks, index_t k,
-               T global_mean, bool biased, const SgdRates& rates, int n_threads, T* __restrict bu,
-               T* __restrict bi, T* __restrict pu, T* __restrict qi) {
+               const T* __restrict ratings, const std::int64_t* __restrict bounds, index_t n_blocks,
+               index_t n_users, index_t n_items, index_t k, T global_mean, bool biased, const SgdRates& rates,
+               index_t n_epochs, int n_threads, T* __restrict bu, T* __restrict bi, T* __restrict pu,
+               T* __restrict qi) {
   const SvdStepsFn<T> steps = pick_svd_steps<T>();
-  if (n_blocks == 1) return steps(users, items, ratings, bounds[0], bounds[1], k, global_mean, biased, false, rates,
-                                  bu, bi, pu, qi);
-  // One team for the whole epoch; the barrier closing each sub-epoch's loop is the only wait.
-#pragma omp parallel num_threads(n_threads) default(none) \
-    shared(users, items, ratings, bounds, n_blocks, k, global_mean, biased, rates, bu, bi, pu, qi, steps)
-  for (index_t s = 0; s < n_blocks; ++s) {
-#pragma omp for schedule(dynamic, 1)
-    for (index_t b = 0; b < n_blocks; ++b)
-      steps(users, items, ratings, bounds[s * n_blocks + b], bounds[s * n_blocks + b + 1], k, global_mean,
-            biased, true, rates, bu, bi, pu, qi);
+  if (n_blocks == 1) {
+    for (index_t e = 0; e < n_epochs; ++e)
+      steps(users, items, ratings, bounds[0], bounds[1], k, global_mean, biased, false, rates, bu, bi, pu, qi);
+    return;
   }
+  PaddedRows<T> p_rows(pu, n_users, k), q_rows(qi, n_items, k);
+  T* p = p_rows.data();
+  T* q = q_rows.data();
+  const index_t stride = p_rows.stride(), G = n_blocks;
+  std::unique_ptr<std::atomic<index_t>[]> done(new std::atomic<index_t>[G]);
+  for (index_t b = 0; b < G; ++b) done[b].store(0, std::memory_order_relaxed);
+#pragma omp parallel num_threads(static_cast<int>(std::min<index_t>(n_threads, G))) default(none) \
+    shared(users, items, ratings, bounds, G, n_epochs, stride, global_mean, biased, rates, bu, bi, p, q, steps, done)
+  {
+#ifdef _OPENMP
+    const index_t thread = omp_get_thread_num(), team = omp_get_num_threads();
+#else
+    const index_t thread = 0, team = 1;
+#endif
+    for (index_t e = 0; e < n_epochs; ++e)
+      for (index_t s = 0; s < G; ++s)
+        for (index_t b = thread; b < G; b += team) {
+          const index_t sub_epoch = e * G + s;  // sub-epochs before this one, over all epochs
+          wait_for(done[(b + 1) % G], sub_epoch);
+          steps(users, items, ratings, bounds[s * G + b], bounds[s * G + b + 1], stride, global_mean, biased, true,
+                rates, bu, bi, p, q);
+          done[b].store(sub_epoch + 1, std::memory_order_release);
+        }
+  }
+  p_rows.copy_to(pu);
+  q_rows.copy_to(qi);
 }
 
 // One SVD++ epoch, sequential.

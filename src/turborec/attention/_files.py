@@ -29,5 +29,8 @@ def load_npz(path):
     config = json.loads(str(state.pop(CONFIG_KEY)))
     if config.get("format") != FORMAT or config.get("model") not in _MODELS:
         raise ValueError(f"{path}: unsupported model file {config.get('format')!r} / {config.get('model')!r}")
+    if config.get("weights") == "pmixer":  # SASRec from SASRec.pytorch's weights
+        return SASRec.from_pmixer(state, variant=config["variant"], n_heads=config["n_heads"],
+                                  layout=config["layout"], max_len=config["max_len"])
     return _MODELS[config["model"]](state, n_heads=config["n_heads"], hidden_act=config["hidden_act"],
                                     layer_norm_eps=config["layer_norm_eps"], max_len=config["max_len"])

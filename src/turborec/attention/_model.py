@@ -308,6 +308,39 @@ class SASRec(_SequenceModel):
     layer_norm_eps : float
     """
 
+    @classmethod
+    def from_pmixer(cls, state_dict, *, variant="original", n_heads=1, layout="2024", max_len=None):
+        """A model from SASRec.pytorch's weights (github.com/pmixer/SASRec.pytorch; docs/attention.md).
+
+        Parameters
+        ----------
+        state_dict : mapping or path
+            pmixer's parameter names (``item_emb.weight``, ``pos_emb.weight``,
+            ``attention_layernorms.<i>.*``, ``attention_layers.<i>.{in_proj_weight, in_proj_bias,
+            out_proj.*}``, ``forward_layernorms.<i>.*``, ``forward_layers.<i>.{conv1, conv2}.*``,
+            ``last_layernorm.*``) to NumPy arrays or torch tensors, or the path of an .npz.
+        variant : {"original", "post_ln", "pre_ln"}, default "original"
+            The block: the 2020 code's (LayerNorm on the query only), or the newer code's
+            ``norm_first`` False / True.
+        n_heads : int, default 1
+            pmixer's ``num_heads`` (not recorded in the weights).
+        layout : {"2024", "2020"}, default "2024"
+            Positions 1..max_len with 0 for padding (``pos_emb`` has ``max_len + 1`` rows), or
+            0..max_len-1 for every slot with the padded slots zeroed after every block.
+        max_len : int, optional
+            pmixer's ``maxlen``: the window every sequence is left-padded to. Default: the rows of
+            ``pos_emb.weight`` (minus the padding row in layout "2024").
+
+        Raises
+        ------
+        ValueError
+            An unknown variant or layout; a missing, mis-shaped or unexpected key (named, with the
+            expected shape).
+        """
+        from ._pmixer import PmixerSASRec  # here, not at the top: _pmixer builds on this module
+
+        return PmixerSASRec(read_state(state_dict), variant=variant, n_heads=n_heads, layout=layout, max_len=max_len)
+
 
 class BERT4Rec(_SequenceModel):
     """BERT4Rec next-item recommendation from pretrained RecBole weights, without torch.

@@ -42,3 +42,8 @@ def encoder(x, lengths, blocks, embedding_ln, settings, caches, n_threads, out):
 def encoder_step(x, t, keys, values, blocks, embedding_ln, settings, n_threads, out):
     with blas_single_thread():
         _encoder.step(_RAW, x, t, keys, values, blocks, embedding_ln, settings, n_threads, out)
+
+
+def pmixer_encoder(x, keep, blocks, last_ln, settings, n_threads, out):
+    with blas_single_thread():
+        _encoder.forward_pmixer(_RAW, x, keep, blocks, last_ln, settings, n_threads, out)

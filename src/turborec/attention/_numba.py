@@ -130,4 +130,8 @@ def encoder_step(x, t, keys, values, blocks, embedding_ln, settings, n_threads, 
     _encoder.step(_KERNELS, x, t, keys, values, blocks, embedding_ln, settings, n_threads, out)
 
 
+def pmixer_encoder(x, keep, blocks, last_ln, settings, n_threads, out):
+    _encoder.forward_pmixer(_KERNELS, x, keep, blocks, last_ln, settings, n_threads, out)
+
+
 _KERNELS = sys.modules[__name__]

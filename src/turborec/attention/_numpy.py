@@ -14,7 +14,7 @@ consistent, ``lengths`` int32 in ``[1, L]``, ``n_heads`` dividing the hidden siz
   every ``j``; ``out_i = sum_j p_j v_j``. With ``last_only`` the one query row of a sequence
   sits at position ``lengths[b] - 1``.
 - ``encoder`` / ``encoder_step``: a whole forward pass (``_encoder.forward`` / ``step``) on the
-  backend's own kernels above.
+  backend's own kernels above; ``pmixer_encoder``: SASRec.pytorch's (``_encoder.forward_pmixer``).
 """
 
 import sys
@@ -82,6 +82,10 @@ def encoder(x, lengths, blocks, embedding_ln, settings, caches, n_threads, out):
 
 def encoder_step(x, t, keys, values, blocks, embedding_ln, settings, n_threads, out):
     _encoder.step(_KERNELS, x, t, keys, values, blocks, embedding_ln, settings, n_threads, out)
+
+
+def pmixer_encoder(x, keep, blocks, last_ln, settings, n_threads, out):
+    _encoder.forward_pmixer(_KERNELS, x, keep, blocks, last_ln, settings, n_threads, out)
 
 
 _KERNELS = sys.modules[__name__]

@@ -1,6 +1,7 @@
 """Reading RecBole's Transformer weights: a mapping of parameter names to arrays (NumPy, or torch
 tensors without importing torch) or an .npz path; every key checked for presence and shape, named
-with the expected shape when wrong; the blocks' weights laid out for the forward pass."""
+with the expected shape when wrong; the blocks' weights laid out for the forward pass.
+(SASRec.pytorch's weights: ``_pmixer.py``, on the same helpers.)"""
 
 import os
 import re
@@ -60,10 +61,10 @@ def take(state, key, shape):
     return value
 
 
-def _matrix_shape(state, key, expected):
-    """The shape of the 2-D ``state[key]`` (read before its other dimensions are known)."""
+def _matrix_shape(state, key, expected, ndim=2):
+    """The shape of the ``ndim``-D ``state[key]`` (read before its other dimensions are known)."""
     value = state.get(key)
-    if value is None or value.ndim != 2:
+    if value is None or value.ndim != ndim:
         what = "missing" if value is None else f"malformed (shape {value.shape})"
         raise ValueError(f"state_dict: {what} key {key!r} (expected shape {expected})")
     return value.shape

@@ -38,6 +38,7 @@ class _SGDFactorisation(RatingPredictor):
     _rate_names = ("bu", "bi", "pu", "qi")
     _epoch_message = "Processing epoch {}"
     _factor_names = ("pu_", "qi_")
+    _all_epochs_at_once = False  # True: _epoch(..., n_epochs) runs several epochs in one call
 
     # ------------------------------------------------------------------ fit
 
@@ -191,13 +192,17 @@ class _SGDFactorisation(RatingPredictor):
         names = ("bu_", "bi_", *self._factor_names)
         arrays = [getattr(self, name) for name in names]
         start = time.perf_counter()
+        # Without a per-epoch hook, a model that can (SVD) runs all its epochs in one kernel call.
+        chunk = n_epochs if self._all_epochs_at_once and not (monitor.active or self.verbose) else 1
         with progress_bar(show_progress, total=n_epochs, desc=type(self).__name__, unit="epoch") as bar:
-            for epoch in range(n_epochs):
+            for epoch in range(0, n_epochs, chunk):
                 if self.verbose:
                     print(self._epoch_message.format(epoch))
-                arrays = self._epoch(*ratings, arrays, rates)
+                arrays = self._epoch(*ratings, arrays, rates) if chunk == 1 else self._epoch(*ratings, arrays, rates,
+                                                                                             chunk)
                 if not all(np.isfinite(a).all() for a in arrays):
-                    raise FloatingPointError(f"{type(self).__name__}: the parameters overflowed in epoch {epoch}; "
+                    when = f"in epoch {epoch}" if chunk == 1 else f"within {chunk} epochs"
+                    raise FloatingPointError(f"{type(self).__name__}: the parameters overflowed {when}; "
                                              "lower the learning rates")
                 if monitor.active:
                     self.__dict__.update(zip(names, arrays))
@@ -205,7 +210,7 @@ class _SGDFactorisation(RatingPredictor):
                     stop = monitor.after_epoch(self, epoch, time.perf_counter() - start, bar)
                     if stop:
                         break
-                bar.update(1)
+                bar.update(chunk)
         if not monitor.active:
             self.__dict__.update(zip(names, arrays))
             self._finish_fit(*ratings[:2])

@@ -5,6 +5,7 @@ import numbers
 import numpy as np
 
 from .. import biases
+from .._sorting import stable_argsort
 from ..backends import resolve
 from ._rating_base import RatingPredictor, as_rating_triples
 
@@ -120,7 +121,9 @@ def surprise_order(users, n_users):
     n = len(users)
     first = np.full(n_users, n, dtype=np.int64)
     np.minimum.at(first, users, np.arange(n, dtype=np.int64))
-    return np.argsort(first[users], kind="stable")
+    rank = np.empty(n_users, dtype=np.int64)  # users numbered by first appearance
+    rank[np.argsort(first, kind="stable")] = np.arange(n_users)
+    return stable_argsort(rank[users], n_users)
 
 
 def check_bsl_options(bsl_options):

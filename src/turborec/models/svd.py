@@ -80,10 +80,12 @@ class SVD(_SGDFactorisation):
             users, items, ratings = users[order], items[order], ratings[order]
         return users, items, np.ascontiguousarray(ratings, dtype=self.dtype), bounds
 
-    def _epoch(self, users, items, ratings, bounds, arrays, rates):
+    _all_epochs_at_once = True
+
+    def _epoch(self, users, items, ratings, bounds, arrays, rates, n_epochs=1):
         return sgd.svd_epoch_in_blocks(users, items, ratings, bounds, arrays, float(self.global_mean_),
                                        bool(self.biased), sgd.check_rates(**rates), self.n_blocks, self.backend,
-                                       self.n_threads)
+                                       self.n_threads, n_epochs)
 
     def _estimate(self, users, items, known_user, known_item):
         both = known_user & known_item

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import _validation as v
 from .._dispatch import dispatch
+from .._sorting import stable_argsort
 
 __all__ = ["block_order", "nmf_epoch", "svd_epoch", "svdpp_epoch"]
 
@@ -101,7 +102,7 @@ def _mean(global_mean):
 def implicit_sets(users, items, n_users):
     """N(u) of every user as a CSR ``(indptr, indices)``: the items of u's ratings, in the
     order the ratings are given (Surprise's ``trainset.ur[u]`` for ratings in its order)."""
-    order = np.argsort(users, kind="stable")
+    order = stable_argsort(users, n_users)
     indptr = np.zeros(n_users + 1, dtype=np.int64)
     np.cumsum(np.bincount(users, minlength=n_users), out=indptr[1:])
     return indptr, np.ascontiguousarray(items[order])
@@ -125,13 +126,13 @@ def block_order(users, items, n_users, n_items, n_blocks):
     key = ((item_block - user_block) % n_blocks) * n_blocks + user_block
     bounds = np.zeros(n_blocks * n_blocks + 1, dtype=np.int64)
     np.cumsum(np.bincount(key, minlength=n_blocks * n_blocks), out=bounds[1:])
-    return np.argsort(key, kind="stable"), bounds
+    return stable_argsort(key, n_blocks * n_blocks), bounds
 
 
 def svd_epoch(users, items, ratings, bu, bi, pu, qi, *, global_mean, biased=True, lr_bu=0.005, lr_bi=0.005,
-              lr_pu=0.005, lr_qi=0.005, reg_bu=0.02, reg_bi=0.02, reg_pu=0.02, reg_qi=0.02, n_blocks=1, backend=None,
-              n_threads=None):
-    """One epoch of Surprise's SVD: one SGD step per rating, in the given order.
+              lr_pu=0.005, lr_qi=0.005, reg_bu=0.02, reg_bi=0.02, reg_pu=0.02, reg_qi=0.02, n_blocks=1, n_epochs=1,
+              backend=None, n_threads=None):
+    """One epoch of Surprise's SVD (or ``n_epochs``): one SGD step per rating, in the given order.
 
     For each rating ``r`` of user ``u`` and item ``i``: ``e = r - (mu + b_u + b_i + q_i . p_u)``
     (the dot summed over factors in order), then, when ``biased``, ``b_u += lr_bu (e - reg_bu
@@ -160,6 +161,10 @@ def svd_epoch(users, items, ratings, bu, bi, pu, qi, *, global_mean, biased=True
         processes its ``G`` blocks, which share no user and no item, in parallel on
         ``n_threads`` threads, each block's ratings in the given order. The result depends on
         ``G``, never on ``n_threads``.
+    n_epochs : int, default 1
+        Epochs run one after the other over the same order in one call: the same result as
+        ``n_epochs`` calls, without their fixed costs (the grid copies the factors into rows
+        padded to whole cache lines once per call).
     backend, n_threads
         See :func:`turborec.topk` (backends: native, numba, numpy).
 
@@ -174,22 +179,23 @@ def svd_epoch(users, items, ratings, bu, bi, pu, qi, *, global_mean, biased=True
     n_blocks = v.check_k(n_blocks, "n_blocks")
     if n_blocks > MAX_BLOCKS:
         raise ValueError(f"n_blocks: expected at most {MAX_BLOCKS}, got {n_blocks}")
+    n_epochs = v.check_k(n_epochs, "n_epochs")
     order, bounds = block_order(users, items, n_users, n_items, n_blocks)
     if order is not None:
         users, items, ratings = users[order], items[order], ratings[order]
     return svd_epoch_in_blocks(users, items, ratings, bounds, arrays, _mean(global_mean), v.as_bool(biased, "biased"),
-                               rates, n_blocks, backend, n_threads)
+                               rates, n_blocks, backend, n_threads, n_epochs)
 
 
 def svd_epoch_in_blocks(users, items, ratings, bounds, arrays, global_mean, biased, rates, n_blocks, backend,
-                        n_threads):
+                        n_threads, n_epochs=1):
     """:func:`svd_epoch` on checked arguments: int64 ``users``, ``items`` in range, finite
     ``ratings`` of the model's dtype, already in :func:`block_order` (``bounds`` its offsets),
     ``arrays`` ``[bu, bi, pu, qi]`` as ``_model`` returns them, ``rates`` from
     :func:`check_rates`. For a model's epochs: the checks and the grid's order once per fit,
     not once per epoch."""
     return dispatch("sgd", "svd_epoch", inputs=(users, items, ratings, bounds, *arrays),
-                    params=(global_mean, biased, rates, n_blocks),
+                    params=(global_mean, biased, rates, n_blocks, n_epochs),
                     outputs=[(a.shape, a.dtype) for a in arrays], backend=backend, n_threads=n_threads)
 
 

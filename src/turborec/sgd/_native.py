@@ -3,10 +3,10 @@
 from .. import _native
 
 
-def svd_epoch(users, items, ratings, bounds, bu, bi, pu, qi, global_mean, biased, rates, n_blocks, n_threads, out_bu,
-              out_bi, out_pu, out_qi):
-    _native.svd_epoch(users, items, ratings, bounds, bu, bi, pu, qi, global_mean, biased, rates, n_blocks, n_threads,
-                      out_bu, out_bi, out_pu, out_qi)
+def svd_epoch(users, items, ratings, bounds, bu, bi, pu, qi, global_mean, biased, rates, n_blocks, n_epochs, n_threads,
+              out_bu, out_bi, out_pu, out_qi):
+    _native.svd_epoch(users, items, ratings, bounds, bu, bi, pu, qi, global_mean, biased, rates, n_blocks, n_epochs,
+                      n_threads, out_bu, out_bi, out_pu, out_qi)
 
 
 def svdpp_epoch(users, items, ratings, implicit, bu, bi, pu, qi, yj, global_mean, rates, exact, n_threads, out_bu,

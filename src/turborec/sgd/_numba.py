@@ -37,7 +37,7 @@ def _dot_lanes(q, p, lanes):
 
 
 @njit(cache=True, nogil=True)
-def _svd_steps(users, items, ratings, begin, end, use_lanes, zero, mu, biased, rates, bu, bi, pu, qi):
+def _svd_steps(users, items, ratings, begin, end, use_lanes, zero, one, mu, biased, rates, bu, bi, pu, qi):
     lr_bu, lr_bi, lr_pu, lr_qi, _, reg_bu, reg_bi, reg_pu, reg_qi, _ = rates
     k = pu.shape[1]
     lanes = np.zeros(LANES, dtype=pu.dtype)
@@ -54,20 +54,28 @@ def _svd_steps(users, items, ratings, begin, end, use_lanes, zero, mu, biased, r
         if biased:
             bu[u] += lr_bu * (err - reg_bu * bu[u])
             bi[i] += lr_bi * (err - reg_bi * bi[i])
-        for f in range(k):
-            puf = pu[u, f]
-            qif = qi[i, f]
-            pu[u, f] += lr_pu * (err * qif - reg_pu * puf)
-            qi[i, f] += lr_qi * (err * puf - reg_qi * qif)
+        if use_lanes:  # the grid's rewrite (sgd.hpp): p = (1 - lr_pu reg_pu) p + (lr_pu e) q
+            keep_p, keep_q, step_p, step_q = one - lr_pu * reg_pu, one - lr_qi * reg_qi, lr_pu * err, lr_qi * err
+            for f in range(k):
+                puf = pu[u, f]
+                qif = qi[i, f]
+                pu[u, f] = keep_p * puf + step_p * qif
+                qi[i, f] = keep_q * qif + step_q * puf
+        else:
+            for f in range(k):
+                puf = pu[u, f]
+                qif = qi[i, f]
+                pu[u, f] += lr_pu * (err * qif - reg_pu * puf)
+                qi[i, f] += lr_qi * (err * puf - reg_qi * qif)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _svd_blocks(users, items, ratings, bounds, n_blocks, zero, mu, biased, rates, bu, bi, pu, qi):
+def _svd_blocks(users, items, ratings, bounds, n_blocks, zero, one, mu, biased, rates, bu, bi, pu, qi):
     """Sub-epoch s runs its blocks in parallel: they share no user and no item (sgd.hpp)."""
     for s in range(n_blocks):
         for b in prange(n_blocks):
             _svd_steps(users, items, ratings, bounds[s * n_blocks + b], bounds[s * n_blocks + b + 1], True, zero,
-                       mu, biased, rates, bu, bi, pu, qi)
+                       one, mu, biased, rates, bu, bi, pu, qi)
 
 
 @njit(cache=True, nogil=True)
@@ -180,16 +188,17 @@ def _nmf(users, items, ratings, user_count, item_count, zero, mu, biased, rates,
     _nmf_update(qi, item_num, item_den, item_count, reg_qi)
 
 
-def svd_epoch(users, items, ratings, bounds, bu, bi, pu, qi, global_mean, biased, rates, n_blocks, n_threads, out_bu,
-              out_bi, out_pu, out_qi):
+def svd_epoch(users, items, ratings, bounds, bu, bi, pu, qi, global_mean, biased, rates, n_blocks, n_epochs, n_threads,
+              out_bu, out_bi, out_pu, out_qi):
     for source, target in zip((bu, bi, pu, qi), (out_bu, out_bi, out_pu, out_qi)):
         target[...] = source
-    zero, _, mu, rates = _typed(pu, rates, global_mean)
-    arguments = (zero, mu if biased else zero, bool(biased), rates, out_bu, out_bi, out_pu, out_qi)
-    if n_blocks == 1:
-        _svd_steps(users, items, ratings, 0, len(ratings), False, *arguments)
-    else:
-        launch(_svd_blocks, n_threads, users, items, ratings, bounds, n_blocks, *arguments)
+    zero, one, mu, rates = _typed(pu, rates, global_mean)
+    arguments = (zero, one, mu if biased else zero, bool(biased), rates, out_bu, out_bi, out_pu, out_qi)
+    for _ in range(n_epochs):
+        if n_blocks == 1:
+            _svd_steps(users, items, ratings, 0, len(ratings), False, *arguments)
+        else:
+            launch(_svd_blocks, n_threads, users, items, ratings, bounds, n_blocks, *arguments)
 
 
 def svdpp_epoch(users, items, ratings, implicit, bu, bi, pu, qi, yj, global_mean, rates, exact, n_threads, out_bu,

@@ -14,8 +14,9 @@ Arithmetic is in the model's dtype, each rate cast to it first, and every sum ru
 the dot product over factors ``f = 0, 1, ...`` from 0 (``np.cumsum`` accumulates sequentially),
 ``s_u`` over N(u) in its order, term ``y_j / sqrt|N(u)|`` by term, as Surprise's Cython loops.
 So the compiled backends equal this reference bit for bit in SVD and in SVD++'s exact mode.
-SVD's grid mode (``n_blocks > 1``, not Surprise's order anyway) sums its dot products in eight
-interleaved lanes (32, ``_dot_lanes``, ``sgd.hpp``'s ``dot_lanes``), which vectorise.
+SVD's grid mode (``n_blocks > 1``, not Surprise's order anyway) sums its dot products in 32
+interleaved lanes (``_dot_lanes``, ``sgd.hpp``'s ``dot_lanes_simd``), which vectorise, and
+updates a factor as ``p = (1 - lr_pu reg_pu) p + (lr_pu e) q`` (three operations, not five).
 SVD++'s fast mode (``exact=False``: the implicit term carried in closed form along a run of one
 user's ratings, see ``sgd.hpp``) is the same mathematics with other roundings; this reference
 computes the exact definition for both modes.
@@ -48,23 +49,27 @@ def _dot_lanes(q, p, lanes=32):
     return s[0]
 
 
-def svd_epoch(users, items, ratings, bounds, bu, bi, pu, qi, global_mean, biased, rates, n_blocks, n_threads, out_bu,
-              out_bi, out_pu, out_qi):
+def svd_epoch(users, items, ratings, bounds, bu, bi, pu, qi, global_mean, biased, rates, n_blocks, n_epochs, n_threads,
+              out_bu, out_bi, out_pu, out_qi):
     """The blocks one after the other (they share no rows: any order, or all at once, is the same)."""
     bu, bi, pu, qi = _copy((bu, bi, pu, qi), (out_bu, out_bi, out_pu, out_qi))
     t = pu.dtype.type
     lr_bu, lr_bi, lr_pu, lr_qi, _, reg_bu, reg_bi, reg_pu, reg_qi, _ = (t(x) for x in rates)
     mu = t(global_mean) if biased else t(0)
     dot = _dot if n_blocks == 1 else _dot_lanes
-    for u, i, r in zip(users.tolist(), items.tolist(), ratings):
+    for u, i, r in zip(users.tolist() * n_epochs, items.tolist() * n_epochs, np.tile(ratings, n_epochs)):
         p, q = pu[u], qi[i]  # views: updated in place
         err = r - (mu + bu[u] + bi[i] + dot(q, p))
         if biased:
             bu[u] += lr_bu * (err - reg_bu * bu[u])
             bi[i] += lr_bi * (err - reg_bi * bi[i])
         p_old, q_old = p.copy(), q.copy()
-        p += lr_pu * (err * q_old - reg_pu * p_old)
-        q += lr_qi * (err * p_old - reg_qi * q_old)
+        if n_blocks == 1:
+            p += lr_pu * (err * q_old - reg_pu * p_old)
+            q += lr_qi * (err * p_old - reg_qi * q_old)
+        else:  # the grid's rewrite: p = (1 - lr_pu reg_pu) p + (lr_pu e) q
+            p[:] = (t(1) - lr_pu * reg_pu) * p_old + (lr_pu * err) * q_old
+            q[:] = (t(1) - lr_qi * reg_qi) * q_old + (lr_qi * err) * p_old
 
 
 def svdpp_epoch(users, items, ratings, implicit, bu, bi, pu, qi, yj, global_mean, rates, exact, n_threads, out_bu,

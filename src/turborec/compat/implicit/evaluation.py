@@ -6,17 +6,20 @@ user; MAP divides each user's average precision by ``min(K, |test items|)``): on
 test items count; each is served by ``model.recommend(users, train_user_items[users], N=K)``,
 1,000 users a call, as implicit does. Where ``recommend`` returns fewer than ``K`` ids (a
 catalogue smaller than ``K``), only the ids returned count (implicit reads past the end of its
-array there). implicit's ``leave_k_out_split`` is not mirrored yet.
+array there). ``leave_k_out_split`` holds out implicit's entries, drawn as implicit draws them.
 """
+
+import numbers
 
 import numpy as np
 import scipy.sparse as sp
 
+from ... import _validation as v
 from ..._progress import progress_bar
 from ...models._base import as_user_items
 from ...models._implicit import check_random_state
 
-__all__ = ["AUC_at_k", "mean_average_precision_at_k", "ndcg_at_k", "precision_at_k",
+__all__ = ["AUC_at_k", "leave_k_out_split", "mean_average_precision_at_k", "ndcg_at_k", "precision_at_k",
            "ranking_metrics_at_k", "train_test_split"]
 
 BATCH = 1000  # users per recommend call, as implicit
@@ -38,6 +41,84 @@ def train_test_split(ratings, train_percentage=0.8, random_state=None):
     test.data[test.data < 0] = 0
     test.eliminate_zeros()
     return train, test
+
+
+def leave_k_out_split(ratings, K=1, train_only_size=0.0, random_state=None):
+    """implicit's leave-k-out split: each user with more than ``K + 1`` stored entries gives ``K``
+    of them, drawn at random, to the test matrix; everything else is training.
+
+    The draws are implicit 0.7's, so a split equals implicit's whenever both draw from the same
+    states. Like implicit, the choice of each user's held-out entries draws from NumPy's *global*
+    generator (one ``numpy.random.random`` number per entry of the eligible users), not from
+    ``random_state``: seed ``numpy.random`` as well for a repeatable split. ``random_state`` draws
+    only the train-only users, as implicit does: ``max(1, int(n * train_only_size))`` numbers
+    out of ``range(n)``, ``n`` the users with entries, without replacement, and the users whose *ids*
+    are among them are kept out of the test matrix (with no empty rows, ids and positions agree).
+
+    Parameters
+    ----------
+    ratings : scipy.sparse matrix or sparse array of shape (n_users, n_items)
+        Any sparse format (converted as implicit does, without a warning); COO entries are taken
+        in their stored order, duplicates included. Not modified.
+    K : int, default 1
+        Entries held out per eligible user, >= 1.
+    train_only_size : float, default 0.0
+        Share of the users kept wholly in training, in [0, 1) (taken in float32, as implicit).
+    random_state : None, int, numpy Generator or RandomState
+        Seeds the train-only draw (implicit's ``check_random_state``).
+
+    Returns
+    -------
+    train, test : scipy.sparse.csr_matrix
+        Of ``ratings``' shape and dtype. Each held-out entry is in ``test`` once, with its value.
+        implicit 0.7 holds out the same entries but repeats some values: for each user id up to
+        the largest with test entries that has none, it adds the test values of the nearest user
+        below with test entries (of the last one, for ids below the first) once more.
+    """
+    K = v.as_int(K, "K", "an int >= 1")
+    if not isinstance(train_only_size, numbers.Real):
+        raise TypeError(f"train_only_size: expected a real number in [0, 1), got {type(train_only_size).__name__}")
+    if not -2**31 <= K < 2**31:  # implicit takes K as a C int
+        raise OverflowError(f"K: {K} does not fit a C int (implicit's type for it)")
+    if K < 1:
+        raise ValueError("The 'K' must be >= 1.")
+    share = np.float32(train_only_size) if -1.0 < train_only_size < 2.0 else np.float32(np.nan)
+    if not 0.0 <= share < 1.0:
+        raise ValueError("The 'train_only_size' must be in the range (0.0 <= x < 1.0).")
+    if not sp.issparse(ratings):
+        raise TypeError(f"ratings: expected a scipy.sparse matrix of shape (n_users, n_items), "
+                        f"got {type(ratings).__name__}")
+    ratings = ratings.tocoo()
+    rng = check_random_state(random_state)
+    users = ratings.row
+    ids, counts = np.unique(users, return_counts=True)
+    eligible = counts > K + 1
+    if share > 0.0:
+        if not len(ids):
+            raise ValueError("ratings: no stored entries to draw the train-only users from (train_only_size > 0)")
+        drawn = rng.choice(len(ids), size=max(1, int(np.float32(len(ids)) * share)), replace=False)
+        eligible &= ~np.isin(ids, drawn)  # ids against positions in range(n), as implicit
+    in_pool = np.isin(users, ids[eligible])
+    pool = np.flatnonzero(in_pool)
+    chosen = _last_k_by_random_key(users[pool], counts[eligible], K)
+    kept = np.ones(len(pool), dtype=bool)
+    kept[chosen] = False
+    train, held = np.concatenate([np.flatnonzero(~in_pool), pool[kept]]), pool[chosen]
+    return tuple(sp.csr_matrix((ratings.data[e], (users[e], ratings.col[e])), shape=ratings.shape,
+                               dtype=ratings.dtype) for e in (train, held))
+
+
+def _last_k_by_random_key(users, counts, K):
+    """Positions in ``users`` of the ``K`` entries of each user with the largest random keys,
+    user by user (``counts``: entries per user, in increasing user id), each user's by increasing
+    key. The keys are implicit's: the entries sorted by user (NumPy's default, unstable sort:
+    equal ids fall as they fall in implicit), then the i-th of them gets ``user + u_i``, ``u_i``
+    the i-th of ``len(users)`` uniform numbers from NumPy's global generator."""
+    by_user = np.argsort(users)
+    keys = users[by_user] + np.random.random(len(users))
+    by_key = np.argsort(keys)
+    ends = np.cumsum(counts)
+    return by_user[by_key[(ends[:, None] - K + np.arange(K)).ravel()]]
 
 
 def ranking_metrics_at_k(model, train_user_items, test_user_items, K=10, show_progress=True, num_threads=1):
