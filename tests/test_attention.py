@@ -476,3 +476,16 @@ def test_step_with_the_int8_table_and_bad_item_table(small):
     with pytest.raises(ValueError, match="item_table: expected"):
         model.step(state, 3, item_table="fp16")
     assert list(state.items) == [3, 17, 5, 42]  # the refused step changed nothing
+
+
+def test_pmixer_models_take_the_int8_table_too():
+    config = json.loads(str(np.load(FIXTURES / "attention_pmixer_original_2024_io.npz")["config"]))
+    io = np.load(FIXTURES / "attention_pmixer_original_2024_io.npz")
+    model = SASRec.from_pmixer(FIXTURES / "attention_pmixer_original_2024_weights.npz", **config)
+    sequences = np.split(io["ids"], io["indptr"][1:-1])
+    ids, scores = model.recommend(sequences, k=10, item_table="int8")
+    np.testing.assert_array_equal(ids, io["top10"])
+    state = model.start(sequences[0])
+    step_ids, _ = model.step(state, 3, k=5, item_table="int8")
+    want, _ = model.recommend([np.append(sequences[0], 3)], k=5, item_table="int8")
+    np.testing.assert_array_equal(step_ids, want[0])
