@@ -437,3 +437,55 @@ def test_model_calls_leave_the_callers_arrays_unchanged(small):
     model.step(state, 7)
     for a, b in zip((padded, lengths, candidates, *sequences), before):
         np.testing.assert_array_equal(a, b)
+
+
+# ---- the int8 item table (issue 11: quantised scoring with an exact re-rank) ----
+
+
+@pytest.mark.parametrize("case", ["sasrec_recbole_shape", "bert4rec_small"])
+def test_recommend_with_the_int8_table_returns_exact_scores_of_the_best_candidates(every_backend, case):
+    config, sequences, _ = _load_case(case)
+    model = _model_class(case).from_recbole(FIXTURES / f"attention_{case}_weights.npz", **config)
+    users = model._queries(model.encode(sequences, backend=every_backend))
+    table = model._items  # [item, bias] rows for BERT4Rec
+    want_ids, _ = model.recommend(sequences, k=10, backend=every_backend)
+    ids, scores = model.recommend(sequences, k=10, item_table="int8", backend=every_backend)
+    assert ids.shape == (len(sequences), 10) and ids.dtype == np.int32 and scores.dtype == np.float32
+    for b, s in enumerate(sequences):
+        assert 0 not in ids[b] and not set(ids[b].tolist()) & set(np.asarray(s).tolist())
+    np.testing.assert_allclose(scores, np.einsum("nd,nkd->nk", users, table[ids]), rtol=1e-5, atol=1e-5)
+    assert (np.diff(scores, axis=1) <= 0).all()
+    shared = np.mean([len(np.intersect1d(a, b)) / 10 for a, b in zip(ids, want_ids)])
+    assert shared >= 0.9  # the fixtures' tables: every exact top-10 id but near-ties
+    # every item a candidate: the exact top-k (scores up to rounding, ids unless a near-tie)
+    everything = model.recommend(sequences, k=model.n_items, item_table="int8", backend=every_backend)
+    exact = model.recommend(sequences, k=model.n_items, backend=every_backend)
+    np.testing.assert_allclose(everything[1], exact[1], rtol=1e-5, atol=1e-5)
+
+
+def test_step_with_the_int8_table_and_bad_item_table(small):
+    model, sequences = small
+    state = model.start([3, 17, 5])
+    ids, scores = model.step(state, 42, k=5, item_table="int8")
+    want = model.recommend([[3, 17, 5, 42]], k=5, item_table="int8")
+    np.testing.assert_array_equal(ids, want[0][0])
+    np.testing.assert_allclose(scores, want[1][0], rtol=1e-5)
+    for bad in ("float16", None, 8):
+        with pytest.raises(ValueError, match="item_table: expected 'float32' or 'int8'"):
+            model.recommend(sequences, item_table=bad)
+    with pytest.raises(ValueError, match="item_table: expected"):
+        model.step(state, 3, item_table="fp16")
+    assert list(state.items) == [3, 17, 5, 42]  # the refused step changed nothing
+
+
+def test_pmixer_models_take_the_int8_table_too():
+    config = json.loads(str(np.load(FIXTURES / "attention_pmixer_original_2024_io.npz")["config"]))
+    io = np.load(FIXTURES / "attention_pmixer_original_2024_io.npz")
+    model = SASRec.from_pmixer(FIXTURES / "attention_pmixer_original_2024_weights.npz", **config)
+    sequences = np.split(io["ids"], io["indptr"][1:-1])
+    ids, scores = model.recommend(sequences, k=10, item_table="int8")
+    np.testing.assert_array_equal(ids, io["top10"])
+    state = model.start(sequences[0])
+    step_ids, _ = model.step(state, 3, k=5, item_table="int8")
+    want, _ = model.recommend([np.append(sequences[0], 3)], k=5, item_table="int8")
+    np.testing.assert_array_equal(step_ids, want[0])

@@ -22,11 +22,11 @@ def _topk_args(**changes):
 
 
 def _topk_dot_args(**changes):
-    block_rows, block_items, capacity = dot_plan(2, 2, np.float32)
+    block_rows, block_items, capacity, segments = dot_plan(2, 2, np.float32)
     args = dict(queries=np.ones((2, 3), np.float32), items=np.ones((4, 3), np.float32),
                 exclude_indptr=np.array([0, 2, 4], np.int32), exclude_indices=np.array([0, 1, 2, 3], np.int32),
                 query_scale=None, item_scale=None, k=2, block_rows=block_rows, block_items=block_items,
-                capacity=capacity, n_threads=1, out_ids=np.empty((2, 2), np.int32),
+                capacity=capacity, segments=segments, n_threads=1, out_ids=np.empty((2, 2), np.int32),
                 out_values=np.empty((2, 2), np.float32))
     return {**args, **changes}
 

@@ -86,6 +86,25 @@ class SASRecServing:
         self.model.encode(self.sequences, backend=backend)
 
 
+class SASRecInt8Table:
+    """``recommend`` with ``item_table="int8"``: the int8 table scored, the best 40 re-ranked."""
+
+    params = [
+        # backend: every host backend of the family; unavailable ones are skipped
+        HOST_BACKENDS,
+        # batch: one user's request (latency) and 256 users (throughput); numpy: batch 1 only
+        [1, 256],
+    ]
+    param_names = ["backend", "batch"]
+
+    def setup(self, backend, batch):
+        SASRecServing.setup(self, backend, batch)
+        self.model.recommend(self.sequences[:1], item_table="int8", backend=backend)  # builds the table
+
+    def time_recommend_int8(self, backend, batch):
+        self.model.recommend(self.sequences, k=10, item_table="int8", backend=backend)
+
+
 class SASRecStep:
     """Incremental serving: one new item for a user with 20 (cached keys and values)."""
 

@@ -82,6 +82,41 @@ class TopkDot:
         self._run(backend, k)
 
 
+class TopkDotSmallBatch:
+    """One to sixteen queries over 50,000 items (a serving request): the items are split into
+    segments so that every thread scans part of them; float32 exact and the int8 table."""
+
+    params = [
+        # backend: every host backend; unavailable ones are skipped
+        HOST_BACKENDS,
+        # n_queries: one user's request, and a small batch (one row block)
+        [1, 16],
+        # table: exact float32 scoring (topk_dot), or int8 + exact re-rank (topk_dot_quantized)
+        ["float32", "int8"],
+    ]
+    param_names = ["backend", "n_queries", "table"]
+    n_items, n_factors = 50_000, 64
+
+    def setup(self, backend, n_queries, table):
+        check_backend(backend, n_queries, small=1)
+        self.queries, self.items = random_factors(n_queries, self.n_items, self.n_factors)
+        self.exclude = random_exclude(n_queries, self.n_items)
+        self.quantized = turborec.quantize_items(self.items)
+        self._run(backend, table)  # warm-up: JIT compilation, thread pools
+
+    def _run(self, backend, table):
+        if table == "int8":
+            turborec.topk_dot_quantized(self.queries, self.quantized, 10, exclude=self.exclude, backend=backend)
+        else:
+            turborec.topk_dot(self.queries, self.items, 10, exclude=self.exclude, backend=backend)
+
+    def time_topk_dot_small_batch(self, backend, n_queries, table):
+        self._run(backend, table)
+
+    def peakmem_topk_dot_small_batch(self, backend, n_queries, table):
+        self._run(backend, table)
+
+
 class Topk:
     """Row-wise top-10 of a dense (n_rows, 50,000) float32 score matrix."""
 

@@ -9,7 +9,7 @@ from ._show import show_config
 from ._threads import resolve_n_threads
 from .backends import available
 from .exceptions import BackendUnavailableError, PerformanceWarning
-from .selection import topk, topk_dot
+from .selection import QuantizedItems, quantize_items, topk, topk_dot, topk_dot_quantized
 from .similarity import sparse_dot_topk
 from .evaluation import cross_validate, evaluate
 from .models import MostPopular, Random
@@ -22,16 +22,19 @@ __all__ = [
     "BackendUnavailableError",
     "MostPopular",
     "PerformanceWarning",
+    "QuantizedItems",
     "Random",
     "available",
     "config_context",
     "cross_validate",
     "evaluate",
     "get_config",
+    "quantize_items",
     "resolve_n_threads",
     "show_config",
     "sparse_dot_topk",
     "topk",
     "topk_dot",
+    "topk_dot_quantized",
     "__version__",
 ]

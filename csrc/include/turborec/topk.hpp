@@ -156,12 +156,105 @@ void topk_rows(const T* __restrict scores, index_t n, index_t m, index_t k, CsrV
   errors.rethrow();
 }
 
-// Top-k of queries x items^T without materialising it: each thread takes a block of query
-// rows, computes the scores for one block of items at a time with BLAS (one thread per call),
-// and merges every tile row into that row's running top-k. Memory beyond inputs and outputs:
-// one tile (block_rows x block_items scores) and block_rows candidate buffers per thread.
-// The plan (block sizes, capacity) comes from the caller and never depends on n_threads, so
-// neither do the results.
+// How the tiled top-k kernels split their work (turborec/selection/__init__.py's DotPlan):
+// query rows in blocks of block_rows, items in tiles of block_items scored at a time, a candidate
+// buffer of capacity entries per row, and the tiles grouped into at most `segments` contiguous
+// item segments. A unit of work is one (row block, item segment) pair, so a batch of one query
+// still spreads over every thread.
+struct TilePlan {
+  index_t block_rows, block_items, capacity, segments;
+};
+
+// Merges one row's per-segment top-k lists (`lists` lists of k, padded with id -1) into its top-k:
+// the same order (larger key, then lower id) over the union, so the result is the row's top-k of
+// all items whatever the segments were.
+// @param buffer  lists * k + 1 entries of scratch
+template <class T>
+void merge_lists(const id_t* list_ids, const T* list_keys, index_t lists, index_t k, Candidate<T>* buffer,
+                 id_t* ids, T* values) {
+  RowTopK<T> top(buffer, k, lists * k + 1);
+  for (index_t i = 0; i < lists * k; ++i)
+    if (list_ids[i] >= 0) top.offer(list_keys[i], list_ids[i]);
+  top.write(ids, values, T(1));
+}
+
+// The top-k (largest first, ties to the lower id) of every row r in [0, n) over items [0, m),
+// scored a tile at a time by score_tile(r0, rows, c0, cols, tile), which writes
+// tile[r * cols + j] = the score of row r0 + r and item c0 + j. Excluded items are masked to -inf
+// after scoring. Tiles and segments follow the plan, never n_threads, and the merge of segments
+// is exact, so neither the scores nor the result depend on the thread count.
+// Memory beyond the outputs: one tile and block_rows candidate buffers per thread, and with more
+// than one segment n * segments * k staged candidates.
+// @param ids     n * k, written
+// @param values  n * k, written
+template <class T, class I, class ScoreTile>
+void tiled_topk(index_t n, index_t m, index_t k, CsrView<I> exclude, const TilePlan& plan, int n_threads,
+                const ScoreTile& score_tile, id_t* __restrict ids, T* __restrict values) {
+  TR_CHECK(k >= 1 && k <= m, "tiled_topk: k must be in [1, m]");
+  TR_CHECK(plan.block_rows >= 1 && plan.block_items >= 1 && plan.capacity > k && plan.segments >= 1,
+           "tiled_topk: need block_rows, block_items, segments >= 1 and capacity > k");
+  check_ids_fit(m, "tiled_topk");
+  const index_t block_rows = plan.block_rows, block_items = plan.block_items, capacity = plan.capacity;
+  const index_t n_blocks = (n + block_rows - 1) / block_rows, n_tiles = (m + block_items - 1) / block_items;
+  const index_t segments = std::min(plan.segments, n_tiles);
+  // One segment: each unit writes its rows' results; else each segment's list is staged, then merged.
+  std::vector<id_t> staged_ids(segments > 1 ? n * segments * k : 0);
+  std::vector<T> staged_keys(staged_ids.size());
+  id_t* list_ids = segments > 1 ? staged_ids.data() : ids;
+  T* list_keys = segments > 1 ? staged_keys.data() : values;
+  ExceptionCapture errors;
+#pragma omp parallel num_threads(n_threads) default(none)                                                   \
+    shared(n, m, k, exclude, score_tile, block_rows, block_items, capacity, n_blocks, n_tiles, segments, list_ids, \
+               list_keys, ids, values, errors)
+  {
+    std::vector<T> tile;
+    std::vector<Candidate<T>> buffers;
+    std::vector<RowTopK<T>> tops;
+    errors.run([&] {  // sized for the rows a block can have (one query: one row, not block_rows)
+      const index_t max_rows = std::min(block_rows, n);
+      tile.resize(max_rows * std::min(m, block_items));
+      buffers.resize(std::max(max_rows * capacity, segments * k + 1));
+      tops.reserve(max_rows);
+    });
+#pragma omp for schedule(dynamic, 1)
+    for (index_t unit = 0; unit < n_blocks * segments; ++unit) {
+      if (errors.failed()) continue;
+      errors.run([&] {
+        const index_t b = unit / segments, s = unit % segments;
+        const index_t r0 = b * block_rows, rows = std::min(block_rows, n - r0);
+        const index_t begin = s * n_tiles / segments * block_items;
+        const index_t end = std::min(m, (s + 1) * n_tiles / segments * block_items);
+        tops.clear();
+        for (index_t r = 0; r < rows; ++r) tops.emplace_back(buffers.data() + r * capacity, k, capacity);
+        for (index_t c0 = begin; c0 < end; c0 += block_items) {
+          const index_t cols = std::min(block_items, m - c0);
+          score_tile(r0, rows, c0, cols, tile.data());
+          for (index_t r = 0; r < rows; ++r) {
+            T* row = tile.data() + r * cols;
+            mask_excluded(exclude, r0 + r, c0, cols, row);
+            tops[r].scan(row, cols, static_cast<id_t>(c0));
+          }
+        }
+        for (index_t r = 0; r < rows; ++r) {
+          const index_t list = (r0 + r) * segments + s;
+          tops[r].write(list_ids + list * k, list_keys + list * k, T(1));
+        }
+      });
+    }
+    if (segments > 1) {
+#pragma omp for schedule(static)
+      for (index_t r = 0; r < n; ++r) {
+        if (errors.failed()) continue;
+        merge_lists(list_ids + r * segments * k, list_keys + r * segments * k, segments, k, buffers.data(),
+                    ids + r * k, values + r * k);
+      }
+    }
+  }
+  errors.rethrow();
+}
+
+// Top-k of queries x items^T without materialising it: tiled_topk with the scores of a tile
+// computed by BLAS (one thread per call) for one block of query rows and one tile of items.
 // Cosine scores: pass query_scale[i] = 1/|q_i| and item_scale[j] = 1/|x_j| (0 for zero vectors);
 // each score is multiplied by query_scale[i] * item_scale[j] after the product.
 // @param queries      n * d, row-major
@@ -170,66 +263,28 @@ void topk_rows(const T* __restrict scores, index_t n, index_t m, index_t k, CsrV
 // @param exclude      n rows, item ids in [0, m), sorted within each row; may be empty
 // @param query_scale  n, or null
 // @param item_scale   m, or null (both null or both set)
-// @param block_rows   query rows per block (>= 1)
-// @param block_items  items per tile (>= 1)
-// @param capacity     candidates buffered per row (> k)
+// @param plan         see TilePlan (capacity > k)
 // @param ids          n * k, written
 // @param values       n * k, written
 template <class T, class I>
 void topk_dot(const T* __restrict queries, index_t n, const T* __restrict items, index_t m, index_t d, index_t k,
-              CsrView<I> exclude, const T* query_scale, const T* item_scale, index_t block_rows,
-              index_t block_items, index_t capacity, int n_threads, id_t* __restrict ids, T* __restrict values) {
-  TR_CHECK(k >= 1 && k <= m, "topk_dot: k must be in [1, m]");
-  TR_CHECK(block_rows >= 1 && block_items >= 1 && capacity > k,
-           "topk_dot: need block_rows >= 1, block_items >= 1 and capacity > k");
+              CsrView<I> exclude, const T* query_scale, const T* item_scale, const TilePlan& plan, int n_threads,
+              id_t* __restrict ids, T* __restrict values) {
   TR_CHECK((query_scale == nullptr) == (item_scale == nullptr),
            "topk_dot: query_scale and item_scale must be given together");
-  check_ids_fit(m, "topk_dot");
   if (d > 0) blas<T>();  // fails here, on the calling thread, when no BLAS is registered
-  const index_t n_blocks = (n + block_rows - 1) / block_rows;
-  ExceptionCapture errors;
-#pragma omp parallel num_threads(n_threads) default(none)                                \
-    shared(queries, n, items, m, d, k, exclude, query_scale, item_scale, ids, values, block_rows, \
-               block_items, capacity, n_blocks, errors)
-  {
-    std::vector<T> tile;
-    std::vector<Candidate<T>> buffers;
-    std::vector<RowTopK<T>> tops;
-    errors.run([&] {
-      tile.resize(block_rows * std::min(m, block_items));
-      buffers.resize(block_rows * capacity);
-      tops.reserve(block_rows);
-    });
-#pragma omp for schedule(dynamic, 1)
-    for (index_t b = 0; b < n_blocks; ++b) {
-      if (errors.failed()) continue;
-      errors.run([&] {
-        const index_t r0 = b * block_rows, rows = std::min(block_rows, n - r0);
-        tops.clear();
-        for (index_t r = 0; r < rows; ++r) tops.emplace_back(buffers.data() + r * capacity, k, capacity);
-        for (index_t c0 = 0; c0 < m; c0 += block_items) {
-          const index_t cols = std::min(block_items, m - c0);
-          if (d > 0)
-            gemm_abt(queries + r0 * d, rows, items + c0 * d, cols, d, tile.data());
-          else
-            std::fill(tile.begin(), tile.end(), T(0));
-          for (index_t r = 0; r < rows; ++r) {
-            T* row = tile.data() + r * cols;
-            if (query_scale != nullptr) {
-              const T qs = query_scale[r0 + r];
-              const T* xs = item_scale + c0;
-              for (index_t j = 0; j < cols; ++j) row[j] *= qs * xs[j];
-            }
-            mask_excluded(exclude, r0 + r, c0, cols, row);
-            tops[r].scan(row, cols, static_cast<id_t>(c0));
-          }
-        }
-        for (index_t r = 0; r < rows; ++r)
-          tops[r].write(ids + (r0 + r) * k, values + (r0 + r) * k, T(1));
-      });
-    }
-  }
-  errors.rethrow();
+  const auto score_tile = [=](index_t r0, index_t rows, index_t c0, index_t cols, T* tile) {
+    if (d > 0)
+      gemm_abt(queries + r0 * d, rows, items + c0 * d, cols, d, tile);
+    else
+      std::fill(tile, tile + rows * cols, T(0));
+    if (query_scale != nullptr)
+      for (index_t r = 0; r < rows; ++r) {
+        const T qs = query_scale[r0 + r];
+        for (index_t j = 0; j < cols; ++j) tile[r * cols + j] *= qs * item_scale[c0 + j];
+      }
+  };
+  tiled_topk<T>(n, m, k, exclude, plan, n_threads, score_tile, ids, values);
 }
 
 }  // namespace turborec

@@ -17,17 +17,26 @@ never recommended. The final block computes query, attention and feed-forward fo
 position only (keys and values for all), which is exact for both masks.
 """
 
+from functools import cached_property
+
 import numpy as np
 
 from .. import _validation as checks
 from .._dispatch import dispatch
-from ..selection import dot_plan, topk_dot
+from ..selection import QUANTIZED_OVERSAMPLE, _dispatch_quantized, dot_plan, quantize_items, topk_dot
 from . import ACTIVATIONS, _check_eps, _incremental, _layer_norm, _linear
 from ._encoder import Settings
 from ._sequences import Batch
 from ._weights import EncoderWeights, check_settings, read_state
 
 FORMAT = "turborec.attention/1"
+ITEM_TABLES = ("float32", "int8")  # recommend's item_table: exact scoring, or int8 + exact re-rank
+
+
+def _check_item_table(item_table):
+    if not isinstance(item_table, str) or item_table not in ITEM_TABLES:
+        raise ValueError(f"item_table: expected 'float32' or 'int8', got {item_table!r}")
+    return item_table
 
 
 class _SequenceModel:
@@ -140,8 +149,8 @@ class _SequenceModel:
         """
         return self._forward(Batch(sequences, lengths, self.n_items, self.max_len), backend, n_threads)
 
-    def recommend(self, sequences, k=10, exclude_seen=True, candidates=None, *, lengths=None, backend=None,
-                  n_threads=None):
+    def recommend(self, sequences, k=10, exclude_seen=True, candidates=None, *, lengths=None, item_table="float32",
+                  backend=None, n_threads=None):
         """Top-k next items per sequence by score, computed with :func:`turborec.topk_dot` (tiles,
         never an n x n_items matrix).
 
@@ -154,7 +163,12 @@ class _SequenceModel:
             Never return an item of the sequence (all of it, truncated part included). The padding
             id 0 is never returned.
         candidates : 1-D int array, optional
-            Rank only these item ids.
+            Rank only these item ids (always scored exactly, whatever ``item_table``).
+        item_table : {"float32", "int8"}, default "float32"
+            "float32": every item scored exactly. "int8": every item scored over an int8 copy of
+            the table (built once, on first use), the best ``k * 4`` re-scored exactly, the best
+            ``k`` of those returned (:func:`turborec.topk_dot_quantized`): a quarter of the bytes
+            read per request; docs/attention.md gives the share of the exact top-k it keeps.
         backend, n_threads
             As in :func:`turborec.topk`.
 
@@ -166,11 +180,17 @@ class _SequenceModel:
             -inf in the slots of id -1.
         """
         exclude_seen = checks.as_bool(exclude_seen, "exclude_seen")
+        item_table = _check_item_table(item_table)
         batch = Batch(sequences, lengths, self.n_items, self.max_len)
         return self._top(self._forward(batch, backend, n_threads), batch, k, exclude_seen, candidates, backend,
-                         n_threads)
+                         n_threads, item_table)
 
-    def _top(self, users, batch, k, exclude_seen, candidates, backend, n_threads):
+    @cached_property
+    def _int8_items(self):
+        """The scored item table quantised to int8 (selection.quantize_items), built on first use."""
+        return quantize_items(self._items)
+
+    def _top(self, users, batch, k, exclude_seen, candidates, backend, n_threads, item_table="float32"):
         """Top-k of ``users`` over the items, ``batch``'s exclusions applied. Without candidates,
         straight to the selection family's ``topk_dot`` kernel: the item table was checked once at
         load and the exclusion CSR is built canonical here, so ``turborec.topk_dot``'s checks
@@ -181,6 +201,11 @@ class _SequenceModel:
                             candidates=candidates, backend=backend, n_threads=n_threads)
         k = min(checks.check_k(k), self.n_items)
         n = len(queries)
+        if item_table == "int8":
+            table = self._int8_items
+            return _dispatch_quantized(queries, table.codes, table.scales, table.items,
+                                       batch.exclusion(self.n_items, exclude_seen), k,
+                                       min(k * QUANTIZED_OVERSAMPLE, self.n_items), backend, n_threads)
         return dispatch("selection", "topk_dot", inputs=(queries, self._items, batch.exclusion(self.n_items, exclude_seen),
                                                          None, None),
                         params=(k, dot_plan(n, k, queries.dtype)), outputs=[((n, k), np.int32), ((n, k), np.float32)],
@@ -204,7 +229,8 @@ class _SequenceModel:
         """
         return _incremental.start(self, sequence, backend, n_threads)
 
-    def step(self, state, item, k=10, exclude_seen=True, candidates=None, *, backend=None, n_threads=None):
+    def step(self, state, item, k=10, exclude_seen=True, candidates=None, *, item_table="float32", backend=None,
+             n_threads=None):
         """Append ``item`` to the user's ``state`` (in place) and return the new top-k.
 
         SASRec reuses the cached keys and values: one row per block, exactly the full pass's
@@ -218,7 +244,7 @@ class _SequenceModel:
             What :meth:`start` returned.
         item : int
             The new item id, in ``[1, n_items)``.
-        k, exclude_seen, candidates, backend, n_threads
+        k, exclude_seen, candidates, item_table, backend, n_threads
             As in :meth:`recommend`.
 
         Returns
@@ -227,9 +253,11 @@ class _SequenceModel:
         scores : float32 array of the same shape
         """
         exclude_seen = checks.as_bool(exclude_seen, "exclude_seen")
+        item_table = _check_item_table(item_table)
         _incremental.step(self, state, item, backend, n_threads)
         one = Batch([state.items], None, self.n_items, self.max_len)
-        ids, scores = self._top(state.user[None, :], one, k, exclude_seen, candidates, backend, n_threads)
+        ids, scores = self._top(state.user[None, :], one, k, exclude_seen, candidates, backend, n_threads,
+                                item_table)
         return ids[0], scores[0]
 
     def scores(self, sequences, items, *, lengths=None, backend=None, n_threads=None):

@@ -24,7 +24,7 @@ from .. import _validation as checks
 from .._dispatch import dispatch
 from ._encoder import PmixerSettings
 from ._incremental import SequenceState
-from ._model import FORMAT, SASRec
+from ._model import FORMAT, SASRec, _check_item_table
 from ._sequences import Batch, check_sequence
 from ._weights import CONFIG_KEY, _matrix_shape, take
 
@@ -131,12 +131,14 @@ class PmixerSASRec(SASRec):
                         params=(self._blocks, self._last_ln, self._settings),
                         outputs=[((n, self.hidden_size), np.float32)], backend=backend, n_threads=n_threads)
 
-    def step(self, state, item, k=10, exclude_seen=True, candidates=None, *, backend=None, n_threads=None):
+    def step(self, state, item, k=10, exclude_seen=True, candidates=None, *, item_table="float32", backend=None,
+             n_threads=None):
         """As :meth:`SASRec.step`, but every step is a full pass over the window (counted in
         ``state.full_passes``): the sequence is left-padded to ``max_len``, so appending an item
         moves every earlier item to another slot (another position, other padding before it) and
         no cached key or value stays valid."""
         exclude_seen = checks.as_bool(exclude_seen, "exclude_seen")
+        item_table = _check_item_table(item_table)
         if not isinstance(state, SequenceState):
             raise TypeError(f"state: expected what start() returned, got {type(state).__name__}")
         item = check_sequence(np.asarray([item]), self.n_items, "item")
@@ -144,5 +146,6 @@ class PmixerSASRec(SASRec):
         fresh.full_passes = state.full_passes + 1
         state.__dict__.update(fresh.__dict__)
         one = Batch([state.items], None, self.n_items, self.max_len)
-        ids, scores = self._top(state.user[None, :], one, k, exclude_seen, candidates, backend, n_threads)
+        ids, scores = self._top(state.user[None, :], one, k, exclude_seen, candidates, backend, n_threads,
+                                item_table)
         return ids[0], scores[0]

@@ -11,7 +11,7 @@ import cupy
 import numpy as np
 
 from .. import _cuda
-from ._gpu_tiles import topk_dot_tiles
+from ._gpu_tiles import topk_dot_quantized_rows, topk_dot_tiles
 
 SCRATCH_BYTES = 256 << 20  # topk's merge scratch; a module attribute so tests can shrink it
 
@@ -38,3 +38,8 @@ def topk(scores, exclude, k, largest, plan, n_threads, ids, values):
 
 def topk_dot(queries, items, exclude, query_scale, item_scale, k, plan, n_threads, ids, values):
     topk_dot_tiles(queries, items, exclude, query_scale, item_scale, k, ids, values, select=_select, merge=_merge)
+
+
+def topk_dot_quantized(queries, qcodes, codes, scales, items, exclude, k, n_candidates, plan, n_threads, ids,
+                       values):
+    topk_dot_quantized_rows(queries, qcodes, codes, scales, items, exclude, k, n_candidates, ids, values, topk=topk)

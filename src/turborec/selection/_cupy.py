@@ -19,7 +19,7 @@ Entries with key -inf that were kept to fill a row become padding (id -1).
 import cupy
 import numpy as np
 
-from ._gpu_tiles import topk_dot_tiles
+from ._gpu_tiles import topk_dot_quantized_rows, topk_dot_tiles
 
 BLOCK_BYTES = 128 << 20  # temporaries per topk row block; a module attribute so tests can shrink it
 
@@ -107,3 +107,8 @@ def _merge(a_ids, a_values, b_ids, b_values, ids, values):
 def topk_dot(queries, items, exclude, query_scale, item_scale, k, plan, n_threads, ids, values):
     topk_dot_tiles(queries, items, exclude, query_scale, item_scale, k, ids, values, select=_select_tile,
                    merge=_merge)
+
+
+def topk_dot_quantized(queries, qcodes, codes, scales, items, exclude, k, n_candidates, plan, n_threads, ids,
+                       values):
+    topk_dot_quantized_rows(queries, qcodes, codes, scales, items, exclude, k, n_candidates, ids, values, topk=topk)

@@ -1,4 +1,4 @@
-"""The tile-and-merge loop both GPU backends run for ``topk_dot``.
+"""The tile-and-merge loop both GPU backends run for ``topk_dot`` (and their ``topk_dot_quantized``).
 
 Scores are computed one tile of queries x items at a time with CuPy's matmul (cuBLAS), scaled
 for cosine like every backend (``score * (query_scale * item_scale)``), the tile's top-k is
@@ -53,3 +53,51 @@ def topk_dot_tiles(queries, items, exclude, query_scale, item_scale, k, ids, val
                 out = cupy.empty((r1 - r0, out_len), dtype=np.int32), cupy.empty((r1 - r0, out_len), queries.dtype)
             merge(*run, tile_ids, tile_values, *out)
             run = out
+
+
+def topk_dot_quantized_rows(queries, qcodes, codes, scales, items, exclude, k, n_candidates, ids, values, *, topk):
+    """``topk_dot_quantized`` with array operations only, for both GPU backends: ``topk`` is the
+    backend's dense ``topk`` kernel. Rows go in blocks of at most ``TILE_BYTES`` of scores.
+
+    The approximate scores are exact integer sums (int64, one feature at a time), the exact ones
+    summed over f one array operation at a time in float64 (a multiply, then an add: nothing is
+    fused), so the bits are the reference's.
+    Candidates are re-ordered by id before the exact selection, whose ties then go to the lower id.
+    """
+    from .._validation import array_module
+
+    xp = array_module(queries)
+    n, d = queries.shape
+    m = items.shape[0]
+    flat = codes.transpose(0, 2, 1, 3).reshape(-1, qcodes.shape[1])[:m]  # item j's codes in row j
+    step = max(1, min(n, TILE_BYTES // (4 * m)))
+    for r0 in range(0, n, step):
+        r1 = min(n, r0 + step)
+        q = queries[r0:r1]
+        sums = xp.zeros((r1 - r0, m), xp.int64)
+        for f in range(qcodes.shape[1]):
+            sums += qcodes[r0:r1, f, None].astype(xp.int64) * flat[None, :, f].astype(xp.int64)
+        approx = sums.astype(xp.float32) * scales
+        del sums
+        candidates = xp.empty((r1 - r0, n_candidates), xp.int32)
+        topk(approx, _rows(exclude, r0, r1), n_candidates, True, None, 1, candidates,
+             xp.empty((r1 - r0, n_candidates), xp.float32))
+        del approx
+        candidates = xp.sort(xp.where(candidates >= 0, candidates, m), axis=1)  # by id, padding (m) last
+        real = candidates < m
+        rows = xp.where(real, candidates, 0)
+        exact = xp.zeros(candidates.shape, xp.float64)
+        for f in range(d):
+            exact += q[:, f, None].astype(xp.float64) * items[rows, f].astype(xp.float64)
+        exact = xp.where(real, exact.astype(xp.float32), xp.float32(-np.inf))
+        positions = xp.empty((r1 - r0, k), xp.int32)
+        topk(exact, None, k, True, None, 1, positions, values[r0:r1])
+        ids[r0:r1] = xp.where(positions >= 0, xp.take_along_axis(candidates, xp.maximum(positions, 0), axis=1), -1)
+
+
+def _rows(exclude, r0, r1):
+    """Rows [r0, r1) of a CSR ``(indptr, indices)``, or None."""
+    if exclude is None:
+        return None
+    indptr, indices = exclude
+    return indptr[r0:r1 + 1] - indptr[r0], indices[int(indptr[r0]):int(indptr[r1])]

@@ -3,6 +3,11 @@ The contract is in ``_numpy.py``."""
 
 from .. import _native
 from .._threads import blas_single_thread
+from . import QUANTIZED_PANEL
+
+if _native.QUANTIZED_PANEL != QUANTIZED_PANEL:
+    raise ImportError(f"turborec._native packs {_native.QUANTIZED_PANEL} items per panel, the selection family "
+                      f"{QUANTIZED_PANEL}: rebuild the extension")
 
 _NONE = (None, None)
 
@@ -15,3 +20,9 @@ def topk_dot(queries, items, exclude, query_scale, item_scale, k, plan, n_thread
     with blas_single_thread():
         _native.topk_dot(queries, items, *(exclude or _NONE), query_scale, item_scale, k, *plan, n_threads,
                          ids, values)
+
+
+def topk_dot_quantized(queries, qcodes, codes, scales, items, exclude, k, n_candidates, plan, n_threads, ids,
+                       values):
+    _native.topk_dot_quantized(queries, qcodes, codes, scales, items, *(exclude or _NONE), k, n_candidates, *plan,
+                               n_threads, ids, values)

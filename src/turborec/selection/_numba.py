@@ -186,25 +186,55 @@ def _topk_rows(scores, k, indptr, indices, largest, chunk, capacity, ids, values
         _write(bk, bi, size, k, largest, ids[r], values[r])
 
 
+@njit(cache=True, nogil=True)
+def _quantized_tile(qcodes, codes, scales, r0, rows, c0, tile):
+    """Approximate scores over the int8 table (topk_quantized.hpp's quantized_tile): per panel,
+    64 exact integer sums of ``g_f * code``, then float times the item's scale."""
+    n_pairs, width_panel = codes.shape[1], codes.shape[2]
+    cols = tile.shape[1]
+    dots = np.empty(width_panel, np.int64)
+    for j0 in range(0, cols, width_panel):
+        panel = (c0 + j0) // width_panel
+        width = min(width_panel, cols - j0)
+        for r in range(rows):
+            dots[:] = 0
+            for h in range(n_pairs):
+                ga = np.int64(qcodes[r0 + r, 2 * h])
+                gb = np.int64(qcodes[r0 + r, 2 * h + 1])
+                for j in range(width_panel):
+                    dots[j] += ga * codes[panel, h, j, 0] + gb * codes[panel, h, j, 1]
+            for j in range(width):
+                tile[r, j0 + j] = np.float32(dots[j]) * scales[c0 + j0 + j]
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def _topk_dot_blocks(queries, items, indptr, indices, normalize, query_scale, item_scale, k, block_rows,
-                     block_items, capacity, ids, values):
+def _tiled_units(queries, items, qcodes, codes, scales, quantized, indptr, indices, normalize, query_scale, item_scale,
+                 k, block_rows, block_items, capacity, segments, list_ids, list_keys):
+    """tiled_topk of topk.hpp: one unit per (row block, item segment), each writing its rows'
+    top-k of its items into row ``(query * segments + segment)`` of the lists."""
     n, d = queries.shape
     m = items.shape[0]
     n_blocks = (n + block_rows - 1) // block_rows
-    for b in prange(n_blocks):
+    n_tiles = (m + block_items - 1) // block_items
+    for unit in prange(n_blocks * segments):
+        b = unit // segments
+        s = unit % segments
         r0 = b * block_rows
         rows = min(block_rows, n - r0)
+        begin = s * n_tiles // segments * block_items
+        end = min(m, (s + 1) * n_tiles // segments * block_items)
         q = queries[r0 : r0 + rows]
-        tile_buffer = np.empty(rows * min(m, block_items), queries.dtype)
-        bk = np.empty((rows, capacity), queries.dtype)
+        tile_buffer = np.empty(rows * min(m, block_items), list_keys.dtype)
+        bk = np.empty((rows, capacity), list_keys.dtype)
         bi = np.empty((rows, capacity), np.int32)
         sizes = np.zeros(rows, np.int64)
         thresholds = np.full(rows, -np.inf)
-        for c0 in range(0, m, block_items):
+        for c0 in range(begin, end, block_items):
             cols = min(block_items, m - c0)
             tile = tile_buffer[: rows * cols].reshape(rows, cols)
-            if d > 0:
+            if quantized:
+                _quantized_tile(qcodes, codes, scales, r0, rows, c0, tile)
+            elif d > 0:
                 # BLAS, one thread per call: gemm as in topk.hpp (bitwise the same), except that
                 # numba calls gemv for a 1-row block or a 1-item tile (last-bit differences).
                 np.dot(q, items[c0 : c0 + cols].T, tile)
@@ -220,7 +250,58 @@ def _topk_dot_blocks(queries, items, indptr, indices, normalize, query_scale, it
                 _mask(indptr, indices, r0 + r, c0, row)
                 sizes[r], thresholds[r] = _offer(row, c0, bk[r], bi[r], sizes[r], k, thresholds[r])
         for r in range(rows):
-            _write(bk[r], bi[r], sizes[r], k, True, ids[r0 + r], values[r0 + r])
+            out = (r0 + r) * segments + s
+            _write(bk[r], bi[r], sizes[r], k, True, list_ids[out], list_keys[out])
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _merge_lists(list_ids, list_keys, segments, ids, values):
+    """Each row's top-k over its ``segments`` lists (merge_lists of topk.hpp)."""
+    n, k = ids.shape
+    for r in prange(n):
+        bk = np.empty(segments * k + 1, values.dtype)
+        bi = np.empty(segments * k + 1, np.int32)
+        size, threshold, threshold_id = 0, -np.inf, -1
+        for s in range(segments):
+            for i in range(k):
+                cid = list_ids[r * segments + s, i]
+                if cid >= 0:
+                    size, threshold, threshold_id = _offer_one(list_keys[r * segments + s, i], cid, bk, bi, size, k,
+                                                               threshold, threshold_id)
+        _write(bk, bi, size, k, True, ids[r], values[r])
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _rerank(queries, items, candidates, k, ids, values):
+    """The exact re-rank of topk_dot_quantized: float64 sums in order of f, rounded once."""
+    n, d = queries.shape
+    c = candidates.shape[1]
+    for r in prange(n):
+        bk = np.empty(c + 1, np.float32)
+        bi = np.empty(c + 1, np.int32)
+        size, threshold, threshold_id = 0, -np.inf, -1
+        for i in range(c):
+            cid = candidates[r, i]
+            if cid < 0:
+                break
+            acc = 0.0
+            for f in range(d):
+                acc += np.float64(queries[r, f]) * np.float64(items[cid, f])
+            size, threshold, threshold_id = _offer_one(np.float32(acc), cid, bk, bi, size, k, threshold, threshold_id)
+        _write(bk, bi, size, k, True, ids[r], values[r])
+
+
+def _tiled(n_threads, queries, items, qcodes, codes, scales, quantized, exclude, normalize, query_scale, item_scale,
+           k, plan, ids, values):
+    """The units, then the merge when the items were split into more than one segment."""
+    n, m = queries.shape[0], items.shape[0]
+    segments = min(plan.segments, -(-m // plan.block_items))
+    lists = (ids, values) if segments == 1 else (np.empty((n * segments, k), np.int32),
+                                                 np.empty((n * segments, k), values.dtype))
+    launch(_tiled_units, n_threads, queries, items, qcodes, codes, scales, quantized, *csr_int64(exclude, n), normalize,
+           query_scale, item_scale, k, plan.block_rows, plan.block_items, plan.capacity, segments, *lists)
+    if segments > 1:
+        launch(_merge_lists, n_threads, *lists, segments, ids, values)
 
 
 def topk(scores, exclude, k, largest, plan, n_threads, ids, values):
@@ -233,5 +314,16 @@ def topk_dot(queries, items, exclude, query_scale, item_scale, k, plan, n_thread
     if not normalize:
         query_scale = item_scale = np.empty(0, queries.dtype)
     with blas_single_thread():
-        launch(_topk_dot_blocks, n_threads, queries, items, *csr_int64(exclude, len(queries)), normalize,
-               query_scale, item_scale, k, *plan, ids, values)
+        _tiled(n_threads, queries, items, np.zeros((0, 0), np.int16), np.zeros((0, 0, 0, 0), np.int8),
+               np.empty(0, queries.dtype), False,
+               exclude, normalize, query_scale, item_scale, k, plan, ids, values)
+
+
+def topk_dot_quantized(queries, qcodes, codes, scales, items, exclude, k, n_candidates, plan, n_threads, ids,
+                       values):
+    n = queries.shape[0]
+    candidates = np.empty((n, n_candidates), np.int32)
+    unused = np.empty(0, np.float32)
+    _tiled(n_threads, queries, items, qcodes, codes, scales, True, exclude, False, unused, unused, n_candidates, plan,
+           candidates, np.empty((n, n_candidates), np.float32))
+    launch(_rerank, n_threads, queries, items, candidates, k, ids, values)

@@ -9,6 +9,9 @@ validated and coerced everything before the call):
   column ids in range and sorted within each row, duplicates allowed;
 - ``query_scale`` / ``item_scale`` are None, or both given (cosine): each score is multiplied
   by ``query_scale[i] * item_scale[j]`` after the product;
+- ``topk_dot_quantized`` takes float32 ``queries`` and their int16 codes ``qcodes``
+  (``quantize_queries``), the int8 ``codes`` (panel layout, see ``QuantizedItems``), float32
+  ``scales`` and ``items``, and ``1 <= k <= n_candidates <= m``;
 - ``plan`` is the host blocking plan (GPU backends ignore it), ``n_threads`` a resolved
   positive int (GPU backends ignore it), and ``ids`` / ``values`` the (n, k) outputs.
 
@@ -48,3 +51,37 @@ def topk_dot(queries, items, exclude, query_scale, item_scale, k, plan, n_thread
     if query_scale is not None:
         scores *= query_scale[:, None] * item_scale[None, :]
     topk(scores, exclude, k, True, plan, n_threads, ids, values)
+
+
+def approximate_scores(qcodes, codes, scales):
+    """(n, m) float32 approximate scores over the int8 table: ``float(sum_f g_f * code_jf) *
+    scale_j``, the sum exact in integers (every backend's bits)."""
+    n_panels, pairs, width, _ = codes.shape
+    m = scales.shape[0]
+    flat = codes.transpose(0, 2, 1, 3).reshape(n_panels * width, 2 * pairs)[:m]  # item j's codes in row j
+    return (qcodes.astype(np.int64) @ flat.astype(np.int64).T).astype(np.float32) * scales
+
+
+def exact_scores(query, items, ids):
+    """float32 of the float64 sums, in order of f, of ``query * items[ids]`` (products of float32
+    are exact in float64)."""
+    acc = np.zeros(len(ids), np.float64)
+    for f in range(items.shape[1]):
+        acc += np.float64(query[f]) * items[ids, f].astype(np.float64)
+    return acc.astype(np.float32)
+
+
+def topk_dot_quantized(queries, qcodes, codes, scales, items, exclude, k, n_candidates, plan, n_threads, ids,
+                       values):
+    n = queries.shape[0]
+    candidates = np.empty((n, n_candidates), np.int32)
+    topk(approximate_scores(qcodes, codes, scales), exclude, n_candidates, True, plan, n_threads, candidates,
+         np.empty((n, n_candidates), np.float32))
+    for r in range(n):
+        kept = candidates[r][candidates[r] >= 0]
+        exact = exact_scores(queries[r], items, kept)
+        order = np.lexsort((kept, -exact))[:k]
+        ids[r] = -1
+        values[r] = -np.inf
+        ids[r, :len(order)] = kept[order]
+        values[r, :len(order)] = exact[order]
