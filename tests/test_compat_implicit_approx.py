@@ -50,8 +50,13 @@ def workflow(library, name, matrix):
     factory = getattr(library.approximate_als, name)
     model = factory(16, 0.05, 2.0, iterations=6, random_state=3, **FACTORIES[name])
     model.fit(matrix, show_progress=False)
+    return model, queries(library, model, matrix)
+
+
+def queries(library, model, matrix):
+    """What implicit's users ask a model, and its precision@10 on a split."""
     train, test = library.evaluation.train_test_split(matrix, 0.8, random_state=1)
-    return model, [
+    return [
         model.recommend(4, matrix[4], N=7),
         model.recommend(np.arange(10), matrix[:10], N=5),
         model.recommend(np.arange(5), matrix[:5], N=6, filter_items=[0, 1, 2]),
@@ -71,17 +76,7 @@ def test_implicit_code_runs_unchanged_with_the_exact_models_answers(name):
     exact = compat.als.AlternatingLeastSquares(16, 0.05, 2.0, iterations=6, random_state=3)
     exact.fit(matrix, show_progress=False)
     np.testing.assert_array_equal(model.model.item_factors, exact.item_factors)
-    train, test = compat.evaluation.train_test_split(matrix, 0.8, random_state=1)
-    want = [
-        exact.recommend(4, matrix[4], N=7),
-        exact.recommend(np.arange(10), matrix[:10], N=5),
-        exact.recommend(np.arange(5), matrix[:5], N=6, filter_items=[0, 1, 2]),
-        exact.recommend(np.arange(5), None, N=6, filter_already_liked_items=False),
-        exact.similar_items(3, N=6),
-        exact.similar_items(np.arange(8), N=4),
-        exact.similar_items(5, N=5, filter_items=[1, 2]),
-        compat.evaluation.precision_at_k(exact, train, test, K=10, show_progress=False),
-    ]
+    want = queries(compat, exact, matrix)
     for got, expected in zip(answers[:-1], want[:-1]):
         for array, expected_array in zip(got, expected):
             np.testing.assert_array_equal(array, expected_array)
