@@ -93,7 +93,7 @@ TR_SGD_INLINE void load_vec_partial(const T* x, index_t n, const T* base, typena
   using V = typename Simd<T, Bytes>::V;
   constexpr index_t width = Bytes / sizeof(T);
 #if defined(__GNUC__) && !defined(__clang__)
-  if (x + n - width >= base) {
+  if ((x - base) + n >= width) {  // index arithmetic: no pointer before the array is formed
     using I = typename SimdIndex<T, Bytes>::V;
     using Int = std::remove_reference_t<decltype(I{}[0])>;
     I lane = {};
@@ -111,7 +111,7 @@ TR_SGD_INLINE void load_vec_partial(const T* x, index_t n, const T* base, typena
   std::memcpy(&v, padded, Bytes);
 }
 
-// halve() within one vector: lanes [0, N/2) plus lanes [N/2, N), down to one lane.
+// The lanes' halving within one vector: lanes [0, N/2) plus lanes [N/2, N), down to one lane.
 template <class T, std::size_t Bytes>
 TR_SGD_INLINE T sum_by_halving(const typename Simd<T, Bytes>::V& v) {
   if constexpr (Bytes == sizeof(T)) {
