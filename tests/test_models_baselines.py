@@ -27,8 +27,9 @@ def test_most_popular_ranks_by_popularity_and_filters(liked):
     assert scores[1] == SINK_SCORE
     ids, _ = model.recommend(0, liked[0], N=2, filter_items=[2])
     np.testing.assert_array_equal(ids, [3, 4])
-    ids, _ = model.recommend(0, liked[0], N=5, items=[1, 3, 4])
-    np.testing.assert_array_equal(ids, [3, 4, -1])  # min(N, len(items)) columns; item 1 is liked
+    ids, scores = model.recommend(0, liked[0], N=5, items=[1, 3, 4])
+    np.testing.assert_array_equal(ids, [3, 4, 1])  # min(N, len(items)) columns; item 1 is liked: last, as implicit
+    assert scores[2] == SINK_SCORE
 
 
 def test_random_is_seeded_and_filters(liked):
