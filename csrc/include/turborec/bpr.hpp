@@ -30,8 +30,10 @@
 // - Samples run in groups of kBprGroup: when the group's samples are all kept (not skipped) and
 //   touch disjoint rows (distinct users, and distinct items among all 2 kBprGroup of the group),
 //   their updates commute, so their dot products, exps and updates run side by side (their
-//   dependency chains overlap) and give the sequential order's bits; otherwise they run one after
-//   the other.
+//   dependency chains overlap) and give the sequential order's bits; otherwise each half of the
+//   group runs as a pair side by side when it is disjoint, else one sample after the other.
+// - verify: a user's row of at most kBprScan ids is compared whole, in vectors, without
+//   mispredicted branches (a binary search over the longer rows), and prefetched whole.
 //
 // Threads (Hogwild, as implicit): the samples are split into n_threads contiguous blocks, one
 // per thread, and threads update the shared factor rows without locks. Two threads touching one
@@ -46,6 +48,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "common.hpp"
 #include "rng.hpp"
@@ -67,6 +70,7 @@ inline constexpr index_t kBprPrefetch = 8;  // the prefetch distance, in samples
 inline constexpr index_t kBprLanes = 8;     // partial sums of the dot product (bpr/__init__.py LANES)
 inline constexpr index_t kBprGroup = 4;     // samples side by side when their rows are disjoint
 inline constexpr index_t kLineBytes = 64;
+inline constexpr index_t kBprScan = 64;  // rows of at most this many liked items are scanned whole
 
 // A vector of T, Bytes wide (GCC / Clang vector type: element-wise arithmetic that rounds as the
 // scalar code; kept in registers when Bytes is the clone's native width or less).
@@ -94,6 +98,35 @@ TR_BPR_INLINE void prefetch_read(const void* p) {
 #else
   (void)p;
 #endif
+}
+
+template <class T>
+TR_BPR_INLINE void prefetch_lines(const T* start, index_t bytes) {
+  const char* p = reinterpret_cast<const char*>(start);
+  for (index_t off = 0; off < bytes; off += kLineBytes) prefetch_read(p + off);
+  if (bytes > 0) prefetch_read(p + bytes - 1);
+}
+
+// Whether the sorted ids [begin, end) hold `id`: a short row (at most kBprScan ids, most users'
+// rows) is compared whole, a vector of ids at a time, without a branch to mispredict; a longer one
+// is binary searched.
+template <class I, std::size_t Bytes>
+TR_BPR_INLINE bool contains(const I* begin, const I* end, I id) {
+  const index_t n = end - begin;
+  if (n > kBprScan) return std::binary_search(begin, end, id);
+  using VI = typename BprVec<I, Bytes>::V;
+  constexpr index_t width = Bytes / sizeof(I);
+  VI found = {};
+  index_t l = 0;
+  for (; l + width <= n; l += width) {
+    VI v;
+    std::memcpy(&v, begin + l, Bytes);
+    found |= v == id;
+  }
+  bool any = false;
+  for (index_t w = 0; w < width; ++w) any |= found[w] != 0;
+  for (; l < n; ++l) any |= begin[l] == id;
+  return any;
 }
 
 // What the steps read: the likes, the draws, the padded factors and the update's constants.
@@ -155,14 +188,18 @@ TR_BPR_INLINE void bpr_steps(const BprProblem<T, I>& problem, index_t lo, index_
     }
     if (p.verify && s + Dist < hi) {
       const index_t u = p.rows[liked_at(s + Dist)];
-      prefetch_read(indices + (p.likes.row_begin(u) + p.likes.row_end(u)) / 2);
+      const index_t begin = p.likes.row_begin(u), end = p.likes.row_end(u);
+      if (end - begin <= kBprScan)
+        prefetch_lines(indices + begin, (end - begin) * static_cast<index_t>(sizeof(I)));
+      else
+        prefetch_read(indices + (begin + end) / 2);
     }
   };
   auto draw = [&](index_t s) TR_BPR_LAMBDA {
     const index_t k = liked_at(s);
     const index_t u = p.rows[k];
     const I negative = indices[other_at(s)];
-    const bool liked = p.verify && std::binary_search(indices + p.likes.row_begin(u), indices + p.likes.row_end(u),
+    const bool liked = p.verify && contains<I, Bytes>(indices + p.likes.row_begin(u), indices + p.likes.row_end(u),
                                                       negative);
     return BprSample{u, static_cast<index_t>(indices[k]), static_cast<index_t>(negative), !liked};
   };
@@ -258,37 +295,54 @@ TR_BPR_INLINE void bpr_steps(const BprProblem<T, I>& problem, index_t lo, index_
     }
     update(a, weight(score(a)));
   };
+  // Samples a[0 .. n) may run side by side when all are kept, each has two items, and their
+  // users and their 2 n items are distinct.
+  auto disjoint = [&](const BprSample* a, index_t n) TR_BPR_LAMBDA {
+    bool apart = true;
+    for (index_t g = 0; g < n; ++g) apart &= a[g].kept & (a[g].i != a[g].j);
+    for (index_t g = 1; g < n; ++g)
+      for (index_t h = 0; h < g; ++h)
+        apart &= (a[g].u != a[h].u) & (a[g].i != a[h].i) & (a[g].i != a[h].j) & (a[g].j != a[h].i) &
+                 (a[g].j != a[h].j);
+    return apart;
+  };
+  auto side_by_side = [&](const BprSample* a, auto n_samples) TR_BPR_LAMBDA {
+    constexpr index_t n = decltype(n_samples)::value;
+    T scores[n], z[n];
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 8
+#endif
+    for (index_t g = 0; g < n; ++g) scores[g] = score(a[g]);
+    for (index_t g = 0; g < n; ++g) z[g] = weight(scores[g]);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 8
+#endif
+    for (index_t g = 0; g < n; ++g) update(a[g], z[g]);
+  };
+  // A group of kBprGroup side by side; else its halves as pairs; else one by one (order kept).
   constexpr index_t G = kBprGroup;
   index_t s = lo;
   for (; s + G <= hi; s += G) {
     BprSample group[G];
-    bool side_by_side = true;
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 8
 #endif
     for (index_t g = 0; g < G; ++g) {
       prefetch(s + g);
       group[g] = draw(s + g);
-      side_by_side &= group[g].kept & (group[g].i != group[g].j);
     }
-    for (index_t a = 1; a < G; ++a)
-      for (index_t b = 0; b < a; ++b)
-        side_by_side &= (group[a].u != group[b].u) & (group[a].i != group[b].i) & (group[a].i != group[b].j) &
-                        (group[a].j != group[b].i) & (group[a].j != group[b].j);
-    if (!side_by_side) {
-      for (index_t g = 0; g < G; ++g) one(group[g]);
+    if (disjoint(group, G)) {
+      side_by_side(group, std::integral_constant<index_t, G>());
       continue;
     }
-    T scores[G], z[G];
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 8
-#endif
-    for (index_t g = 0; g < G; ++g) scores[g] = score(group[g]);
-    for (index_t g = 0; g < G; ++g) z[g] = weight(scores[g]);
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 8
-#endif
-    for (index_t g = 0; g < G; ++g) update(group[g], z[g]);
+    for (index_t h = 0; h < G; h += 2) {
+      if (disjoint(group + h, 2)) {
+        side_by_side(group + h, std::integral_constant<index_t, 2>());
+      } else {
+        one(group[h]);
+        one(group[h + 1]);
+      }
+    }
   }
   for (; s < hi; ++s) {
     prefetch(s);
