@@ -237,6 +237,27 @@ def test_groups_with_and_without_conflicts_equal_the_reference(rng, n_users, n_i
         assert tuple(got[2]) == want[2:], level
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_short_rows_scanned_and_long_rows_searched_verify_alike(rng, dtype):
+    """Verification compares a short row whole and binary searches a long one (bpr.hpp's
+    kBprScan, 256): rows of every length around the switch and far past it, on every clone."""
+    lengths = [1, 2, 15, 16, 17, 63, 64, 65, 255, 256, 257, 700]
+    n_items = 800
+    rows = [np.sort(rng.choice(n_items, size=n, replace=False)) for n in lengths]
+    matrix = sp.csr_matrix((np.ones(sum(lengths)), np.concatenate(rows), np.cumsum([0] + lengths)),
+                           shape=(len(lengths), n_items))
+    likes = as_likes(matrix)
+    x, y = random_factors(rng, len(lengths), 8, dtype, 1.0), random_factors(rng, n_items, 8, dtype)
+    seed = int(rng.integers(0, 2**63))
+    want = bpr_epoch(matrix, x, y, learning_rate=0.1, seed=seed, backend="numpy", n_threads=1)
+    assert 0 < want[3] < matrix.nnz  # some negatives liked, some not
+    for level in simd_levels():
+        got = native_epoch(likes, x, y, 0.1, 0.01, seed, True, level)
+        np.testing.assert_array_equal(got[0], want[0], err_msg=level)
+        np.testing.assert_array_equal(got[1], want[1], err_msg=level)
+        assert tuple(got[2]) == want[2:], level
+
+
 def test_the_binding_refuses_a_clone_this_cpu_lacks():
     with pytest.raises(ValueError, match="simd: neon is not supported by this CPU"):
         _native.bpr_epoch(**_raw_args(), simd="neon")

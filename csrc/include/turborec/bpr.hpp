@@ -70,7 +70,7 @@ inline constexpr index_t kBprPrefetch = 8;  // the prefetch distance, in samples
 inline constexpr index_t kBprLanes = 8;     // partial sums of the dot product (bpr/__init__.py LANES)
 inline constexpr index_t kBprGroup = 4;     // samples side by side when their rows are disjoint
 inline constexpr index_t kLineBytes = 64;
-inline constexpr index_t kBprScan = 64;  // rows of at most this many liked items are scanned whole
+inline constexpr index_t kBprScan = 256;  // rows of at most this many liked items are scanned whole
 
 // A vector of T, Bytes wide (GCC / Clang vector type: element-wise arithmetic that rounds as the
 // scalar code; kept in registers when Bytes is the clone's native width or less).
