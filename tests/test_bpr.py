@@ -258,6 +258,25 @@ def test_short_rows_scanned_and_long_rows_searched_verify_alike(rng, dtype):
         assert tuple(got[2]) == want[2:], level
 
 
+def test_threads_share_the_chunks_of_a_long_epoch(rng):
+    """With threads the native kernel hands out chunks of 16384 samples (bpr.hpp's kBprChunk):
+    an epoch of several chunks on 2 and 3 threads draws the same samples as on one (the skipped
+    count), keeps the users' bias column, moves every user with interactions, and ranks about as
+    many samples right."""
+    matrix = random_likes(rng, 3000, 500, 0.04)
+    assert matrix.nnz > 3 * 16384
+    x, y = random_factors(rng, 3000, 8, np.float32, 1.0), random_factors(rng, 500, 8, np.float32)
+    one = bpr_epoch(matrix, x, y, learning_rate=0.05, seed=3, backend="native", n_threads=1)
+    active = np.diff(matrix.indptr) > 0
+    for n_threads in (2, 3):
+        got = bpr_epoch(matrix, x, y, learning_rate=0.05, seed=3, backend="native", n_threads=n_threads)
+        assert got[3] == one[3]
+        assert abs(got[2] - one[2]) < 0.02 * matrix.nnz
+        assert np.isfinite(got[0]).all() and np.isfinite(got[1]).all()
+        np.testing.assert_array_equal(got[0][:, -1], 1.0)
+        assert (got[0][active] != x[active]).any(axis=1).all()
+
+
 def test_the_binding_refuses_a_clone_this_cpu_lacks():
     with pytest.raises(ValueError, match="simd: neon is not supported by this CPU"):
         _native.bpr_epoch(**_raw_args(), simd="neon")

@@ -35,8 +35,9 @@
 // - verify: a user's row of at most kBprScan ids is compared whole, in vectors, without
 //   mispredicted branches (a binary search over the longer rows), and prefetched whole.
 //
-// Threads (Hogwild, as implicit): the samples are split into n_threads contiguous blocks, one
-// per thread, and threads update the shared factor rows without locks. Two threads touching one
+// Threads (Hogwild, as implicit): the samples are cut into chunks of kBprChunk consecutive
+// samples, handed to the threads as they come free (a thread the OS delays, on a shared machine,
+// does not hold the epoch's end back), and threads update the shared factor rows without locks. Two threads touching one
 // row at once may lose one of the two updates to an element or read a row half updated; each
 // element is an aligned float, so no value is ever torn, and SGD tolerates the noise (Niu et al.,
 // NIPS 2011). With one thread the epoch is sequential and reproducible bit for bit.
@@ -70,6 +71,7 @@ inline constexpr index_t kBprLanes = 8;     // partial sums of the dot product (
 inline constexpr index_t kBprGroup = 4;     // samples side by side when their rows are disjoint
 inline constexpr index_t kLineBytes = 64;
 inline constexpr index_t kBprScan = 256;  // rows of at most this many liked items are scanned whole
+inline constexpr index_t kBprChunk = index_t{1} << 14;  // samples a thread takes at a time (Hogwild)
 
 // A vector of T, Bytes wide (GCC / Clang vector type: element-wise arithmetic that rounds as the
 // scalar code; kept in registers when Bytes is the clone's native width or less).
@@ -399,14 +401,15 @@ BprStepsFn<T, I> pick_bpr_steps(const std::string& level) {
 // @param n_cols        factors + 1 (>= 1): the last column is the item bias
 // @param seed          the splitmix64 sequence of this epoch
 // @param verify        skip samples whose negative item the user liked
-// @param n_threads     the blocks of samples, one per thread (results depend on it: Hogwild)
+// @param n_threads     1: the samples in order; more: chunks of kBprChunk samples handed out to the
+//                      threads as they come free (Hogwild: results vary from run to run)
 // @param counts        2, written: samples ranked right before their update, samples skipped
 // @param simd          the clone to run ("" for the CPU's best; else simd_level()'s names, which
 //                      the CPU must support): all give the same bits
 template <class T, class I>
-void bpr_epoch(CsrView<I> likes, const I* __restrict rows, index_t nnz, T* user_factors, T* item_factors, index_t n_cols, T learning_rate, T regularization,
-               std::uint64_t seed, bool verify, int n_threads, std::int64_t* __restrict counts,
-               const std::string& simd = "") {
+void bpr_epoch(CsrView<I> likes, const I* __restrict rows, index_t nnz, T* user_factors, T* item_factors,
+               index_t n_cols, T learning_rate, T regularization, std::uint64_t seed, bool verify, int n_threads,
+               std::int64_t* __restrict counts, const std::string& simd = "") {
   TR_CHECK(n_cols >= 1, "n_cols: expected >= 1");
   TR_CHECK(nnz >= 0 && nnz <= (index_t{1} << 32), "nnz: expected at most 2**32 stored entries");
   counts[0] = counts[1] = 0;
@@ -415,10 +418,15 @@ void bpr_epoch(CsrView<I> likes, const I* __restrict rows, index_t nnz, T* user_
   const detail::BprProblem<T, I> problem{likes,         rows,           nnz,  user_factors, item_factors,
                                          n_cols,        learning_rate, regularization, seed, verify};
   std::int64_t correct = 0, skipped = 0;
-  const index_t n_blocks = n_threads;
-#pragma omp parallel for schedule(static, 1) num_threads(n_threads) reduction(+ : correct, skipped) default(none) \
-    shared(problem, steps, nnz, n_blocks)
-  for (index_t b = 0; b < n_blocks; ++b) steps(problem, nnz * b / n_blocks, nnz * (b + 1) / n_blocks, correct, skipped);
+  if (n_threads == 1) {
+    steps(problem, 0, nnz, correct, skipped);
+  } else {
+    const index_t chunk = detail::kBprChunk, n_chunks = (nnz + chunk - 1) / chunk;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) reduction(+ : correct, skipped) default(none) \
+    shared(problem, steps, nnz, chunk, n_chunks)
+    for (index_t c = 0; c < n_chunks; ++c)
+      steps(problem, c * chunk, std::min(nnz, (c + 1) * chunk), correct, skipped);
+  }
   counts[0] = correct;
   counts[1] = skipped;
 }
