@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from conformance import KernelConformance
 from turborec import _native
-from turborec.bpr import bpr_epoch, splitmix64
+from turborec.bpr import as_likes, below, bpr_epoch, splitmix64
 
 FAMILY = "bpr"
 MASK = (1 << 64) - 1
@@ -151,6 +151,135 @@ def test_epoch_changes_with_the_seed_and_repeats_with_it(rng):
     c = bpr_epoch(matrix, x, y, seed=2, n_threads=1)
     np.testing.assert_array_equal(a[1], b[1])
     assert not np.array_equal(a[1], c[1])
+
+
+# ---------------------------------------------------------------- the native kernel's clones and groups
+
+
+def simd_levels():
+    """The instruction-set clones of the native kernel this CPU runs (bpr.hpp's bpr_steps_*)."""
+    here = _native.build_info()["simd_selected"]
+    order = ["sse2", "avx2", "avx512f"]
+    return order[: order.index(here) + 1] if here in order else [here]
+
+
+def native_epoch(likes, x, y, lr, reg, seed, verify, simd):
+    x, y, counts = x.copy(), y.copy(), np.zeros(2, np.int64)
+    _native.bpr_epoch(*likes.arrays, likes.rows, x, y, lr, reg, seed, verify, 1, counts, simd=simd)
+    return x, y, counts
+
+
+def group_kinds(likes, seed, verify, group=4):
+    """How the kernel runs the groups of ``group`` samples, from the draws themselves (its rule,
+    written out): (groups side by side, pairs side by side, samples one after the other)."""
+    indptr, indices = likes.arrays
+    nnz = likes.nnz
+    picks = below(splitmix64(seed, np.arange(1, 2 * nnz + 1, dtype=np.uint64)), nnz)
+
+    def disjoint(samples):
+        users = [u for u, _, _, _ in samples]
+        items = [item for _, i, j, _ in samples for item in (i, j)]
+        kept = all(kept for *_, kept in samples)
+        return kept and len(set(users)) == len(samples) and len(set(items)) == 2 * len(samples)
+
+    kinds = [0, 0, 0]
+    for start in range(0, nnz - group + 1, group):
+        samples = []
+        for s in range(start, start + group):
+            k = picks[2 * s]
+            u, i, j = likes.rows[k], indices[k], indices[picks[2 * s + 1]]
+            samples.append((u, i, j, not (verify and j in indices[indptr[u]:indptr[u + 1]])))
+        if disjoint(samples):
+            kinds[0] += 1
+            continue
+        for h in range(0, group, 2):
+            kinds[1 if disjoint(samples[h:h + 2]) else 2] += 1
+    return tuple(kinds)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_cols", [1, 2, 7, 8, 9, 15, 16, 17, 33, 64, 65])
+def test_every_clone_equals_the_reference_for_every_width(rng, dtype, n_cols):
+    """Every factor count's vector tails (the 8 lanes of the dot product and the update's vectors of
+    4 to 16 values) on every clone this CPU runs, bit for bit against the NumPy reference."""
+    matrix = random_likes(rng, 40, 30, 0.15)
+    likes = as_likes(matrix)
+    x, y = random_factors(rng, 40, n_cols - 1, dtype, bias=1.0), random_factors(rng, 30, n_cols - 1, dtype)
+    x[:, -1] = rng.random(40).astype(dtype) + 0.5  # the users' bias column is read, whatever it holds
+    for verify in (True, False):
+        seed = int(rng.integers(0, 2**63))
+        want = bpr_epoch(matrix, x, y, learning_rate=0.05, regularization=0.02, seed=seed,
+                         verify_negative_samples=verify, backend="numpy", n_threads=1)
+        for level in simd_levels():
+            got = native_epoch(likes, x, y, 0.05, 0.02, seed, verify, level)
+            np.testing.assert_array_equal(got[0], want[0], err_msg=level)
+            np.testing.assert_array_equal(got[1], want[1], err_msg=level)
+            assert tuple(got[2]) == want[2:], level
+
+
+@pytest.mark.parametrize("n_users, n_items, density", [(100, 30, 0.1), (300, 400, 0.01), (80, 60, 0.08)])
+@pytest.mark.parametrize("verify", [True, False])
+def test_groups_with_and_without_conflicts_equal_the_reference(rng, n_users, n_items, density, verify):
+    """Few items: most groups of 4 share a row and run as pairs or one sample after the other; many:
+    most run side by side; every kind occurs in every problem here, and every clone gives the
+    sequential bits."""
+    matrix = random_likes(rng, n_users, n_items, density)
+    likes = as_likes(matrix)
+    x, y = random_factors(rng, n_users, 16, np.float32, 1.0), random_factors(rng, n_items, 16, np.float32)
+    seed = int(rng.integers(0, 2**63))
+    assert min(group_kinds(likes, seed, verify)) > 0
+    want = bpr_epoch(matrix, x, y, learning_rate=0.1, seed=seed, verify_negative_samples=verify, backend="numpy",
+                     n_threads=1)
+    for level in simd_levels():
+        got = native_epoch(likes, x, y, 0.1, 0.01, seed, verify, level)
+        np.testing.assert_array_equal(got[0], want[0], err_msg=level)
+        np.testing.assert_array_equal(got[1], want[1], err_msg=level)
+        assert tuple(got[2]) == want[2:], level
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_short_rows_scanned_and_long_rows_searched_verify_alike(rng, dtype):
+    """Verification compares a short row whole and binary searches a long one (bpr.hpp's
+    kBprScan, 256): rows of every length around the switch and far past it, on every clone."""
+    lengths = [1, 2, 15, 16, 17, 63, 64, 65, 255, 256, 257, 700]
+    n_items = 800
+    rows = [np.sort(rng.choice(n_items, size=n, replace=False)) for n in lengths]
+    matrix = sp.csr_matrix((np.ones(sum(lengths)), np.concatenate(rows), np.cumsum([0] + lengths)),
+                           shape=(len(lengths), n_items))
+    likes = as_likes(matrix)
+    x, y = random_factors(rng, len(lengths), 8, dtype, 1.0), random_factors(rng, n_items, 8, dtype)
+    seed = int(rng.integers(0, 2**63))
+    want = bpr_epoch(matrix, x, y, learning_rate=0.1, seed=seed, backend="numpy", n_threads=1)
+    assert 0 < want[3] < matrix.nnz  # some negatives liked, some not
+    for level in simd_levels():
+        got = native_epoch(likes, x, y, 0.1, 0.01, seed, True, level)
+        np.testing.assert_array_equal(got[0], want[0], err_msg=level)
+        np.testing.assert_array_equal(got[1], want[1], err_msg=level)
+        assert tuple(got[2]) == want[2:], level
+
+
+def test_threads_share_the_chunks_of_a_long_epoch(rng):
+    """With threads the native kernel hands out chunks of 16384 samples (bpr.hpp's kBprChunk):
+    an epoch of several chunks on 2 and 3 threads draws the same samples as on one (the skipped
+    count), keeps the users' bias column, moves every user with interactions, and ranks about as
+    many samples right."""
+    matrix = random_likes(rng, 3000, 500, 0.04)
+    assert matrix.nnz > 3 * 16384
+    x, y = random_factors(rng, 3000, 8, np.float32, 1.0), random_factors(rng, 500, 8, np.float32)
+    one = bpr_epoch(matrix, x, y, learning_rate=0.05, seed=3, backend="native", n_threads=1)
+    active = np.diff(matrix.indptr) > 0
+    for n_threads in (2, 3):
+        got = bpr_epoch(matrix, x, y, learning_rate=0.05, seed=3, backend="native", n_threads=n_threads)
+        assert got[3] == one[3]
+        assert abs(got[2] - one[2]) < 0.02 * matrix.nnz
+        assert np.isfinite(got[0]).all() and np.isfinite(got[1]).all()
+        np.testing.assert_array_equal(got[0][:, -1], 1.0)
+        assert (got[0][active] != x[active]).any(axis=1).all()
+
+
+def test_the_binding_refuses_a_clone_this_cpu_lacks():
+    with pytest.raises(ValueError, match="simd: neon is not supported by this CPU"):
+        _native.bpr_epoch(**_raw_args(), simd="neon")
 
 
 # ---------------------------------------------------------------- edge cases

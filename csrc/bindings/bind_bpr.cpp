@@ -12,7 +12,7 @@ namespace {
 template <class T, class I>
 void run_epoch(CsrView<I> likes, const py::array& rows, py::ssize_t n_users, py::array& user_factors,
                py::array& item_factors, double learning_rate, double regularization, std::uint64_t seed, bool verify,
-               int n_threads, std::int64_t* counts) {
+               int n_threads, std::int64_t* counts, const std::string& simd) {
   const py::ssize_t nnz = static_cast<py::ssize_t>(likes.indptr[n_users]);
   const I* r = input<I>(rows, "rows", 1);
   expect(rows.shape(0) == nnz, "rows: expected one entry per stored interaction (" + std::to_string(nnz) +
@@ -25,13 +25,19 @@ void run_epoch(CsrView<I> likes, const py::array& rows, py::ssize_t n_users, py:
   T* y = output<T>(item_factors, "item_factors", 2);
   py::gil_scoped_release release;
   bpr_epoch(likes, r, static_cast<index_t>(nnz), x, y, static_cast<index_t>(user_factors.shape(1)),
-            static_cast<T>(learning_rate), static_cast<T>(regularization), seed, verify, n_threads, counts);
+            static_cast<T>(learning_rate), static_cast<T>(regularization), seed, verify, n_threads, counts, simd);
 }
 
 void bpr_epoch_any(const py::array& indptr, const py::array& indices, const py::array& rows,
                    py::array& user_factors, py::array& item_factors, double learning_rate, double regularization,
-                   std::uint64_t seed, bool verify, int n_threads, py::array& counts) {
+                   std::uint64_t seed, bool verify, int n_threads, py::array& counts, const std::string& simd) {
   expect_n_threads(n_threads);
+  {  // "" (the CPU's best) or a level this CPU runs: every level gives the same bits
+    const std::string here = simd_level();
+    const bool supported = simd.empty() || simd == "sse2" || simd == "scalar" || simd == here ||
+                           (simd == "avx2" && here == "avx512f");
+    expect(supported, "simd: " + simd + " is not supported by this CPU (" + here + ")");
+  }
   const bool single = has_dtype<float>(user_factors);
   if (!single && !has_dtype<double>(user_factors))
     throw py::type_error("user_factors: expected dtype float32 or float64, got " +
@@ -61,10 +67,10 @@ void bpr_epoch_any(const py::array& indptr, const py::array& indices, const py::
     using I = std::remove_const_t<std::remove_pointer_t<decltype(likes.indptr)>>;
     if (single)
       run_epoch<float, I>(likes, rows, n_users, user_factors, item_factors, learning_rate, regularization, seed,
-                          verify, n_threads, c);
+                          verify, n_threads, c, simd);
     else
       run_epoch<double, I>(likes, rows, n_users, user_factors, item_factors, learning_rate, regularization, seed,
-                           verify, n_threads, c);
+                           verify, n_threads, c, simd);
   });
 }
 
@@ -74,8 +80,9 @@ void bind_bpr(py::module_& m) {
   m.def("bpr_epoch", &bpr_epoch_any, py::arg("indptr").noconvert(), py::arg("indices").noconvert(),
         py::arg("rows").noconvert(), py::arg("user_factors").noconvert(), py::arg("item_factors").noconvert(),
         py::arg("learning_rate"), py::arg("regularization"), py::arg("seed"), py::arg("verify"),
-        py::arg("n_threads"), py::arg("counts").noconvert(),
-        "One BPR epoch (turborec/bpr.hpp), updating the factors in place; counts = (correct, skipped).");
+        py::arg("n_threads"), py::arg("counts").noconvert(), py::arg("simd") = "",
+        "One BPR epoch (turborec/bpr.hpp), updating the factors in place; counts = (correct, skipped). simd: "
+        "the instruction-set clone to run (tests; '' = the CPU's best).");
 }
 
 }  // namespace turborec::bind

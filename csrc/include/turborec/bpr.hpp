@@ -21,10 +21,23 @@
 // Arithmetic, in T except z: the dot product accumulates in 8 lanes (element f into lane f % 8,
 // in order of f), summed lane 0 to 7 in order; z = T(1 / (1 + exp(double(score)))). The numba
 // and NumPy mirrors do the same operations in the same order, so with one thread the three agree
-// bit for bit (no FMA contraction: the extension is built without -mfma / -march).
+// bit for bit (no FMA contraction: the extension is built with -ffp-contract=off, and the
+// AVX2 / AVX-512 clones below round exactly as the baseline).
 //
-// Threads (Hogwild, as implicit): the samples are split into n_threads contiguous blocks, one
-// per thread, and threads update the shared factor rows without locks. Two threads touching one
+// How the kernel runs (none of it changes a result; docs/bpr.md has the measurements):
+// - The steps are compiled three times (baseline SSE2, AVX2, AVX-512: bpr_steps_*), as GCC
+//   vector types of the clone's width, and the CPU's best is picked at run time.
+// - Samples run in groups of kBprGroup: when the group's samples are all kept (not skipped) and
+//   touch disjoint rows (distinct users, and distinct items among all 2 kBprGroup of the group),
+//   their updates commute, so their dot products, exps and updates run side by side (their
+//   dependency chains overlap) and give the sequential order's bits; otherwise each half of the
+//   group runs as a pair side by side when it is disjoint, else one sample after the other.
+// - verify: a user's row of at most kBprScan ids is compared whole, in vectors, without
+//   mispredicted branches (a binary search over the longer rows), and prefetched whole.
+//
+// Threads (Hogwild, as implicit): the samples are cut into chunks of kBprChunk consecutive
+// samples, handed to the threads as they come free (a thread the OS delays, on a shared machine,
+// does not hold the epoch's end back), and threads update the shared factor rows without locks. Two threads touching one
 // row at once may lose one of the two updates to an element or read a row half updated; each
 // element is an aligned float, so no value is ever torn, and SGD tolerates the noise (Niu et al.,
 // NIPS 2011). With one thread the epoch is sequential and reproducible bit for bit.
@@ -33,30 +46,57 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <string>
+#include <type_traits>
 
 #include "common.hpp"
 #include "rng.hpp"
+#include "simd.hpp"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TR_BPR_INLINE __attribute__((always_inline)) inline
+#define TR_BPR_LAMBDA __attribute__((always_inline))
+#else
+#define TR_BPR_INLINE inline
+#define TR_BPR_LAMBDA
+#endif
 
 namespace turborec {
 
 namespace detail {
 
 inline constexpr index_t kBprPrefetch = 8;  // the prefetch distance, in samples
+inline constexpr index_t kBprLanes = 8;     // partial sums of the dot product (bpr/__init__.py LANES)
+inline constexpr index_t kBprGroup = 4;     // samples side by side when their rows are disjoint
+inline constexpr index_t kLineBytes = 64;
+inline constexpr index_t kBprScan = 256;  // rows of at most this many liked items are scanned whole
+inline constexpr index_t kBprChunk = index_t{1} << 14;  // samples a thread takes at a time (Hogwild)
 
+// A vector of T, Bytes wide (GCC / Clang vector type: element-wise arithmetic that rounds as the
+// scalar code; kept in registers when Bytes is the clone's native width or less).
+template <class T, std::size_t Bytes>
+struct BprVec {
+  typedef T V __attribute__((vector_size(Bytes)));
+};
+
+// The prefetch helpers are always_inline: GCC finds a function of prefetches alone free of side
+// effects and drops its calls before inlining them (similarity.hpp met the same), which in the
+// clones below, where everything is inlined, lost every prefetch (an epoch 2.7x as long).
 template <class T>
-inline void prefetch_row(const T* row, index_t n_cols) {
+TR_BPR_INLINE void prefetch_row(const T* row, index_t n_cols) {
 #if defined(__GNUC__) || defined(__clang__)
   const char* p = reinterpret_cast<const char*>(row);
   const index_t bytes = n_cols * static_cast<index_t>(sizeof(T));
-  for (index_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 1);
-  __builtin_prefetch(p + bytes - 1, 1);
+  for (index_t off = 0; off < bytes; off += kLineBytes) __builtin_prefetch(p + off, 1);
+  __builtin_prefetch(p + bytes - 1, 1);  // an unaligned row's last line
 #else
   (void)row;
   (void)n_cols;
 #endif
 }
 
-inline void prefetch_read(const void* p) {
+TR_BPR_INLINE void prefetch_read(const void* p) {
 #if defined(__GNUC__) || defined(__clang__)
   __builtin_prefetch(p, 0);
 #else
@@ -64,96 +104,291 @@ inline void prefetch_read(const void* p) {
 #endif
 }
 
-// x_u . (y_i - y_j) over n columns: element f into lane f % 8 in order of f, lanes summed 0..7.
 template <class T>
-inline T pair_score(const T* x, const T* yi, const T* yj, index_t n) {
-  T lanes[8] = {};
-  index_t f = 0;
-  for (; f + 8 <= n; f += 8)
-    for (index_t l = 0; l < 8; ++l) lanes[l] += x[f + l] * (yi[f + l] - yj[f + l]);
-  for (; f < n; ++f) lanes[f & 7] += x[f] * (yi[f] - yj[f]);
-  T score = lanes[0];
-  for (index_t l = 1; l < 8; ++l) score += lanes[l];
-  return score;
+TR_BPR_INLINE void prefetch_lines(const T* start, index_t bytes) {
+  const char* p = reinterpret_cast<const char*>(start);
+  for (index_t off = 0; off < bytes; off += kLineBytes) prefetch_read(p + off);
+  if (bytes > 0) prefetch_read(p + bytes - 1);
 }
 
-// The update of one sample whose items differ (three distinct rows: vectorised). `last` is the
-// bias column.
-template <class T>
-inline void pair_step(T* __restrict x, T* __restrict yi, T* __restrict yj, index_t last, T z, T lr, T reg) {
-  for (index_t f = 0; f < last; ++f) {
-    const T t = x[f];
-    x[f] += lr * (z * (yi[f] - yj[f]) - reg * x[f]);
-    yi[f] += lr * (z * t - reg * yi[f]);
-    yj[f] += lr * ((-z) * t - reg * yj[f]);
+// Whether the sorted ids [begin, end) hold `id`: a short row (at most kBprScan ids: 98% of the
+// samples of compare_bpr.py's synthetic-medium) is compared whole, a vector of ids at a time, without a branch to mispredict; a longer one
+// is binary searched.
+template <class I, std::size_t Bytes>
+TR_BPR_INLINE bool contains(const I* begin, const I* end, I id) {
+  const index_t n = end - begin;
+  if (n > kBprScan) return std::binary_search(begin, end, id);
+  using VI = typename BprVec<I, Bytes>::V;
+  constexpr index_t width = Bytes / sizeof(I);
+  VI found = {};
+  index_t l = 0;
+  for (; l + width <= n; l += width) {
+    VI v;
+    std::memcpy(&v, begin + l, Bytes);
+    found |= v == id;
   }
-  yi[last] += lr * (z - reg * yi[last]);
-  yj[last] += lr * ((-z) - reg * yj[last]);
+  bool any = false;
+  for (index_t w = 0; w < width; ++w) any |= found[w] != 0;
+  for (; l < n; ++l) any |= begin[l] == id;
+  return any;
 }
 
-// The same operations when the negative is the liked item (possible without verification): the
-// second item update reads what the first wrote.
-template <class T>
-inline void same_item_step(T* __restrict x, T* __restrict y, index_t last, T z, T lr, T reg) {
-  for (index_t f = 0; f < last; ++f) {
-    const T t = x[f];
-    x[f] += lr * (z * (y[f] - y[f]) - reg * x[f]);
-    y[f] += lr * (z * t - reg * y[f]);
-    y[f] += lr * ((-z) * t - reg * y[f]);
-  }
-  y[last] += lr * (z - reg * y[last]);
-  y[last] += lr * ((-z) - reg * y[last]);
-}
-
-// The samples [lo, hi) of one block, in order; adds to correct and skipped.
+// What the steps read: the likes, the draws, the factors and the update's constants.
 template <class T, class I>
-void bpr_block(CsrView<I> likes, const I* __restrict rows, index_t nnz, T* user_factors, T* item_factors,
-               index_t n_cols, T lr, T reg, std::uint64_t seed, bool verify, index_t lo, index_t hi,
-               std::int64_t& correct, std::int64_t& skipped) {
-  const I* indices = likes.indices;
-  const auto n = static_cast<std::uint64_t>(nnz);
-  constexpr index_t D = kBprPrefetch;
-  auto liked_at = [&](index_t s) { return static_cast<index_t>(below(splitmix64(seed, 2 * s + 1), n)); };
-  auto other_at = [&](index_t s) { return static_cast<index_t>(below(splitmix64(seed, 2 * s + 2), n)); };
-  for (index_t s = lo; s < hi; ++s) {
-    // Three-stage prefetch (the draws are recomputed, cheaper than a queue): the index entries of
-    // the sample 3D ahead; the factor rows and the user's row bounds 2D ahead; the middle of the
-    // user's row, the binary search's first probe, D ahead. Nothing here changes a result.
-    if (s + 3 * D < hi) {
-      const index_t k = liked_at(s + 3 * D);
-      prefetch_read(rows + k);
+struct BprProblem {
+  CsrView<I> likes;
+  const I* rows;
+  index_t nnz;
+  T *x, *y;        // user and item rows
+  index_t stride;  // n_cols: F + 1
+  T lr, reg;
+  std::uint64_t seed;
+  bool verify;
+};
+
+// Sample s's three rows and whether it is kept.
+struct BprSample {
+  index_t u, i, j;
+  bool kept;
+};
+
+// The samples [lo, hi) of one block, in order; adds to correct and skipped. Vectors of Bytes;
+// always inlined, so that each clone below compiles it for its instruction set.
+template <class T, class I, std::size_t Bytes>
+TR_BPR_INLINE void bpr_steps(const BprProblem<T, I>& problem, index_t lo, index_t hi, std::int64_t& correct_out,
+                             std::int64_t& skipped_out) {
+  const BprProblem<T, I> p = problem;  // a local copy and local counts: stores through T* or to the
+  std::int64_t correct = 0, skipped = 0;  // counts cannot alias them, so nothing is reloaded
+  // The dot product's 8 lanes are `count` vectors of `dot_width` (at most 8) values.
+  constexpr index_t width = Bytes / sizeof(T);
+  constexpr index_t dot_bytes = std::min<index_t>(Bytes, kBprLanes * sizeof(T));
+  constexpr index_t dot_width = dot_bytes / sizeof(T), count = kBprLanes / dot_width;
+  using V = typename BprVec<T, Bytes>::V;
+  using D = typename BprVec<T, dot_bytes>::V;
+  static_assert(count * dot_width == kBprLanes, "vectors must tile the lanes");
+  const I* indices = p.likes.indices;
+  const index_t stride = p.stride;
+  const auto n = static_cast<std::uint64_t>(p.nnz);
+  constexpr index_t Dist = kBprPrefetch;
+  auto liked_at = [&](index_t s) TR_BPR_LAMBDA { return static_cast<index_t>(below(splitmix64(p.seed, 2 * s + 1), n)); };
+  auto other_at = [&](index_t s) TR_BPR_LAMBDA { return static_cast<index_t>(below(splitmix64(p.seed, 2 * s + 2), n)); };
+  // Three-stage prefetch (the draws are recomputed, cheaper than a queue): the index entries of
+  // the sample 3 Dist ahead; the factor rows, biases and the user's row bounds 2 Dist ahead; the
+  // middle of the user's row, the binary search's first probe, Dist ahead.
+  auto prefetch = [&](index_t s) TR_BPR_LAMBDA {
+    if (s + 3 * Dist < hi) {
+      const index_t k = liked_at(s + 3 * Dist);
+      prefetch_read(p.rows + k);
       prefetch_read(indices + k);
-      prefetch_read(indices + other_at(s + 3 * D));
+      prefetch_read(indices + other_at(s + 3 * Dist));
     }
-    if (s + 2 * D < hi) {
-      const index_t k = liked_at(s + 2 * D);
-      prefetch_row(user_factors + static_cast<index_t>(rows[k]) * n_cols, n_cols);
-      prefetch_row(item_factors + static_cast<index_t>(indices[k]) * n_cols, n_cols);
-      prefetch_row(item_factors + static_cast<index_t>(indices[other_at(s + 2 * D)]) * n_cols, n_cols);
-      if (verify) prefetch_read(likes.indptr + rows[k]);
+    if (s + 2 * Dist < hi) {
+      const index_t k = liked_at(s + 2 * Dist);
+      const index_t u = p.rows[k], i = indices[k], j = indices[other_at(s + 2 * Dist)];
+      prefetch_row(p.x + u * stride, stride);
+      prefetch_row(p.y + i * stride, stride);
+      prefetch_row(p.y + j * stride, stride);
+      if (p.verify) prefetch_read(p.likes.indptr + u);
     }
-    if (verify && s + D < hi) {
-      const index_t u = rows[liked_at(s + D)];
-      prefetch_read(indices + (likes.row_begin(u) + likes.row_end(u)) / 2);
+    if (p.verify && s + Dist < hi) {
+      const index_t u = p.rows[liked_at(s + Dist)];
+      const index_t begin = p.likes.row_begin(u), end = p.likes.row_end(u);
+      if (end - begin <= kBprScan)
+        prefetch_lines(indices + begin, (end - begin) * static_cast<index_t>(sizeof(I)));
+      else
+        prefetch_read(indices + (begin + end) / 2);
     }
+  };
+  auto draw = [&](index_t s) TR_BPR_LAMBDA {
     const index_t k = liked_at(s);
-    const index_t u = rows[k];
+    const index_t u = p.rows[k];
     const I negative = indices[other_at(s)];
-    if (verify && std::binary_search(indices + likes.row_begin(u), indices + likes.row_end(u), negative)) {
+    const bool liked = p.verify && contains<I, Bytes>(indices + p.likes.row_begin(u), indices + p.likes.row_end(u),
+                                                      negative);
+    return BprSample{u, static_cast<index_t>(indices[k]), static_cast<index_t>(negative), !liked};
+  };
+  // x_u . (y_i - y_j): lane l of the 8 sums the products f = l, l + 8, ... in order (the padding
+  // adds +0); the lanes summed 0 to 7.
+  auto score = [&](const BprSample& a) TR_BPR_LAMBDA {
+    const T* x = p.x + a.u * stride;
+    const T* yi = p.y + a.i * stride;
+    const T* yj = p.y + a.j * stride;
+    D lanes[count] = {};
+    index_t f = 0;
+    for (; f + kBprLanes <= stride; f += kBprLanes) {
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 8
+#endif
+      for (index_t c = 0; c < count; ++c) {
+        D xv, iv, jv;
+        std::memcpy(&xv, x + f + c * dot_width, dot_bytes);
+        std::memcpy(&iv, yi + f + c * dot_width, dot_bytes);
+        std::memcpy(&jv, yj + f + c * dot_width, dot_bytes);
+        lanes[c] += xv * (iv - jv);
+      }
+    }
+    T sums[kBprLanes];  // the tail (F + 1) % 8 columns, lanes 0 .. in order
+    std::memcpy(sums, lanes, sizeof(sums));
+    for (index_t l = 0; f < stride; ++f, ++l) sums[l] += x[f] * (yi[f] - yj[f]);
+    T sum = sums[0];
+    for (index_t l = 1; l < kBprLanes; ++l) sum += sums[l];
+    return sum;
+  };
+  auto weight = [&](T s) TR_BPR_LAMBDA {
+    const T z = static_cast<T>(1.0 / (1.0 + std::exp(static_cast<double>(s))));
+    correct += z < T(0.5);
+    return z;
+  };
+  // The update of sample a with weight z. Distinct items: x, y_i and y_j are three rows and each
+  // column's three new values come from the old ones. The same item (possible without
+  // verification): the second item update reads what the first wrote.
+  auto update = [&](const BprSample& a, T z) TR_BPR_LAMBDA {
+    T* __restrict x = p.x + a.u * stride;
+    const T lr = p.lr, reg = p.reg;
+    const index_t last = stride - 1;
+    index_t f = 0;
+    if (a.i != a.j) {
+      T* __restrict yi = p.y + a.i * stride;
+      T* __restrict yj = p.y + a.j * stride;
+      for (; f + width <= last; f += width) {
+        V xv, iv, jv;
+        std::memcpy(&xv, x + f, Bytes);
+        std::memcpy(&iv, yi + f, Bytes);
+        std::memcpy(&jv, yj + f, Bytes);
+        const V x_new = xv + lr * (z * (iv - jv) - reg * xv);
+        const V i_new = iv + lr * (z * xv - reg * iv);
+        const V j_new = jv + lr * ((-z) * xv - reg * jv);
+        std::memcpy(x + f, &x_new, Bytes);
+        std::memcpy(yi + f, &i_new, Bytes);
+        std::memcpy(yj + f, &j_new, Bytes);
+      }
+      for (; f < last; ++f) {
+        const T t = x[f];
+        x[f] += lr * (z * (yi[f] - yj[f]) - reg * x[f]);
+        yi[f] += lr * (z * t - reg * yi[f]);
+        yj[f] += lr * ((-z) * t - reg * yj[f]);
+      }
+      yi[last] += lr * (z - reg * yi[last]);
+      yj[last] += lr * ((-z) - reg * yj[last]);
+    } else {
+      T* __restrict y = p.y + a.i * stride;
+      for (; f + width <= last; f += width) {
+        V xv, yv;
+        std::memcpy(&xv, x + f, Bytes);
+        std::memcpy(&yv, y + f, Bytes);
+        const V x_new = xv + lr * (z * (yv - yv) - reg * xv);
+        const V once = yv + lr * (z * xv - reg * yv);
+        const V twice = once + lr * ((-z) * xv - reg * once);
+        std::memcpy(x + f, &x_new, Bytes);
+        std::memcpy(y + f, &twice, Bytes);
+      }
+      for (; f < last; ++f) {
+        const T t = x[f];
+        x[f] += lr * (z * (y[f] - y[f]) - reg * x[f]);
+        y[f] += lr * (z * t - reg * y[f]);
+        y[f] += lr * ((-z) * t - reg * y[f]);
+      }
+      y[last] += lr * (z - reg * y[last]);
+      y[last] += lr * ((-z) - reg * y[last]);
+    }
+  };
+  auto one = [&](const BprSample& a) TR_BPR_LAMBDA {
+    if (!a.kept) {
       ++skipped;
+      return;
+    }
+    update(a, weight(score(a)));
+  };
+  // Samples a[0 .. n) may run side by side when all are kept, each has two items, and their
+  // users and their 2 n items are distinct.
+  auto disjoint = [&](const BprSample* a, index_t n) TR_BPR_LAMBDA {
+    bool apart = true;
+    for (index_t g = 0; g < n; ++g) apart &= a[g].kept & (a[g].i != a[g].j);
+    for (index_t g = 1; g < n; ++g)
+      for (index_t h = 0; h < g; ++h)
+        apart &= (a[g].u != a[h].u) & (a[g].i != a[h].i) & (a[g].i != a[h].j) & (a[g].j != a[h].i) &
+                 (a[g].j != a[h].j);
+    return apart;
+  };
+  auto side_by_side = [&](const BprSample* a, auto n_samples) TR_BPR_LAMBDA {
+    constexpr index_t n = decltype(n_samples)::value;
+    T scores[n], z[n];
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 8
+#endif
+    for (index_t g = 0; g < n; ++g) scores[g] = score(a[g]);
+    for (index_t g = 0; g < n; ++g) z[g] = weight(scores[g]);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 8
+#endif
+    for (index_t g = 0; g < n; ++g) update(a[g], z[g]);
+  };
+  // A group of kBprGroup side by side; else its halves as pairs; else one by one (order kept).
+  constexpr index_t G = kBprGroup;
+  index_t s = lo;
+  for (; s + G <= hi; s += G) {
+    BprSample group[G];
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 8
+#endif
+    for (index_t g = 0; g < G; ++g) {
+      prefetch(s + g);
+      group[g] = draw(s + g);
+    }
+    if (disjoint(group, G)) {
+      side_by_side(group, std::integral_constant<index_t, G>());
       continue;
     }
-    T* x = user_factors + u * n_cols;
-    T* yi = item_factors + static_cast<index_t>(indices[k]) * n_cols;
-    T* yj = item_factors + static_cast<index_t>(negative) * n_cols;
-    const T score = pair_score(x, yi, yj, n_cols);
-    const T z = static_cast<T>(1.0 / (1.0 + std::exp(static_cast<double>(score))));
-    if (z < T(0.5)) ++correct;
-    if (yi != yj)
-      pair_step(x, yi, yj, n_cols - 1, z, lr, reg);
-    else
-      same_item_step(x, yi, n_cols - 1, z, lr, reg);
+    for (index_t h = 0; h < G; h += 2) {
+      if (disjoint(group + h, 2)) {
+        side_by_side(group + h, std::integral_constant<index_t, 2>());
+      } else {
+        one(group[h]);
+        one(group[h + 1]);
+      }
+    }
   }
+  for (; s < hi; ++s) {
+    prefetch(s);
+    one(draw(s));
+  }
+  correct_out += correct;
+  skipped_out += skipped;
+}
+
+template <class T, class I>
+void bpr_steps_baseline(const BprProblem<T, I>& p, index_t lo, index_t hi, std::int64_t& correct,
+                        std::int64_t& skipped) {
+  bpr_steps<T, I, 16>(p, lo, hi, correct, skipped);
+}
+
+#ifdef TR_X86_DISPATCH
+template <class T, class I>
+__attribute__((target("avx2"))) void bpr_steps_avx2(const BprProblem<T, I>& p, index_t lo, index_t hi,
+                                                    std::int64_t& correct, std::int64_t& skipped) {
+  bpr_steps<T, I, 32>(p, lo, hi, correct, skipped);
+}
+
+template <class T, class I>
+__attribute__((target("avx512f"))) void bpr_steps_avx512(const BprProblem<T, I>& p, index_t lo, index_t hi,
+                                                        std::int64_t& correct, std::int64_t& skipped) {
+  bpr_steps<T, I, 64>(p, lo, hi, correct, skipped);
+}
+#endif
+
+template <class T, class I>
+using BprStepsFn = void (*)(const BprProblem<T, I>&, index_t, index_t, std::int64_t&, std::int64_t&);
+
+// The clone of bpr_steps for `level` (simd_level()'s names; the CPU must support it). Every clone
+// gives the same bits.
+template <class T, class I>
+BprStepsFn<T, I> pick_bpr_steps(const std::string& level) {
+#ifdef TR_X86_DISPATCH
+  if (level == "avx512f") return &bpr_steps_avx512<T, I>;
+  if (level == "avx2") return &bpr_steps_avx2<T, I>;
+#endif
+  (void)level;
+  return &bpr_steps_baseline<T, I>;
 }
 
 }  // namespace detail
@@ -166,23 +401,31 @@ void bpr_block(CsrView<I> likes, const I* __restrict rows, index_t nnz, T* user_
 // @param n_cols        factors + 1 (>= 1): the last column is the item bias
 // @param seed          the splitmix64 sequence of this epoch
 // @param verify        skip samples whose negative item the user liked
-// @param n_threads     the blocks of samples, one per thread (results depend on it: Hogwild)
+// @param n_threads     1: the samples in order; more: chunks of kBprChunk samples handed out to the
+//                      threads as they come free (Hogwild: results vary from run to run)
 // @param counts        2, written: samples ranked right before their update, samples skipped
+// @param simd          the clone to run ("" for the CPU's best; else simd_level()'s names, which
+//                      the CPU must support): all give the same bits
 template <class T, class I>
 void bpr_epoch(CsrView<I> likes, const I* __restrict rows, index_t nnz, T* user_factors, T* item_factors,
                index_t n_cols, T learning_rate, T regularization, std::uint64_t seed, bool verify, int n_threads,
-               std::int64_t* __restrict counts) {
+               std::int64_t* __restrict counts, const std::string& simd = "") {
   TR_CHECK(n_cols >= 1, "n_cols: expected >= 1");
   TR_CHECK(nnz >= 0 && nnz <= (index_t{1} << 32), "nnz: expected at most 2**32 stored entries");
+  counts[0] = counts[1] = 0;
+  if (nnz == 0) return;
+  const detail::BprStepsFn<T, I> steps = detail::pick_bpr_steps<T, I>(simd.empty() ? simd_level() : simd);
+  const detail::BprProblem<T, I> problem{likes,         rows,           nnz,  user_factors, item_factors,
+                                         n_cols,        learning_rate, regularization, seed, verify};
   std::int64_t correct = 0, skipped = 0;
-  const index_t n_blocks = n_threads;
-#pragma omp parallel for schedule(static, 1) num_threads(n_threads) reduction(+ : correct, skipped) default(none) \
-    shared(likes, rows, nnz, user_factors, item_factors, n_cols, learning_rate, regularization, seed, verify,     \
-           n_blocks)
-  for (index_t b = 0; b < n_blocks; ++b) {
-    const index_t lo = nnz * b / n_blocks, hi = nnz * (b + 1) / n_blocks;
-    detail::bpr_block(likes, rows, nnz, user_factors, item_factors, n_cols, learning_rate, regularization, seed,
-                      verify, lo, hi, correct, skipped);
+  if (n_threads == 1) {
+    steps(problem, 0, nnz, correct, skipped);
+  } else {
+    const index_t chunk = detail::kBprChunk, n_chunks = (nnz + chunk - 1) / chunk;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) reduction(+ : correct, skipped) default(none) \
+    shared(problem, steps, nnz, chunk, n_chunks)
+    for (index_t c = 0; c < n_chunks; ++c)
+      steps(problem, c * chunk, std::min(nnz, (c + 1) * chunk), correct, skipped);
   }
   counts[0] = correct;
   counts[1] = skipped;

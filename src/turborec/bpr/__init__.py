@@ -16,7 +16,8 @@ Random numbers are counter-based: sample ``s`` reads outputs ``2s + 1`` and ``2s
 splitmix64 sequence of ``seed`` (:func:`splitmix64`), mapped to ``[0, nnz)`` by their high 32
 bits. The arithmetic (``_numpy.py`` states it exactly) is the same on every backend, so with one
 thread native, numba and numpy give bit-identical factors. With more threads the samples are
-split into one contiguous block per thread and the threads update shared rows without locks
+split among the threads (native: chunks of 16384 consecutive samples handed out as threads come
+free; numba: one contiguous block per thread) and the threads update shared rows without locks
 (Hogwild, as implicit): an update racing another on the same row may be lost, and results vary
 from run to run. See docs/bpr.md.
 """

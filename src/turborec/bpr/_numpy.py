@@ -19,7 +19,8 @@ entry: user ``rows[k]``, item ``i = indices[k]``) and ``below(splitmix64(seed, 2
   ``y_jf`` after ``y_if`` was written (they are one element when ``j == i``); for the bias column
   ``f = F`` the item terms use ``z`` and ``-z`` in place of ``z * t`` and ``(-z) * t``.
 
-The native and numba backends split the samples into ``n_threads`` contiguous blocks (Hogwild);
+With more threads the native backend hands out chunks of consecutive samples and the numba one
+splits them into ``n_threads`` contiguous blocks (Hogwild);
 this reference ignores ``n_threads`` and is the one-thread epoch.
 """
 
