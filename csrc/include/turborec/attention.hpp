@@ -285,4 +285,89 @@ void masked_attention(const T* __restrict q, const T* __restrict k, const T* __r
   errors.rethrow();
 }
 
+
+// One post-LN block of RecBole's TransformerEncoder, its weights as encoder_forward reads them
+// (PyTorch's nn.Linear layout, every pointer D = hidden size, I = inner size).
+template <class T>
+struct EncoderBlock {
+  const T* qkv;         // 3D * D: the query, key and value weights stacked
+  const T* qkv_bias;    // 3D
+  const T* out;         // D * D (multi_head_attention.dense)
+  const T* out_bias;    // D
+  const T* ln1_weight;  // D (multi_head_attention.LayerNorm)
+  const T* ln1_bias;    // D
+  const T* ff1;         // I * D (feed_forward.dense_1)
+  const T* ff1_bias;    // I
+  const T* ff2;         // D * I (feed_forward.dense_2)
+  const T* ff2_bias;    // D
+  const T* ln2_weight;  // D (feed_forward.LayerNorm)
+  const T* ln2_bias;    // D
+};
+
+namespace detail {
+
+// Columns [col, col + D) of each of the rows of a (rows, stride) matrix, packed to (rows, D).
+template <class T>
+void take_columns(const T* src, index_t rows, index_t stride, index_t col, index_t D, T* dst) {
+  for (index_t r = 0; r < rows; ++r) std::copy(src + r * stride + col, src + r * stride + col + D, dst + r * D);
+}
+
+}  // namespace detail
+
+// RecBole's encoder, the whole forward pass in one call: the same linear, layer_norm and
+// masked_attention calls, in the same order, as the Python composition (_encoder.forward), so the
+// same bits, without a return to Python between layers. Per block (post-LN):
+//   a = LayerNorm(dense(attention(x)) + x);   x = LayerNorm(dense_2(act(dense_1(a))) + a)
+// after x = LayerNorm(embedded input). The final block computes keys and values for every
+// position and the rest for the last real one only (exact: no later block reads the others).
+// @param x          n * width * D, the item + position embeddings (before the embedding LayerNorm)
+// @param lengths    n, each in [1, width]
+// @param blocks     n_blocks >= 1
+// @param ln_weight, ln_bias  D, the embedding LayerNorm
+// @param out        n * D, written: the last block's output at position lengths[b] - 1
+template <class T>
+void encoder_forward(const T* __restrict x, const std::int32_t* __restrict lengths, index_t n, index_t width,
+                     index_t D, index_t inner, const EncoderBlock<T>* blocks, index_t n_blocks,
+                     const T* __restrict ln_weight, const T* __restrict ln_bias, index_t n_heads, bool causal,
+                     double eps, Activation act, index_t block_rows, int n_threads, T* __restrict out) {
+  TR_CHECK(n_blocks >= 1, "blocks: expected at least one");
+  const index_t rows = n * width;
+  std::vector<T> h(rows * D), q(rows * D), keys(rows * D), values(rows * D), mixed(rows * 3 * D),
+      context(rows * D), attended(rows * D), a(rows * D), hidden(rows * inner), last(n * D);
+  layer_norm(x, static_cast<const T*>(nullptr), rows, D, ln_weight, ln_bias, eps, n_threads, h.data());
+  for (index_t i = 0; i < n_blocks; ++i) {
+    const EncoderBlock<T>& p = blocks[i];
+    const bool final_block = i == n_blocks - 1;
+    index_t m = rows;     // the rows this block carries past attention
+    const T* x_in = h.data();
+    if (final_block) {  // keys and values of every position, the query of the last real one
+      linear(h.data(), rows, D, p.qkv + D * D, 2 * D, p.qkv_bias + D, Activation::none, block_rows, n_threads,
+             mixed.data());
+      detail::take_columns(mixed.data(), rows, 2 * D, 0, D, keys.data());
+      detail::take_columns(mixed.data(), rows, 2 * D, D, D, values.data());
+      for (index_t b = 0; b < n; ++b) {
+        TR_CHECK(lengths[b] >= 1 && lengths[b] <= width, "lengths: each must be in [1, width]");
+        const T* row = h.data() + (b * width + lengths[b] - 1) * D;
+        std::copy(row, row + D, last.data() + b * D);
+      }
+      linear(last.data(), n, D, p.qkv, D, p.qkv_bias, Activation::none, block_rows, n_threads, q.data());
+      m = n;
+      x_in = last.data();
+    } else {
+      linear(h.data(), rows, D, p.qkv, 3 * D, p.qkv_bias, Activation::none, block_rows, n_threads, mixed.data());
+      detail::take_columns(mixed.data(), rows, 3 * D, 0, D, q.data());
+      detail::take_columns(mixed.data(), rows, 3 * D, D, D, keys.data());
+      detail::take_columns(mixed.data(), rows, 3 * D, 2 * D, D, values.data());
+    }
+    masked_attention(q.data(), keys.data(), values.data(), lengths, n, width, D, n_heads, causal, final_block,
+                     n_threads, context.data());
+    linear(context.data(), m, D, p.out, D, p.out_bias, Activation::none, block_rows, n_threads, attended.data());
+    layer_norm(attended.data(), x_in, m, D, p.ln1_weight, p.ln1_bias, eps, n_threads, a.data());
+    linear(a.data(), m, D, p.ff1, inner, p.ff1_bias, act, block_rows, n_threads, hidden.data());
+    linear(hidden.data(), m, inner, p.ff2, D, p.ff2_bias, Activation::none, block_rows, n_threads, attended.data());
+    layer_norm(attended.data(), a.data(), m, D, p.ln2_weight, p.ln2_bias, eps, n_threads,
+               final_block ? out : h.data());
+  }
+}
+
 }  // namespace turborec

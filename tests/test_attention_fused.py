@@ -1,0 +1,137 @@
+"""The native backend's fused forward pass (issue 11, batch-1 latency): ``encoder_forward`` runs
+the same C++ pieces in the same order as the Python composition ``_encoder.forward``, so its
+output has the same bits, and matches the numpy reference; its binding refuses bad blocks; the
+BLAS pin around it leaves BLAS threading as it found it."""
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+from turborec import _native
+from turborec.attention import LINEAR_BLOCK_ROWS, SASRec, BERT4Rec
+from turborec.attention import _encoder, _native as attention_native, _numpy as attention_numpy
+from turborec.attention._encoder import Settings
+from turborec.attention._weights import EncoderWeights
+
+FAMILY = "attention"
+
+
+def _state(rng, n_items, d, n_layers, inner, max_len, bert=False):
+    """RecBole's parameter names to random float32 arrays."""
+
+    def normal(*shape, scale=0.3):
+        return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+    state = {"item_embedding.weight": normal(n_items + bert, d, scale=0.5),
+             "position_embedding.weight": normal(max_len, d, scale=0.5),
+             "LayerNorm.weight": 1 + normal(d, scale=0.1), "LayerNorm.bias": normal(d, scale=0.1)}
+    for i in range(n_layers):
+        block = f"trm_encoder.layer.{i}."
+        for part in ("query", "key", "value", "dense"):
+            state[f"{block}multi_head_attention.{part}.weight"] = normal(d, d, scale=1.5 / np.sqrt(d))
+            state[f"{block}multi_head_attention.{part}.bias"] = normal(d, scale=0.1)
+        state[f"{block}feed_forward.dense_1.weight"] = normal(inner, d, scale=1 / np.sqrt(d))
+        state[f"{block}feed_forward.dense_1.bias"] = normal(inner, scale=0.1)
+        state[f"{block}feed_forward.dense_2.weight"] = normal(d, inner, scale=1 / np.sqrt(inner))
+        state[f"{block}feed_forward.dense_2.bias"] = normal(d, scale=0.1)
+        for ln in ("multi_head_attention.LayerNorm", "feed_forward.LayerNorm"):
+            state[f"{block}{ln}.weight"] = 1 + normal(d, scale=0.1)
+            state[f"{block}{ln}.bias"] = normal(d, scale=0.1)
+    if bert:
+        state.update({"output_ffn.weight": normal(d, d), "output_ffn.bias": normal(d),
+                      "output_ln.weight": 1 + normal(d, scale=0.1), "output_ln.bias": normal(d, scale=0.1),
+                      "output_bias": normal(n_items)})
+    return state
+
+
+def _problem(rng, n, width, d, n_layers, inner, dtype):
+    weights = EncoderWeights(_state(rng, 50, d, n_layers, inner, width), lambda rows, d: {}, "SASRec")
+    embedding_ln = tuple(weights.state[f"LayerNorm.{part}"].astype(dtype) for part in ("weight", "bias"))
+    blocks = [{key: tuple(a.astype(dtype) for a in value) if isinstance(value, tuple) else value.astype(dtype)
+               for key, value in block.items()} for block in weights.blocks]
+    for block in blocks:
+        block["packed"] = tuple(np.ascontiguousarray(a) for a in block["packed"])
+    x = rng.standard_normal((n, width, d)).astype(dtype)
+    lengths = rng.integers(1, width + 1, n).astype(np.int32)
+    lengths[0] = width
+    return x, lengths, blocks, embedding_ln
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n,width,d,n_layers,inner,heads,causal,activation", [
+    (1, 30, 64, 2, 256, 2, True, 1),     # the issue's shape, one user
+    (1, 1, 8, 1, 12, 1, True, 2),        # one item, one block, ReLU
+    (7, 13, 16, 3, 24, 4, False, 1),     # BERT4Rec's bidirectional mask, three blocks
+    (12, 50, 32, 2, 40, 2, True, 2),     # 600 rows: several row blocks of linear
+])
+def test_fused_forward_has_the_bits_of_the_composition(rng, dtype, n, width, d, n_layers, inner, heads, causal,
+                                                       activation):
+    x, lengths, blocks, embedding_ln = _problem(rng, n, width, d, n_layers, inner, dtype)
+    settings = Settings(heads, causal, 1e-12, activation)
+    for n_threads in (1, 2):
+        fused = np.empty((n, d), dtype)
+        attention_native.encoder(x, lengths, blocks, embedding_ln, settings, None, n_threads, fused)
+        composed = np.empty((n, d), dtype)
+        attention_native._pinned(_encoder.forward, attention_native._RAW, x, lengths, blocks, embedding_ln,
+                                 settings, None, n_threads, composed)
+        np.testing.assert_array_equal(fused, composed)
+        reference = np.empty((n, d), dtype)
+        attention_numpy.encoder(x, lengths, blocks, embedding_ln, settings, None, 1, reference)
+        tolerance = 2e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(fused, reference, rtol=tolerance, atol=tolerance * np.abs(reference).max())
+
+
+@pytest.mark.parametrize("model_class", [SASRec, BERT4Rec])
+def test_models_encode_alike_on_every_backend(rng, every_backend, model_class):
+    bert = model_class is BERT4Rec
+    model = model_class.from_recbole(_state(rng, 300, 32, 2, 48, 20, bert), n_heads=2)
+    sequences = [rng.integers(1, 300, size) for size in (1, 5, 20, 27)]
+    want = model.encode(sequences, backend="numpy")
+    got = model.encode(sequences, backend=every_backend)
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * np.abs(want).max())
+    np.testing.assert_array_equal(model.recommend(sequences, backend=every_backend)[0],
+                                  model.recommend(sequences, backend="numpy")[0])
+
+
+def test_fused_binding_refuses_bad_blocks(rng):
+    x, lengths, blocks, (weight, bias) = _problem(rng, 2, 5, 8, 2, 12, np.float32)
+    packed = [b["packed"] for b in blocks]
+    out = np.empty((2, 8), np.float32)
+
+    def call(blocks=packed, x=x, lengths=lengths, out=out, heads=2):
+        _native.encoder_forward(x, lengths, blocks, weight, bias, heads, True, 1e-12, 1, LINEAR_BLOCK_ROWS, 1, out)
+
+    call()
+    with pytest.raises(ValueError, match="blocks: expected at least one"):
+        call(blocks=[])
+    with pytest.raises(ValueError, match=r"blocks\[1\]: expected a tuple of 12 arrays"):
+        call(blocks=[packed[0], packed[1][:11]])
+    with pytest.raises(ValueError, match=r"blocks\[0\]\[6\]: expected a NumPy array"):
+        call(blocks=[packed[0][:6] + (None,) + packed[0][7:]])
+    with pytest.raises(ValueError, match=r"blocks\[1\]\[0\]: expected shape \(24, 8\), got \(24, 7\)"):
+        call(blocks=[packed[0], (packed[1][0][:, :7].copy(),) + packed[1][1:]])
+    with pytest.raises(TypeError, match=r"blocks\[0\]\[3\]: expected dtype float32"):
+        call(blocks=[packed[0][:3] + (packed[0][3].astype(np.float64),) + packed[0][4:]])
+    with pytest.raises(ValueError, match=r"lengths: 6 out of range \[1, 5\]"):
+        call(lengths=np.array([1, 6], np.int32))
+    with pytest.raises(ValueError, match="out: expected shape"):
+        call(out=np.empty((2, 9), np.float32))
+    with pytest.raises(ValueError, match="n_heads"):
+        call(heads=3)
+    with pytest.raises(ValueError, match="x: expected at least one column"):
+        call(x=np.empty((2, 5, 0), np.float32))
+
+
+def test_blas_pin_is_one_thread_inside_and_restored_after(rng):
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    assert attention_native._pinned(blas_threads) == [1] * len(before)
+    assert blas_threads() == before
+    with pytest.raises(ZeroDivisionError):  # restored when the call fails too
+        attention_native._pinned(lambda: 1 / 0)
+    assert blas_threads() == before
+    model = SASRec.from_recbole(_state(rng, 100, 16, 2, 24, 10), n_heads=2)
+    model.recommend([rng.integers(1, 100, 8)], backend="native")
+    assert blas_threads() == before
