@@ -135,3 +135,41 @@ def test_blas_pin_is_one_thread_inside_and_restored_after(rng):
     model = SASRec.from_recbole(_state(rng, 100, 16, 2, 24, 10), n_heads=2)
     model.recommend([rng.integers(1, 100, 8)], backend="native")
     assert blas_threads() == before
+
+
+def test_softmax_exp_is_within_a_few_ulp():
+    """Two keys with scores 0 and t: the output is the weight exp(t) / (1 + exp(t)) itself, so the
+    vectorised exp of the softmax (float32) shows through, against float64 (few-ulp arithmetic
+    around it: the sum and the division, half an ulp each)."""
+    t = np.concatenate([np.linspace(-87, 0, 20001), -np.logspace(-6, 0, 200)]).astype(np.float32)
+    n = len(t)
+    q = np.ones((n, 1, 1), np.float32)
+    k = np.zeros((n, 2, 1), np.float32)
+    k[:, 1, 0] = t
+    v = np.zeros((n, 2, 1), np.float32)
+    v[:, 1, 0] = 1
+    from turborec import attention as A
+
+    got = A.masked_attention(q, k, v, np.full(n, 2), 1, causal=False, last_only=True, backend="native")[:, 0, 0]
+    e = np.exp(t.astype(np.float64))
+    want = (e / (1 + e)).astype(np.float32)
+    ulps = np.abs(got.astype(np.float64) - e / (1 + e)) / np.spacing(want)
+    assert ulps.max() <= 3, ulps.max()
+    # Past -87 the weight is 0 (libm's expf gives a subnormal there: under 1.7e-38 either way).
+    k[:, 1, 0] = np.linspace(-300, -87.5, n).astype(np.float32)
+    got = A.masked_attention(q, k, v, np.full(n, 2), 1, causal=False, last_only=True, backend="native")
+    assert np.all(got == 0)
+
+
+def test_softmax_exp_keeps_attention_as_close_as_libm_float32(rng):
+    """Scores spread over about +-100: the native float32 output is as close to a float64
+    attention as the float32 reference (numpy's exp) is, within a factor of 2."""
+    from turborec import attention as A
+
+    for scale in (1, 4, 8):
+        q, k, v = (rng.standard_normal((6, 64, 32)).astype(np.float32) * s for s in (scale, scale, 1))
+        lengths = rng.integers(1, 65, 6)
+        exact = A.masked_attention(*(a.astype(np.float64) for a in (q, k, v)), lengths, 2, backend="numpy")
+        native = A.masked_attention(q, k, v, lengths, 2, backend="native")
+        reference = A.masked_attention(q, k, v, lengths, 2, backend="numpy")
+        assert np.abs(native - exact).max() <= 2 * np.abs(reference - exact).max() + 1e-7

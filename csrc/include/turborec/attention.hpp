@@ -74,17 +74,10 @@ TR_GELU_INLINE float pick(bool c, float x, float y) {
   return out;
 }
 
-TR_GELU_INLINE float erf_float(float z) {
-  const float a = std::fabs(z), s = a * a;
-  float p = -0.000621842f;
-  p = p * s + 0.005035106f;
-  p = p * s - 0.02679344f;
-  p = p * s + 0.1128251f;
-  p = p * s - 0.37612554f;
-  p = p * s + 1.1283791f;
-  const float small = a * p;
-  const float b = pick(a < 4.0f, a, 4.0f);  // the large branch is only used for a < 4
-  const float y = -(b * b);
+// exp(y) for y in [-126 ln 2, 0], within 2 ulp: 2^k exp(r), k = round(y / ln 2) by the 1.5 * 2^23
+// trick (no rint call), r = y - k ln 2 in two parts (Cody and Waite), exp(r) by its degree-7
+// Taylor polynomial (|r| <= ln2 / 2: truncation error 6e-9), 2^k built from its bits.
+TR_GELU_INLINE float exp_reduced(float y) {
   const float k = (y * 1.44269504f + 12582912.0f) - 12582912.0f;  // round(y / ln 2)
   const float r = (y - k * 0.693359375f) - k * -2.12194440e-4f;
   float q = 1.0f / 5040;
@@ -98,6 +91,20 @@ TR_GELU_INLINE float erf_float(float z) {
   const std::int32_t bits = (static_cast<std::int32_t>(k) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
+  return q * scale;
+}
+
+TR_GELU_INLINE float erf_float(float z) {
+  const float a = std::fabs(z), s = a * a;
+  float p = -0.000621842f;
+  p = p * s + 0.005035106f;
+  p = p * s - 0.02679344f;
+  p = p * s + 0.1128251f;
+  p = p * s - 0.37612554f;
+  p = p * s + 1.1283791f;
+  const float small = a * p;
+  const float b = pick(a < 4.0f, a, 4.0f);  // the large branch is only used for a < 4
+  const float gauss = exp_reduced(-(b * b));  // exp(-a^2)
   const float u = 1.0f / (1.0f + 0.5f * b);
   float c = 0.003868766f;
   c = c * u + 0.10432453f;
@@ -108,7 +115,7 @@ TR_GELU_INLINE float erf_float(float z) {
   c = c * u + 0.26087004f;
   c = c * u + 0.28475976f;
   c = c * u - 0.00014563474f;
-  const float large = 1.0f - q * scale * c;
+  const float large = 1.0f - gauss * c;
   const float e = pick(a < 0.875f, small, pick(a < 4.0f, large, 1.0f));
   return pick(z < 0.0f, -e, e);
 }
@@ -126,6 +133,27 @@ __attribute__((target("avx2"))) inline void gelu_floats_avx2(float* x, index_t n
 __attribute__((target("avx512f"))) inline void gelu_floats_avx512(float* x, index_t n) { gelu_floats_body(x, n); }
 #endif
 
+// s[i] = exp(s[i] - top) for s[i] <= top (a softmax's weights): exp_reduced, branch-free, so the
+// loop vectorises; below -87 (exp < 1.7e-38, e.g. RecBole's -10000 mask) the weight is 0, where
+// libm's expf gives a subnormal or 0 (an absolute difference under 1.7e-38).
+TR_GELU_INLINE void exp_shifted_body(float* s, index_t n, float top) {
+  for (index_t i = 0; i < n; ++i) {
+    const float y = s[i] - top;
+    const bool tiny = y < -87.0f;
+    s[i] = pick(tiny, 0.0f, exp_reduced(pick(tiny, -87.0f, y)));
+  }
+}
+
+inline void exp_shifted_baseline(float* s, index_t n, float top) { exp_shifted_body(s, n, top); }
+#ifdef TR_X86_DISPATCH
+__attribute__((target("avx2"))) inline void exp_shifted_avx2(float* s, index_t n, float top) {
+  exp_shifted_body(s, n, top);
+}
+__attribute__((target("avx512f"))) inline void exp_shifted_avx512(float* s, index_t n, float top) {
+  exp_shifted_body(s, n, top);
+}
+#endif
+
 }  // namespace detail
 
 // x[i] = GELU(x[i]) in place: float through detail::erf_float, vectorised (the clone for this CPU;
@@ -140,6 +168,20 @@ inline void gelu_inplace(float* x, index_t n) {
 }
 inline void gelu_inplace(double* x, index_t n) {
   for (index_t i = 0; i < n; ++i) x[i] = gelu_exact(x[i]);
+}
+
+// s[i] = exp(s[i] - top) in place, s[i] <= top: float through detail::exp_shifted_body (the clone
+// for this CPU; all give the same bits), double through libm's exp.
+inline void exp_shifted(float* s, index_t n, float top) {
+#ifdef TR_X86_DISPATCH
+  static const std::string level = simd_level();
+  if (level == "avx512f") return detail::exp_shifted_avx512(s, n, top);
+  if (level == "avx2") return detail::exp_shifted_avx2(s, n, top);
+#endif
+  detail::exp_shifted_baseline(s, n, top);
+}
+inline void exp_shifted(double* s, index_t n, double top) {
+  for (index_t i = 0; i < n; ++i) s[i] = std::exp(s[i] - top);
 }
 
 // @param x    n (elements), read
@@ -265,11 +307,9 @@ void masked_attention(const T* __restrict q, const T* __restrict k, const T* __r
             scores[j] = s;
             top = std::max(top, s);
           }
+          exp_shifted(scores.data(), L, top);
           T total = 0;
-          for (index_t j = 0; j < L; ++j) {
-            scores[j] = std::exp(scores[j] - top);
-            total += scores[j];
-          }
+          for (index_t j = 0; j < L; ++j) total += scores[j];
           for (index_t c = 0; c < hs; ++c) o[off + c] = T(0);
           for (index_t j = 0; j < L; ++j) {
             const T p = scores[j] / total;
