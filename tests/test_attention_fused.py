@@ -173,3 +173,24 @@ def test_softmax_exp_keeps_attention_as_close_as_libm_float32(rng):
         native = A.masked_attention(q, k, v, lengths, 2, backend="native")
         reference = A.masked_attention(q, k, v, lengths, 2, backend="numpy")
         assert np.abs(native - exact).max() <= 2 * np.abs(reference - exact).max() + 1e-7
+
+
+@pytest.mark.parametrize("exclude_seen", [True, False])
+def test_one_sequence_batch_is_the_general_batch_row(rng, exclude_seen):
+    """Batch's one-sequence path (recommend for one user) lays out and excludes as the general one:
+    repeats once, the truncated items too, the padding id 0 always; the caller's array untouched."""
+    from turborec.attention._sequences import Batch
+
+    for size in (1, 7, 40):
+        s = rng.integers(1, 30, size)  # repeats likely
+        before = s.copy()
+        one, two = Batch([s], None, 30, 12), Batch([s, s[:1]], None, 30, 12)
+        np.testing.assert_array_equal(one.padded[0], two.padded[0, :one.lengths[0]])
+        assert one.padded.dtype == np.int32 and one.lengths.dtype == np.int32 and one.lengths[0] == min(size, 12)
+        np.testing.assert_array_equal(one.indptr, two.indptr[:2])
+        indptr, indices = one.exclusion(30, exclude_seen)
+        want_indptr, want_indices = two.exclusion(30, exclude_seen)
+        assert indptr.dtype == indices.dtype == np.int64
+        np.testing.assert_array_equal(indices, want_indices[:want_indptr[1]])
+        np.testing.assert_array_equal(indptr, want_indptr[:2])
+        np.testing.assert_array_equal(s, before)
