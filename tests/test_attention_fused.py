@@ -47,14 +47,14 @@ def _state(rng, n_items, d, n_layers, inner, max_len, bert=False):
 def _problem(rng, n, width, d, n_layers, inner, dtype):
     weights = EncoderWeights(_state(rng, 50, d, n_layers, inner, width), lambda rows, d: {}, "SASRec")
     embedding_ln = tuple(weights.state[f"LayerNorm.{part}"].astype(dtype) for part in ("weight", "bias"))
+    embeddings = (weights.state["item_embedding.weight"].astype(dtype),
+                  weights.state["position_embedding.weight"].astype(dtype))
     blocks = [{key: tuple(a.astype(dtype) for a in value) if isinstance(value, tuple) else value.astype(dtype)
                for key, value in block.items()} for block in weights.blocks]
-    for block in blocks:
-        block["packed"] = tuple(np.ascontiguousarray(a) for a in block["packed"])
-    x = rng.standard_normal((n, width, d)).astype(dtype)
     lengths = rng.integers(1, width + 1, n).astype(np.int32)
     lengths[0] = width
-    return x, lengths, blocks, embedding_ln
+    ids = rng.integers(1, 50, (n, width)).astype(np.int32) * (np.arange(width) < lengths[:, None])  # right-padded
+    return ids.astype(np.int32), lengths, embeddings, blocks, embedding_ln
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -66,17 +66,17 @@ def _problem(rng, n, width, d, n_layers, inner, dtype):
 ])
 def test_fused_forward_has_the_bits_of_the_composition(rng, dtype, n, width, d, n_layers, inner, heads, causal,
                                                        activation):
-    x, lengths, blocks, embedding_ln = _problem(rng, n, width, d, n_layers, inner, dtype)
+    ids, lengths, embeddings, blocks, embedding_ln = _problem(rng, n, width, d, n_layers, inner, dtype)
     settings = Settings(heads, causal, 1e-12, activation)
     for n_threads in (1, 2):
         fused = np.empty((n, d), dtype)
-        attention_native.encoder(x, lengths, blocks, embedding_ln, settings, None, n_threads, fused)
+        attention_native.encoder(ids, lengths, embeddings, blocks, embedding_ln, settings, None, n_threads, fused)
         composed = np.empty((n, d), dtype)
-        attention_native._pinned(_encoder.forward, attention_native._RAW, x, lengths, blocks, embedding_ln,
-                                 settings, None, n_threads, composed)
+        attention_native._pinned(_encoder.forward, attention_native._RAW, ids, lengths, embeddings, blocks,
+                                 embedding_ln, settings, None, n_threads, composed)
         np.testing.assert_array_equal(fused, composed)
         reference = np.empty((n, d), dtype)
-        attention_numpy.encoder(x, lengths, blocks, embedding_ln, settings, None, 1, reference)
+        attention_numpy.encoder(ids, lengths, embeddings, blocks, embedding_ln, settings, None, 1, reference)
         tolerance = 2e-5 if dtype == np.float32 else 1e-12
         np.testing.assert_allclose(fused, reference, rtol=tolerance, atol=tolerance * np.abs(reference).max())
 
@@ -94,12 +94,13 @@ def test_models_encode_alike_on_every_backend(rng, every_backend, model_class):
 
 
 def test_fused_binding_refuses_bad_blocks(rng):
-    x, lengths, blocks, (weight, bias) = _problem(rng, 2, 5, 8, 2, 12, np.float32)
+    ids, lengths, (items, positions), blocks, (weight, bias) = _problem(rng, 2, 5, 8, 2, 12, np.float32)
     packed = [b["packed"] for b in blocks]
     out = np.empty((2, 8), np.float32)
 
-    def call(blocks=packed, x=x, lengths=lengths, out=out, heads=2):
-        _native.encoder_forward(x, lengths, blocks, weight, bias, heads, True, 1e-12, 1, LINEAR_BLOCK_ROWS, 1, out)
+    def call(blocks=packed, ids=ids, lengths=lengths, items=items, positions=positions, out=out, heads=2):
+        _native.encoder_forward(ids, lengths, items, positions, blocks, weight, bias, heads, True, 1e-12, 1,
+                                LINEAR_BLOCK_ROWS, 1, out)
 
     call()
     with pytest.raises(ValueError, match="blocks: expected at least one"):
@@ -114,12 +115,22 @@ def test_fused_binding_refuses_bad_blocks(rng):
         call(blocks=[packed[0][:3] + (packed[0][3].astype(np.float64),) + packed[0][4:]])
     with pytest.raises(ValueError, match=r"lengths: 6 out of range \[1, 5\]"):
         call(lengths=np.array([1, 6], np.int32))
+    with pytest.raises(ValueError, match=r"ids: 50 out of range \[0, 50\)"):
+        call(ids=np.where(ids == ids.max(), 50, ids).astype(np.int32))
+    with pytest.raises(ValueError, match=r"ids: -1 out of range"):
+        call(ids=np.where(ids == ids.max(), -1, ids).astype(np.int32))
+    with pytest.raises(TypeError, match="ids: expected dtype int32"):
+        call(ids=ids.astype(np.int64))
+    with pytest.raises(ValueError, match="positions: expected at least 5 rows"):
+        call(positions=positions[:4])
+    with pytest.raises(TypeError, match="positions: expected dtype float32"):
+        call(positions=positions.astype(np.float64))
     with pytest.raises(ValueError, match="out: expected shape"):
         call(out=np.empty((2, 9), np.float32))
     with pytest.raises(ValueError, match="n_heads"):
         call(heads=3)
-    with pytest.raises(ValueError, match="x: expected at least one column"):
-        call(x=np.empty((2, 5, 0), np.float32))
+    with pytest.raises(ValueError, match="items: expected at least one column"):
+        call(items=np.empty((50, 0), np.float32))
 
 
 def test_blas_pin_is_one_thread_inside_and_restored_after(rng):

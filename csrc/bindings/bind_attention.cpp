@@ -136,12 +136,21 @@ EncoderBlock<T> encoder_block(const py::handle& item, py::ssize_t index, py::ssi
 }
 
 template <class T>
-void encoder_forward_typed(const py::array& x, const py::array& lengths, const py::sequence& blocks,
-                           const py::array& ln_weight, const py::array& ln_bias, py::ssize_t n_heads, bool causal,
-                           double eps, int act, py::ssize_t block_rows, int n_threads, py::array& out) {
-  const T* px = input<T>(x, "x", 3);
-  const py::ssize_t n = x.shape(0), width = x.shape(1), D = x.shape(2);
-  expect(D >= 1, "x: expected at least one column (the hidden size), got shape " + shape_str(x));
+void encoder_forward_typed(const py::array& ids, const py::array& lengths, const py::array& items,
+                           const py::array& positions, const py::sequence& blocks, const py::array& ln_weight,
+                           const py::array& ln_bias, py::ssize_t n_heads, bool causal, double eps, int act,
+                           py::ssize_t block_rows, int n_threads, py::array& out) {
+  const std::int32_t* pi = input<std::int32_t>(ids, "ids", 2);
+  const T* pt = input<T>(items, "items", 2);
+  const T* pp = input<T>(positions, "positions", 2);
+  const py::ssize_t n = ids.shape(0), width = ids.shape(1), D = items.shape(1), item_rows = items.shape(0);
+  expect(D >= 1, "items: expected at least one column (the hidden size), got shape " + shape_str(items));
+  expect(positions.shape(1) == D && positions.shape(0) >= width,
+         "positions: expected at least " + std::to_string(width) + " rows (the width of ids) of " + std::to_string(D) +
+             " columns, got shape " + shape_str(positions));
+  for (py::ssize_t r = 0; r < n * width; ++r)
+    if (pi[r] < 0 || pi[r] >= item_rows)
+      expect(false, "ids: " + std::to_string(pi[r]) + " out of range [0, " + std::to_string(item_rows) + ")");
   const std::int32_t* pl = input<std::int32_t>(lengths, "lengths", 1);
   expect(lengths.shape(0) == n, "lengths: expected one entry per sequence");
   for (py::ssize_t b = 0; b < n; ++b)
@@ -168,20 +177,21 @@ void encoder_forward_typed(const py::array& x, const py::array& lengths, const p
   expect(eps >= 0 && std::isfinite(eps), "eps: expected a finite value >= 0");
   expect(act >= 0 && act <= 2, "activation: expected 0 (none), 1 (gelu) or 2 (relu)");
   py::gil_scoped_release release;
-  encoder_forward(px, pl, n, width, D, inner, parsed.data(), static_cast<index_t>(parsed.size()), pw, pb, n_heads,
+  encoder_forward(pi, pl, n, width, pt, item_rows, pp, D, inner, parsed.data(), static_cast<index_t>(parsed.size()), pw, pb, n_heads,
                   causal, eps, static_cast<Activation>(act), block_rows, n_threads, po);
 }
 
-void encoder_forward_any(const py::array& x, const py::array& lengths, const py::sequence& blocks,
-                         const py::array& ln_weight, const py::array& ln_bias, py::ssize_t n_heads, bool causal,
-                         double eps, int act, py::ssize_t block_rows, int n_threads, py::array& out) {
+void encoder_forward_any(const py::array& ids, const py::array& lengths, const py::array& items,
+                         const py::array& positions, const py::sequence& blocks, const py::array& ln_weight,
+                         const py::array& ln_bias, py::ssize_t n_heads, bool causal, double eps, int act,
+                         py::ssize_t block_rows, int n_threads, py::array& out) {
   expect_n_threads(n_threads);
   expect_plan_size(block_rows, "block_rows");
-  if (has_dtype<double>(x))
-    return encoder_forward_typed<double>(x, lengths, blocks, ln_weight, ln_bias, n_heads, causal, eps, act,
-                                         block_rows, n_threads, out);
-  encoder_forward_typed<float>(x, lengths, blocks, ln_weight, ln_bias, n_heads, causal, eps, act, block_rows,
-                               n_threads, out);
+  if (has_dtype<double>(items))
+    return encoder_forward_typed<double>(ids, lengths, items, positions, blocks, ln_weight, ln_bias, n_heads, causal,
+                                         eps, act, block_rows, n_threads, out);
+  encoder_forward_typed<float>(ids, lengths, items, positions, blocks, ln_weight, ln_bias, n_heads, causal, eps, act,
+                               block_rows, n_threads, out);
 }
 
 }  // namespace
@@ -195,8 +205,8 @@ void bind_attention(py::module_& m) {
   m.def("masked_attention", &attention_any, py::arg("q").noconvert(), py::arg("k").noconvert(),
         py::arg("v").noconvert(), py::arg("lengths").noconvert(), py::arg("n_heads"), py::arg("causal"),
         py::arg("last_only"), py::arg("n_threads"), py::arg("out").noconvert());
-  m.def("encoder_forward", &encoder_forward_any, py::arg("x").noconvert(), py::arg("lengths").noconvert(),
-        py::arg("blocks"), py::arg("embedding_ln_weight").noconvert(), py::arg("embedding_ln_bias").noconvert(),
+  m.def("encoder_forward", &encoder_forward_any, py::arg("ids").noconvert(), py::arg("lengths").noconvert(),
+        py::arg("items").noconvert(), py::arg("positions").noconvert(), py::arg("blocks"), py::arg("embedding_ln_weight").noconvert(), py::arg("embedding_ln_bias").noconvert(),
         py::arg("n_heads"), py::arg("causal"), py::arg("eps"), py::arg("activation"), py::arg("block_rows"),
         py::arg("n_threads"), py::arg("out").noconvert());
 }

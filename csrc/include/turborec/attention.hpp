@@ -236,6 +236,28 @@ void linear(const T* __restrict x, index_t rows, index_t d_in, const T* __restri
   errors.rethrow();
 }
 
+// sum_c (x[c] - shift) (or its squares) in double: four lanes added in a fixed order,
+// ((l0 + l1) + (l2 + l3)) then the tail, so that four additions are in flight instead of one chain
+// of d dependent ones (that latency was most of a LayerNorm's time on 64-wide rows).
+template <class T>
+double sum_lanes(const T* x, index_t d, double shift, bool squares) {
+  double l0 = 0, l1 = 0, l2 = 0, l3 = 0;
+  auto term = [&](index_t i) {
+    const double v = x[i] - shift;
+    return squares ? v * v : v;
+  };
+  index_t c = 0;
+  for (; c + 4 <= d; c += 4) {
+    l0 += term(c);
+    l1 += term(c + 1);
+    l2 += term(c + 2);
+    l3 += term(c + 3);
+  }
+  double total = (l0 + l1) + (l2 + l3);
+  for (; c < d; ++c) total += term(c);
+  return total;
+}
+
 // out = LayerNorm(x + residual) per row: (s - mean) / sqrt(var + eps) * weight + bias, with the
 // biased variance (PyTorch's nn.LayerNorm); mean and variance accumulated in double.
 // @param x         rows * d
@@ -252,12 +274,8 @@ void layer_norm(const T* __restrict x, const T* __restrict residual, index_t row
     const T* rr = residual ? residual + r * d : nullptr;
     T* o = out + r * d;
     for (index_t c = 0; c < d; ++c) o[c] = rr ? xr[c] + rr[c] : xr[c];  // the sum in T, as PyTorch adds
-    double mean = 0;
-    for (index_t c = 0; c < d; ++c) mean += o[c];
-    mean /= static_cast<double>(d);
-    double var = 0;
-    for (index_t c = 0; c < d; ++c) var += (o[c] - mean) * (o[c] - mean);
-    var /= static_cast<double>(d);
+    const double mean = sum_lanes(o, d, 0.0, false) / static_cast<double>(d);
+    const double var = sum_lanes(o, d, mean, true) / static_cast<double>(d);
     const double inv = 1.0 / std::sqrt(var + eps);
     for (index_t c = 0; c < d; ++c)
       o[c] = static_cast<T>((o[c] - mean) * inv) * weight[c] + bias[c];
@@ -354,27 +372,35 @@ void take_columns(const T* src, index_t rows, index_t stride, index_t col, index
 
 }  // namespace detail
 
-// RecBole's encoder, the whole forward pass in one call: the same linear, layer_norm and
+// RecBole's encoder, the whole forward pass in one call (the embedding sum included): the same linear, layer_norm and
 // masked_attention calls, in the same order, as the Python composition (_encoder.forward), so the
 // same bits, without a return to Python between layers. Per block (post-LN):
 //   a = LayerNorm(dense(attention(x)) + x);   x = LayerNorm(dense_2(act(dense_1(a))) + a)
 // after x = LayerNorm(embedded input). The final block computes keys and values for every
 // position and the rest for the last real one only (exact: no later block reads the others).
-// @param x          n * width * D, the item + position embeddings (before the embedding LayerNorm)
+// @param ids        n * width, item ids in [0, item_rows) (right-padded; the padding id is a row too)
 // @param lengths    n, each in [1, width]
+// @param items      item_rows * D (item_embedding.weight);  @param positions  width * D at least
 // @param blocks     n_blocks >= 1
 // @param ln_weight, ln_bias  D, the embedding LayerNorm
 // @param out        n * D, written: the last block's output at position lengths[b] - 1
 template <class T>
-void encoder_forward(const T* __restrict x, const std::int32_t* __restrict lengths, index_t n, index_t width,
+void encoder_forward(const std::int32_t* __restrict ids, const std::int32_t* __restrict lengths, index_t n,
+                     index_t width, const T* __restrict items, index_t item_rows, const T* __restrict positions,
                      index_t D, index_t inner, const EncoderBlock<T>* blocks, index_t n_blocks,
                      const T* __restrict ln_weight, const T* __restrict ln_bias, index_t n_heads, bool causal,
                      double eps, Activation act, index_t block_rows, int n_threads, T* __restrict out) {
   TR_CHECK(n_blocks >= 1, "blocks: expected at least one");
   const index_t rows = n * width;
-  std::vector<T> h(rows * D), q(rows * D), keys(rows * D), values(rows * D), mixed(rows * 3 * D),
+  std::vector<T> x(rows * D), h(rows * D), q(rows * D), keys(rows * D), values(rows * D), mixed(rows * 3 * D),
       context(rows * D), attended(rows * D), a(rows * D), hidden(rows * inner), last(n * D);
-  layer_norm(x, static_cast<const T*>(nullptr), rows, D, ln_weight, ln_bias, eps, n_threads, h.data());
+  for (index_t r = 0; r < rows; ++r) {  // item_embedding[ids] + position_embedding[0 .. width-1]
+    TR_CHECK(ids[r] >= 0 && ids[r] < item_rows, "ids: each must be a row of the item table");
+    const T* item = items + static_cast<index_t>(ids[r]) * D;
+    const T* position = positions + (r % width) * D;
+    for (index_t c = 0; c < D; ++c) x[r * D + c] = item[c] + position[c];
+  }
+  layer_norm(x.data(), static_cast<const T*>(nullptr), rows, D, ln_weight, ln_bias, eps, n_threads, h.data());
   for (index_t i = 0; i < n_blocks; ++i) {
     const EncoderBlock<T>& p = blocks[i];
     const bool final_block = i == n_blocks - 1;

@@ -1,9 +1,10 @@
 """C++/OpenMP attention kernels (``csrc/include/turborec/attention.hpp`` via ``bind_attention.cpp``).
 The contract is in ``_numpy.py``.
 
-RecBole's forward pass (``encoder``, without caches) is one C++ call, ``encoder_forward``: the same
-linear / layer_norm / masked_attention pieces in the same order as ``_encoder.forward`` (the other
-backends' composition), so the same bits, without returning to Python between layers.
+RecBole's forward pass (``encoder``, without caches) is one C++ call, ``encoder_forward``: the
+embedding sum, then the same linear / layer_norm / masked_attention pieces in the same order as
+``_encoder.forward`` (the other backends' composition), so the same bits, without returning to
+Python between layers.
 
 BLAS is pinned to one thread around every call that reaches it: OpenBLAS splits a gemm of more
 than 2^18 multiply-adds (a 30-item sequence's feed-forward) over its own threads, which on a busy
@@ -80,12 +81,13 @@ def masked_attention(q, k, v, lengths, n_heads, causal, last_only, n_threads, ou
 _RAW = SimpleNamespace(linear=_native.linear, layer_norm=_native.layer_norm, masked_attention=_native.masked_attention)
 
 
-def encoder(x, lengths, blocks, embedding_ln, settings, caches, n_threads, out):
+def encoder(ids, lengths, embeddings, blocks, embedding_ln, settings, caches, n_threads, out):
     if caches is not None:  # start(): the keys and values of every block are kept
-        _pinned(_encoder.forward, _RAW, x, lengths, blocks, embedding_ln, settings, caches, n_threads, out)
+        _pinned(_encoder.forward, _RAW, ids, lengths, embeddings, blocks, embedding_ln, settings, caches, n_threads,
+                out)
         return
-    _pinned(_native.encoder_forward, x, lengths, [p["packed"] for p in blocks], *embedding_ln, settings.n_heads,
-            settings.causal, settings.eps, settings.activation, LINEAR_BLOCK_ROWS, n_threads, out)
+    _pinned(_native.encoder_forward, ids, lengths, *embeddings, [p["packed"] for p in blocks], *embedding_ln,
+            settings.n_heads, settings.causal, settings.eps, settings.activation, LINEAR_BLOCK_ROWS, n_threads, out)
 
 
 def encoder_step(x, t, keys, values, blocks, embedding_ln, settings, n_threads, out):

@@ -52,7 +52,7 @@ class Batch:
             self.lengths = np.array([len(kept)], dtype=np.int32)
             self.padded = kept.astype(np.int32).reshape(1, -1)
             self.indptr = np.array([0, len(s)])
-            self.seen = s.astype(np.int64)
+            self.seen = s  # read, never written: no copy
             return
         self.lengths = np.array([min(len(s), max_len) for s in seqs], dtype=np.int32)
         self.padded = np.zeros((n, int(self.lengths.max()) if n else 1), dtype=np.int32)
