@@ -205,3 +205,35 @@ def test_one_sequence_batch_is_the_general_batch_row(rng, exclude_seen):
         np.testing.assert_array_equal(indices, want_indices[:want_indptr[1]])
         np.testing.assert_array_equal(indptr, want_indptr[:2])
         np.testing.assert_array_equal(s, before)
+
+
+def test_overlapping_pins_from_python_threads_restore_blas_threads(rng):
+    """Python threads overlap inside the pin (the GIL is released in the kernels): BLAS stays on one
+    thread while any of them runs and gets its own count back when the last one ends."""
+    import threading
+
+    before = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    model = SASRec.from_recbole(_state(rng, 200, 16, 2, 24, 30), n_heads=2)
+    sequences = [rng.integers(1, 200, 30) for _ in range(8)]
+    def one_by_one():
+        return np.vstack([model.encode([s], backend="native") for s in sequences])
+
+    want = one_by_one()
+    results, errors = [None] * 4, []
+
+    def serve(i):
+        try:
+            for _ in range(5):
+                results[i] = one_by_one()
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=serve, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    for got in results:
+        np.testing.assert_array_equal(got, want)
+    assert [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"] == before

@@ -11,9 +11,11 @@ than 2^18 multiply-adds (a 30-item sequence's feed-forward) over its own threads
 machine wait for the other core far longer than the gemm takes. threadpoolctl's pin costs ~30 us
 (more than a one-user request's layer), so where every BLAS loaded is a pthreads OpenBLAS the pin
 calls its ``openblas_get/set_num_threads`` directly (~1 us) and restores the previous count after
-the call; BLAS threading outside our calls is never changed. Other BLAS: threadpoolctl's pin."""
+the call (after the last of overlapping calls from several Python threads); BLAS threading outside
+our calls is never changed. Other BLAS: threadpoolctl's pin."""
 
 import itertools
+import threading
 from types import SimpleNamespace
 
 from .. import _native
@@ -21,6 +23,9 @@ from .._threads import blas_single_thread
 from . import LINEAR_BLOCK_ROWS, _encoder
 
 _thread_setters = None  # found on first use: [(get, set)] per OpenBLAS, or False (use threadpoolctl)
+_pin_lock = threading.Lock()
+_pin_users = 0  # calls inside a pin now (Python threads overlap while the GIL is released)
+_pin_saved = []  # the thread counts the first of them found, restored by the last
 
 
 def _openblas_thread_setters():
@@ -44,21 +49,28 @@ def _openblas_thread_setters():
 
 
 def _pinned(function, *args):
-    """``function(*args)`` with BLAS on one thread, the previous thread counts restored after."""
-    global _thread_setters
+    """``function(*args)`` with BLAS on one thread; the thread counts found are restored when the
+    last overlapping call (another Python thread's) ends, so none is left pinned."""
+    global _thread_setters, _pin_users, _pin_saved
     if _thread_setters is None:
         _thread_setters = _openblas_thread_setters()
     if not _thread_setters:
         with blas_single_thread():
             return function(*args)
-    previous = [get() for get, _ in _thread_setters]
-    for _, set_ in _thread_setters:
-        set_(1)
+    with _pin_lock:
+        if _pin_users == 0:
+            _pin_saved = [get() for get, _ in _thread_setters]
+            for _, set_ in _thread_setters:
+                set_(1)
+        _pin_users += 1
     try:
         return function(*args)
     finally:
-        for (_, set_), count in zip(_thread_setters, previous):
-            set_(count)
+        with _pin_lock:
+            _pin_users -= 1
+            if _pin_users == 0:
+                for (_, set_), count in zip(_thread_setters, _pin_saved):
+                    set_(count)
 
 
 def gelu(x, n_threads, out):
