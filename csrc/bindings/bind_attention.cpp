@@ -109,6 +109,91 @@ void attention_any(const py::array& q, const py::array& k, const py::array& v, c
   attention_typed<float>(q, k, v, lengths, n_heads, causal, last_only, n_threads, out);
 }
 
+// A block's arrays in EncoderBlock's order (qkv, qkv_bias, out, out_bias, ln1 weight, ln1 bias,
+// ff1, ff1_bias, ff2, ff2_bias, ln2 weight, ln2 bias), each checked for dtype, C order and shape.
+template <class T>
+EncoderBlock<T> encoder_block(const py::handle& item, py::ssize_t index, py::ssize_t D, py::ssize_t inner) {
+  const std::string name = "blocks[" + std::to_string(index) + "]";
+  expect(py::isinstance<py::tuple>(item) && py::len(item) == 12,
+         name + ": expected a tuple of 12 arrays (qkv, qkv_bias, out, out_bias, ln1 weight, ln1 bias, ff1, "
+                "ff1_bias, ff2, ff2_bias, ln2 weight, ln2 bias)");
+  const auto parts = py::reinterpret_borrow<py::tuple>(item);
+  const py::ssize_t shapes[12][2] = {{3 * D, D}, {3 * D, -1}, {D, D},     {D, -1}, {D, -1},     {D, -1},
+                                     {inner, D}, {inner, -1}, {D, inner}, {D, -1}, {D, -1},     {D, -1}};
+  const T* pointers[12];
+  for (int j = 0; j < 12; ++j) {
+    const std::string part = name + "[" + std::to_string(j) + "]";
+    expect(py::isinstance<py::array>(parts[j]), part + ": expected a NumPy array");
+    const auto a = py::reinterpret_borrow<py::array>(parts[j]);
+    const py::ssize_t ndim = shapes[j][1] < 0 ? 1 : 2;
+    pointers[j] = input<T>(a, part.c_str(), ndim);
+    expect(a.shape(0) == shapes[j][0] && (ndim == 1 || a.shape(1) == shapes[j][1]),
+           part + ": expected shape (" + std::to_string(shapes[j][0]) +
+               (ndim == 1 ? ",)" : ", " + std::to_string(shapes[j][1]) + ")") + ", got " + shape_str(a));
+  }
+  return {pointers[0], pointers[1], pointers[2], pointers[3], pointers[4],  pointers[5],
+          pointers[6], pointers[7], pointers[8], pointers[9], pointers[10], pointers[11]};
+}
+
+template <class T>
+void encoder_forward_typed(const py::array& ids, const py::array& lengths, const py::array& items,
+                           const py::array& positions, const py::sequence& blocks, const py::array& ln_weight,
+                           const py::array& ln_bias, py::ssize_t n_heads, bool causal, double eps, int act,
+                           py::ssize_t block_rows, int n_threads, py::array& out) {
+  const std::int32_t* pi = input<std::int32_t>(ids, "ids", 2);
+  const T* pt = input<T>(items, "items", 2);
+  const T* pp = input<T>(positions, "positions", 2);
+  const py::ssize_t n = ids.shape(0), width = ids.shape(1), D = items.shape(1), item_rows = items.shape(0);
+  expect(D >= 1, "items: expected at least one column (the hidden size), got shape " + shape_str(items));
+  expect(positions.shape(1) == D && positions.shape(0) >= width,
+         "positions: expected at least " + std::to_string(width) + " rows (the width of ids) of " + std::to_string(D) +
+             " columns, got shape " + shape_str(positions));
+  for (py::ssize_t r = 0; r < n * width; ++r)
+    if (pi[r] < 0 || pi[r] >= item_rows)
+      expect(false, "ids: " + std::to_string(pi[r]) + " out of range [0, " + std::to_string(item_rows) + ")");
+  const std::int32_t* pl = input<std::int32_t>(lengths, "lengths", 1);
+  expect(lengths.shape(0) == n, "lengths: expected one entry per sequence");
+  for (py::ssize_t b = 0; b < n; ++b)
+    if (pl[b] < 1 || pl[b] > width)
+      expect(false, "lengths: " + std::to_string(pl[b]) + " out of range [1, " + std::to_string(width) + "]");
+  expect(py::len(blocks) >= 1, "blocks: expected at least one block");
+  py::ssize_t inner = -1;  // read from the first block's ff1, checked in every block
+  {
+    const auto first = blocks[0];
+    if (py::isinstance<py::tuple>(first) && py::len(first) == 12 && py::isinstance<py::array>(first[py::int_(6)]))
+      inner = py::reinterpret_borrow<py::array>(first[py::int_(6)]).shape(0);
+  }
+  std::vector<EncoderBlock<T>> parsed;
+  for (py::ssize_t i = 0; i < static_cast<py::ssize_t>(py::len(blocks)); ++i)
+    parsed.push_back(encoder_block<T>(blocks[i], i, D, inner));
+  const T* pw = input<T>(ln_weight, "embedding_ln_weight", 1);
+  const T* pb = input<T>(ln_bias, "embedding_ln_bias", 1);
+  expect(ln_weight.shape(0) == D && ln_bias.shape(0) == D,
+         "embedding_ln_weight, embedding_ln_bias: expected length " + std::to_string(D));
+  T* po = output<T>(out, "out", 2);
+  expect(out.shape(0) == n && out.shape(1) == D, "out: expected shape (" + std::to_string(n) + ", " +
+                                                     std::to_string(D) + "), got " + shape_str(out));
+  expect(n_heads >= 1 && D % n_heads == 0, "n_heads: expected a divisor of the hidden size " + std::to_string(D));
+  expect(eps >= 0 && std::isfinite(eps), "eps: expected a finite value >= 0");
+  expect(act >= 0 && act <= 2, "activation: expected 0 (none), 1 (gelu) or 2 (relu)");
+  py::gil_scoped_release release;
+  encoder_forward(pi, pl, n, width, pt, item_rows, pp, D, inner, parsed.data(), static_cast<index_t>(parsed.size()), pw, pb, n_heads,
+                  causal, eps, static_cast<Activation>(act), block_rows, n_threads, po);
+}
+
+void encoder_forward_any(const py::array& ids, const py::array& lengths, const py::array& items,
+                         const py::array& positions, const py::sequence& blocks, const py::array& ln_weight,
+                         const py::array& ln_bias, py::ssize_t n_heads, bool causal, double eps, int act,
+                         py::ssize_t block_rows, int n_threads, py::array& out) {
+  expect_n_threads(n_threads);
+  expect_plan_size(block_rows, "block_rows");
+  if (has_dtype<double>(items))
+    return encoder_forward_typed<double>(ids, lengths, items, positions, blocks, ln_weight, ln_bias, n_heads, causal,
+                                         eps, act, block_rows, n_threads, out);
+  encoder_forward_typed<float>(ids, lengths, items, positions, blocks, ln_weight, ln_bias, n_heads, causal, eps, act,
+                               block_rows, n_threads, out);
+}
+
 }  // namespace
 
 void bind_attention(py::module_& m) {
@@ -120,6 +205,10 @@ void bind_attention(py::module_& m) {
   m.def("masked_attention", &attention_any, py::arg("q").noconvert(), py::arg("k").noconvert(),
         py::arg("v").noconvert(), py::arg("lengths").noconvert(), py::arg("n_heads"), py::arg("causal"),
         py::arg("last_only"), py::arg("n_threads"), py::arg("out").noconvert());
+  m.def("encoder_forward", &encoder_forward_any, py::arg("ids").noconvert(), py::arg("lengths").noconvert(),
+        py::arg("items").noconvert(), py::arg("positions").noconvert(), py::arg("blocks"), py::arg("embedding_ln_weight").noconvert(), py::arg("embedding_ln_bias").noconvert(),
+        py::arg("n_heads"), py::arg("causal"), py::arg("eps"), py::arg("activation"), py::arg("block_rows"),
+        py::arg("n_threads"), py::arg("out").noconvert());
 }
 
 }  // namespace turborec::bind

@@ -74,17 +74,10 @@ TR_GELU_INLINE float pick(bool c, float x, float y) {
   return out;
 }
 
-TR_GELU_INLINE float erf_float(float z) {
-  const float a = std::fabs(z), s = a * a;
-  float p = -0.000621842f;
-  p = p * s + 0.005035106f;
-  p = p * s - 0.02679344f;
-  p = p * s + 0.1128251f;
-  p = p * s - 0.37612554f;
-  p = p * s + 1.1283791f;
-  const float small = a * p;
-  const float b = pick(a < 4.0f, a, 4.0f);  // the large branch is only used for a < 4
-  const float y = -(b * b);
+// exp(y) for y in [-126 ln 2, 0], within 2 ulp: 2^k exp(r), k = round(y / ln 2) by the 1.5 * 2^23
+// trick (no rint call), r = y - k ln 2 in two parts (Cody and Waite), exp(r) by its degree-7
+// Taylor polynomial (|r| <= ln2 / 2: truncation error 6e-9), 2^k built from its bits.
+TR_GELU_INLINE float exp_reduced(float y) {
   const float k = (y * 1.44269504f + 12582912.0f) - 12582912.0f;  // round(y / ln 2)
   const float r = (y - k * 0.693359375f) - k * -2.12194440e-4f;
   float q = 1.0f / 5040;
@@ -98,6 +91,20 @@ TR_GELU_INLINE float erf_float(float z) {
   const std::int32_t bits = (static_cast<std::int32_t>(k) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
+  return q * scale;
+}
+
+TR_GELU_INLINE float erf_float(float z) {
+  const float a = std::fabs(z), s = a * a;
+  float p = -0.000621842f;
+  p = p * s + 0.005035106f;
+  p = p * s - 0.02679344f;
+  p = p * s + 0.1128251f;
+  p = p * s - 0.37612554f;
+  p = p * s + 1.1283791f;
+  const float small = a * p;
+  const float b = pick(a < 4.0f, a, 4.0f);  // the large branch is only used for a < 4
+  const float gauss = exp_reduced(-(b * b));  // exp(-a^2)
   const float u = 1.0f / (1.0f + 0.5f * b);
   float c = 0.003868766f;
   c = c * u + 0.10432453f;
@@ -108,7 +115,7 @@ TR_GELU_INLINE float erf_float(float z) {
   c = c * u + 0.26087004f;
   c = c * u + 0.28475976f;
   c = c * u - 0.00014563474f;
-  const float large = 1.0f - q * scale * c;
+  const float large = 1.0f - gauss * c;
   const float e = pick(a < 0.875f, small, pick(a < 4.0f, large, 1.0f));
   return pick(z < 0.0f, -e, e);
 }
@@ -126,6 +133,27 @@ __attribute__((target("avx2"))) inline void gelu_floats_avx2(float* x, index_t n
 __attribute__((target("avx512f"))) inline void gelu_floats_avx512(float* x, index_t n) { gelu_floats_body(x, n); }
 #endif
 
+// s[i] = exp(s[i] - top) for s[i] <= top (a softmax's weights): exp_reduced, branch-free, so the
+// loop vectorises; below -87 (exp < 1.7e-38, e.g. RecBole's -10000 mask) the weight is 0, where
+// libm's expf gives a subnormal or 0 (an absolute difference under 1.7e-38).
+TR_GELU_INLINE void exp_shifted_body(float* s, index_t n, float top) {
+  for (index_t i = 0; i < n; ++i) {
+    const float y = s[i] - top;
+    const bool tiny = y < -87.0f;
+    s[i] = pick(tiny, 0.0f, exp_reduced(pick(tiny, -87.0f, y)));
+  }
+}
+
+inline void exp_shifted_baseline(float* s, index_t n, float top) { exp_shifted_body(s, n, top); }
+#ifdef TR_X86_DISPATCH
+__attribute__((target("avx2"))) inline void exp_shifted_avx2(float* s, index_t n, float top) {
+  exp_shifted_body(s, n, top);
+}
+__attribute__((target("avx512f"))) inline void exp_shifted_avx512(float* s, index_t n, float top) {
+  exp_shifted_body(s, n, top);
+}
+#endif
+
 }  // namespace detail
 
 // x[i] = GELU(x[i]) in place: float through detail::erf_float, vectorised (the clone for this CPU;
@@ -140,6 +168,20 @@ inline void gelu_inplace(float* x, index_t n) {
 }
 inline void gelu_inplace(double* x, index_t n) {
   for (index_t i = 0; i < n; ++i) x[i] = gelu_exact(x[i]);
+}
+
+// s[i] = exp(s[i] - top) in place, s[i] <= top: float through detail::exp_shifted_body (the clone
+// for this CPU; all give the same bits), double through libm's exp.
+inline void exp_shifted(float* s, index_t n, float top) {
+#ifdef TR_X86_DISPATCH
+  static const std::string level = simd_level();
+  if (level == "avx512f") return detail::exp_shifted_avx512(s, n, top);
+  if (level == "avx2") return detail::exp_shifted_avx2(s, n, top);
+#endif
+  detail::exp_shifted_baseline(s, n, top);
+}
+inline void exp_shifted(double* s, index_t n, double top) {
+  for (index_t i = 0; i < n; ++i) s[i] = std::exp(s[i] - top);
 }
 
 // @param x    n (elements), read
@@ -194,6 +236,28 @@ void linear(const T* __restrict x, index_t rows, index_t d_in, const T* __restri
   errors.rethrow();
 }
 
+// sum_c (x[c] - shift) (or its squares) in double: four lanes added in a fixed order,
+// ((l0 + l1) + (l2 + l3)) then the tail, so that four additions are in flight instead of one chain
+// of d dependent ones (that latency was most of a LayerNorm's time on 64-wide rows).
+template <class T>
+double sum_lanes(const T* x, index_t d, double shift, bool squares) {
+  double l0 = 0, l1 = 0, l2 = 0, l3 = 0;
+  auto term = [&](index_t i) {
+    const double v = x[i] - shift;
+    return squares ? v * v : v;
+  };
+  index_t c = 0;
+  for (; c + 4 <= d; c += 4) {
+    l0 += term(c);
+    l1 += term(c + 1);
+    l2 += term(c + 2);
+    l3 += term(c + 3);
+  }
+  double total = (l0 + l1) + (l2 + l3);
+  for (; c < d; ++c) total += term(c);
+  return total;
+}
+
 // out = LayerNorm(x + residual) per row: (s - mean) / sqrt(var + eps) * weight + bias, with the
 // biased variance (PyTorch's nn.LayerNorm); mean and variance accumulated in double.
 // @param x         rows * d
@@ -210,12 +274,8 @@ void layer_norm(const T* __restrict x, const T* __restrict residual, index_t row
     const T* rr = residual ? residual + r * d : nullptr;
     T* o = out + r * d;
     for (index_t c = 0; c < d; ++c) o[c] = rr ? xr[c] + rr[c] : xr[c];  // the sum in T, as PyTorch adds
-    double mean = 0;
-    for (index_t c = 0; c < d; ++c) mean += o[c];
-    mean /= static_cast<double>(d);
-    double var = 0;
-    for (index_t c = 0; c < d; ++c) var += (o[c] - mean) * (o[c] - mean);
-    var /= static_cast<double>(d);
+    const double mean = sum_lanes(o, d, 0.0, false) / static_cast<double>(d);
+    const double var = sum_lanes(o, d, mean, true) / static_cast<double>(d);
     const double inv = 1.0 / std::sqrt(var + eps);
     for (index_t c = 0; c < d; ++c)
       o[c] = static_cast<T>((o[c] - mean) * inv) * weight[c] + bias[c];
@@ -265,11 +325,9 @@ void masked_attention(const T* __restrict q, const T* __restrict k, const T* __r
             scores[j] = s;
             top = std::max(top, s);
           }
+          exp_shifted(scores.data(), L, top);
           T total = 0;
-          for (index_t j = 0; j < L; ++j) {
-            scores[j] = std::exp(scores[j] - top);
-            total += scores[j];
-          }
+          for (index_t j = 0; j < L; ++j) total += scores[j];
           for (index_t c = 0; c < hs; ++c) o[off + c] = T(0);
           for (index_t j = 0; j < L; ++j) {
             const T p = scores[j] / total;
@@ -283,6 +341,99 @@ void masked_attention(const T* __restrict q, const T* __restrict k, const T* __r
     }
   }
   errors.rethrow();
+}
+
+
+// One post-LN block of RecBole's TransformerEncoder, its weights as encoder_forward reads them
+// (PyTorch's nn.Linear layout, every pointer D = hidden size, I = inner size).
+template <class T>
+struct EncoderBlock {
+  const T* qkv;         // 3D * D: the query, key and value weights stacked
+  const T* qkv_bias;    // 3D
+  const T* out;         // D * D (multi_head_attention.dense)
+  const T* out_bias;    // D
+  const T* ln1_weight;  // D (multi_head_attention.LayerNorm)
+  const T* ln1_bias;    // D
+  const T* ff1;         // I * D (feed_forward.dense_1)
+  const T* ff1_bias;    // I
+  const T* ff2;         // D * I (feed_forward.dense_2)
+  const T* ff2_bias;    // D
+  const T* ln2_weight;  // D (feed_forward.LayerNorm)
+  const T* ln2_bias;    // D
+};
+
+namespace detail {
+
+// Columns [col, col + D) of each of the rows of a (rows, stride) matrix, packed to (rows, D).
+template <class T>
+void take_columns(const T* src, index_t rows, index_t stride, index_t col, index_t D, T* dst) {
+  for (index_t r = 0; r < rows; ++r) std::copy(src + r * stride + col, src + r * stride + col + D, dst + r * D);
+}
+
+}  // namespace detail
+
+// RecBole's encoder, the whole forward pass in one call (the embedding sum included): the same linear, layer_norm and
+// masked_attention calls, in the same order, as the Python composition (_encoder.forward), so the
+// same bits, without a return to Python between layers. Per block (post-LN):
+//   a = LayerNorm(dense(attention(x)) + x);   x = LayerNorm(dense_2(act(dense_1(a))) + a)
+// after x = LayerNorm(embedded input). The final block computes keys and values for every
+// position and the rest for the last real one only (exact: no later block reads the others).
+// @param ids        n * width, item ids in [0, item_rows) (right-padded; the padding id is a row too)
+// @param lengths    n, each in [1, width]
+// @param items      item_rows * D (item_embedding.weight);  @param positions  width * D at least
+// @param blocks     n_blocks >= 1
+// @param ln_weight, ln_bias  D, the embedding LayerNorm
+// @param out        n * D, written: the last block's output at position lengths[b] - 1
+template <class T>
+void encoder_forward(const std::int32_t* __restrict ids, const std::int32_t* __restrict lengths, index_t n,
+                     index_t width, const T* __restrict items, index_t item_rows, const T* __restrict positions,
+                     index_t D, index_t inner, const EncoderBlock<T>* blocks, index_t n_blocks,
+                     const T* __restrict ln_weight, const T* __restrict ln_bias, index_t n_heads, bool causal,
+                     double eps, Activation act, index_t block_rows, int n_threads, T* __restrict out) {
+  TR_CHECK(n_blocks >= 1, "blocks: expected at least one");
+  const index_t rows = n * width;
+  std::vector<T> x(rows * D), h(rows * D), q(rows * D), keys(rows * D), values(rows * D), mixed(rows * 3 * D),
+      context(rows * D), attended(rows * D), a(rows * D), hidden(rows * inner), last(n * D);
+  for (index_t r = 0; r < rows; ++r) {  // item_embedding[ids] + position_embedding[0 .. width-1]
+    TR_CHECK(ids[r] >= 0 && ids[r] < item_rows, "ids: each must be a row of the item table");
+    const T* item = items + static_cast<index_t>(ids[r]) * D;
+    const T* position = positions + (r % width) * D;
+    for (index_t c = 0; c < D; ++c) x[r * D + c] = item[c] + position[c];
+  }
+  layer_norm(x.data(), static_cast<const T*>(nullptr), rows, D, ln_weight, ln_bias, eps, n_threads, h.data());
+  for (index_t i = 0; i < n_blocks; ++i) {
+    const EncoderBlock<T>& p = blocks[i];
+    const bool final_block = i == n_blocks - 1;
+    index_t m = rows;     // the rows this block carries past attention
+    const T* x_in = h.data();
+    if (final_block) {  // keys and values of every position, the query of the last real one
+      linear(h.data(), rows, D, p.qkv + D * D, 2 * D, p.qkv_bias + D, Activation::none, block_rows, n_threads,
+             mixed.data());
+      detail::take_columns(mixed.data(), rows, 2 * D, 0, D, keys.data());
+      detail::take_columns(mixed.data(), rows, 2 * D, D, D, values.data());
+      for (index_t b = 0; b < n; ++b) {
+        TR_CHECK(lengths[b] >= 1 && lengths[b] <= width, "lengths: each must be in [1, width]");
+        const T* row = h.data() + (b * width + lengths[b] - 1) * D;
+        std::copy(row, row + D, last.data() + b * D);
+      }
+      linear(last.data(), n, D, p.qkv, D, p.qkv_bias, Activation::none, block_rows, n_threads, q.data());
+      m = n;
+      x_in = last.data();
+    } else {
+      linear(h.data(), rows, D, p.qkv, 3 * D, p.qkv_bias, Activation::none, block_rows, n_threads, mixed.data());
+      detail::take_columns(mixed.data(), rows, 3 * D, 0, D, q.data());
+      detail::take_columns(mixed.data(), rows, 3 * D, D, D, keys.data());
+      detail::take_columns(mixed.data(), rows, 3 * D, 2 * D, D, values.data());
+    }
+    masked_attention(q.data(), keys.data(), values.data(), lengths, n, width, D, n_heads, causal, final_block,
+                     n_threads, context.data());
+    linear(context.data(), m, D, p.out, D, p.out_bias, Activation::none, block_rows, n_threads, attended.data());
+    layer_norm(attended.data(), x_in, m, D, p.ln1_weight, p.ln1_bias, eps, n_threads, a.data());
+    linear(a.data(), m, D, p.ff1, inner, p.ff1_bias, act, block_rows, n_threads, hidden.data());
+    linear(hidden.data(), m, inner, p.ff2, D, p.ff2_bias, Activation::none, block_rows, n_threads, attended.data());
+    layer_norm(attended.data(), a.data(), m, D, p.ln2_weight, p.ln2_bias, eps, n_threads,
+               final_block ? out : h.data());
+  }
 }
 
 }  // namespace turborec

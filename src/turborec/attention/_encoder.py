@@ -58,12 +58,16 @@ def _block_tail(k, attended, x, p, s, n_threads):
     return _layer_norm(k, _linear(k, hidden, p["ff2"], p["ff2_bias"], 0, n_threads), x, p["ln2"], s.eps, n_threads)
 
 
-def forward(k, x, lengths, blocks, embedding_ln, s, caches, n_threads, out):
-    """``out`` (n, d) = the encoder's output at position ``lengths - 1`` for the embedded input
-    ``x`` (n, width, d) (item + position embeddings, before the embedding LayerNorm). ``caches``:
-    None, or a list that gets each block's (keys, values) of shape (n, width, d)."""
-    n, width, d = x.shape
-    x = _layer_norm(k, x.reshape(n * width, d), None, embedding_ln, s.eps, n_threads)
+def forward(k, ids, lengths, embeddings, blocks, embedding_ln, s, caches, n_threads, out):
+    """``out`` (n, d) = the encoder's output at position ``lengths - 1`` for the right-padded item
+    ids (n, width); ``embeddings`` = (item table, position table), summed before the embedding
+    LayerNorm. ``caches``: None, or a list that gets each block's (keys, values) of shape
+    (n, width, d)."""
+    items, positions = embeddings
+    n, width = ids.shape
+    d = items.shape[1]
+    x = (items[ids] + positions[:width]).reshape(n * width, d)
+    x = _layer_norm(k, x, None, embedding_ln, s.eps, n_threads)
     for i, p in enumerate(blocks):
         last = i == len(blocks) - 1
         if last:

@@ -54,6 +54,7 @@ class _SequenceModel:
         self.hidden_size, self.inner_size, self.n_layers = weights.hidden_size, weights.inner_size, weights.n_layers
         self._state, self._blocks = weights.state, weights.blocks
         self._embedding_ln = (self._state["LayerNorm.weight"], self._state["LayerNorm.bias"])
+        self._embeddings = (self._state["item_embedding.weight"], self._state["position_embedding.weight"])
         self._settings = Settings(self.n_heads, self._CAUSAL, self.layer_norm_eps, ACTIVATIONS.index(hidden_act))
         self._items = np.ascontiguousarray(self._state["item_embedding.weight"][:self.n_items])  # scored rows
 
@@ -118,11 +119,9 @@ class _SequenceModel:
     def _forward(self, batch, backend, n_threads, caches=None):
         """User representations (n, d) of a batch: one ``encoder`` dispatch (``_encoder.forward``)
         then the model's head; ``caches``: a list that gets each block's (keys, values)."""
-        n, width = batch.padded.shape
-        s = self._state
-        x = s["item_embedding.weight"][self._inputs(batch)] + s["position_embedding.weight"][:width]
-        users = dispatch("attention", "encoder", inputs=(x, batch.lengths),
-                         params=(self._blocks, self._embedding_ln, self._settings, caches),
+        n = len(batch)
+        users = dispatch("attention", "encoder", inputs=(self._inputs(batch), batch.lengths),
+                         params=(self._embeddings, self._blocks, self._embedding_ln, self._settings, caches),
                          outputs=[((n, self.hidden_size), np.float32)], backend=backend, n_threads=n_threads)
         return self._head(users, dict(backend=backend, n_threads=n_threads))
 

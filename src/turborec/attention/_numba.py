@@ -122,8 +122,8 @@ def masked_attention(q, k, v, lengths, n_heads, causal, last_only, n_threads, ou
     launch(_attention_kernel, n_threads, q, k, v, lengths, n_heads, causal, last_only, out)
 
 
-def encoder(x, lengths, blocks, embedding_ln, settings, caches, n_threads, out):
-    _encoder.forward(_KERNELS, x, lengths, blocks, embedding_ln, settings, caches, n_threads, out)
+def encoder(ids, lengths, embeddings, blocks, embedding_ln, settings, caches, n_threads, out):
+    _encoder.forward(_KERNELS, ids, lengths, embeddings, blocks, embedding_ln, settings, caches, n_threads, out)
 
 
 def encoder_step(x, t, keys, values, blocks, embedding_ln, settings, n_threads, out):

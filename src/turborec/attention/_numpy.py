@@ -76,8 +76,8 @@ def masked_attention(q, k, v, lengths, n_heads, causal, last_only, n_threads, ou
             out[b, :, part] = weights @ v[b, :, part]
 
 
-def encoder(x, lengths, blocks, embedding_ln, settings, caches, n_threads, out):
-    _encoder.forward(_KERNELS, x, lengths, blocks, embedding_ln, settings, caches, n_threads, out)
+def encoder(ids, lengths, embeddings, blocks, embedding_ln, settings, caches, n_threads, out):
+    _encoder.forward(_KERNELS, ids, lengths, embeddings, blocks, embedding_ln, settings, caches, n_threads, out)
 
 
 def encoder_step(x, t, keys, values, blocks, embedding_ln, settings, n_threads, out):

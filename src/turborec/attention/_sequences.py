@@ -28,7 +28,7 @@ def check_sequence(s, n_items, name):
         raise ValueError(f"{name}: expected a 1-D array of item ids, got shape {s.shape}")
     if s.size == 0:
         raise ValueError(f"{name}: empty sequence (at least one item is needed)")
-    if not np.issubdtype(s.dtype, np.integer):
+    if s.dtype.kind not in "iu":
         raise TypeError(f"{name}: expected integer item ids, got dtype {s.dtype}")
     low, high = int(s.min()), int(s.max())
     if low < 1 or high >= n_items:
@@ -46,6 +46,14 @@ class Batch:
     def __init__(self, sequences, lengths, n_items, max_len):
         seqs = [check_sequence(s, n_items, f"sequences[{b}]") for b, s in enumerate(_as_list(sequences, lengths))]
         n = len(seqs)
+        if n == 1:  # one user's request: the fewest NumPy calls (each costs more than its work here)
+            s = seqs[0]
+            kept = s[-max_len:]
+            self.lengths = np.array([len(kept)], dtype=np.int32)
+            self.padded = kept.astype(np.int32).reshape(1, -1)
+            self.indptr = np.array([0, len(s)])
+            self.seen = s  # read, never written: no copy
+            return
         self.lengths = np.array([min(len(s), max_len) for s in seqs], dtype=np.int32)
         self.padded = np.zeros((n, int(self.lengths.max()) if n else 1), dtype=np.int32)
         for b, s in enumerate(seqs):
@@ -61,6 +69,9 @@ class Batch:
         never recommended to each sequence: the padding id 0, and with ``exclude_seen`` every
         item of the sequence."""
         n = len(self)
+        if n == 1:  # the padding id 0, then the sequence's items sorted (all >= 1), once each
+            indices = np.array([0] + sorted(set(self.seen.tolist())) if exclude_seen else [0], np.int64)
+            return np.array([0, len(indices)], np.int64), indices
         rows, cols = np.arange(n, dtype=np.int64), np.zeros(n, np.int64)
         if exclude_seen:
             rows = np.concatenate([rows, np.repeat(np.arange(n, dtype=np.int64), np.diff(self.indptr))])

@@ -109,14 +109,18 @@ class EncoderWeights:
         attn, ffn = "multi_head_attention.", "feed_forward."
         qkv = [p[f"{attn}{part}.weight"] for part in ("query", "key", "value")]
         qkv_bias = [p[f"{attn}{part}.bias"] for part in ("query", "key", "value")]
-        return {"qkv": np.concatenate(qkv), "qkv_bias": np.concatenate(qkv_bias),
-                "q": qkv[0], "q_bias": qkv_bias[0], "kv": np.concatenate(qkv[1:]),
-                "kv_bias": np.concatenate(qkv_bias[1:]),
-                "out": p[attn + "dense.weight"], "out_bias": p[attn + "dense.bias"],
-                "ln1": (p[attn + "LayerNorm.weight"], p[attn + "LayerNorm.bias"]),
-                "ff1": p[ffn + "dense_1.weight"], "ff1_bias": p[ffn + "dense_1.bias"],
-                "ff2": p[ffn + "dense_2.weight"], "ff2_bias": p[ffn + "dense_2.bias"],
-                "ln2": (p[ffn + "LayerNorm.weight"], p[ffn + "LayerNorm.bias"])}
+        block = {"qkv": np.concatenate(qkv), "qkv_bias": np.concatenate(qkv_bias),
+                 "q": qkv[0], "q_bias": qkv_bias[0], "kv": np.concatenate(qkv[1:]),
+                 "kv_bias": np.concatenate(qkv_bias[1:]),
+                 "out": p[attn + "dense.weight"], "out_bias": p[attn + "dense.bias"],
+                 "ln1": (p[attn + "LayerNorm.weight"], p[attn + "LayerNorm.bias"]),
+                 "ff1": p[ffn + "dense_1.weight"], "ff1_bias": p[ffn + "dense_1.bias"],
+                 "ff2": p[ffn + "dense_2.weight"], "ff2_bias": p[ffn + "dense_2.bias"],
+                 "ln2": (p[ffn + "LayerNorm.weight"], p[ffn + "LayerNorm.bias"])}
+        # the native encoder_forward's order (attention.hpp's EncoderBlock), built once here
+        block["packed"] = (block["qkv"], block["qkv_bias"], block["out"], block["out_bias"], *block["ln1"],
+                           block["ff1"], block["ff1_bias"], block["ff2"], block["ff2_bias"], *block["ln2"])
+        return block
 
 
 def check_settings(n_heads, hidden_act, max_len, weights, hidden_acts):
