@@ -392,6 +392,8 @@ def test_partial_fit_continues_training(model, params):
         np.testing.assert_array_equal(getattr(half, name), getattr(whole, name))
     users, items = data.users[:40], data.items[:40]
     np.testing.assert_array_equal(half.predict(users, items), whole.predict(users, items))
+    assert half.partial_fit(data, n_epochs=0) is half  # no epoch: nothing moves
+    np.testing.assert_array_equal(half.pu_, whole.pu_)
 
 
 def test_partial_fit_learns_new_ratings_and_refuses_what_it_cannot():

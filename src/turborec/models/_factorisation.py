@@ -193,7 +193,7 @@ class _SGDFactorisation(RatingPredictor):
         arrays = [getattr(self, name) for name in names]
         start = time.perf_counter()
         # Without a per-epoch hook, a model that can (SVD) runs all its epochs in one kernel call.
-        chunk = n_epochs if self._all_epochs_at_once and not (monitor.active or self.verbose) else 1
+        chunk = max(n_epochs, 1) if self._all_epochs_at_once and not (monitor.active or self.verbose) else 1
         with progress_bar(show_progress, total=n_epochs, desc=type(self).__name__, unit="epoch") as bar:
             for epoch in range(0, n_epochs, chunk):
                 if self.verbose:

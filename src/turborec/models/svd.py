@@ -58,6 +58,8 @@ class SVD(_SGDFactorisation):
     n_threads_ : int
     """
 
+    _all_epochs_at_once = True  # _epoch(..., n_epochs): a fit's epochs in one kernel call
+
     def __init__(self, n_factors=100, n_epochs=20, biased=True, init_mean=0, init_std_dev=0.1, lr_all=0.005,
                  reg_all=0.02, lr_bu=None, lr_bi=None, lr_pu=None, lr_qi=None, reg_bu=None, reg_bi=None,
                  reg_pu=None, reg_qi=None, random_state=None, verbose=False, *, dtype="float64", n_blocks=1,
@@ -83,8 +85,6 @@ class SVD(_SGDFactorisation):
         if order is not None:
             users, items, ratings = users[order], items[order], ratings[order]
         return users, items, np.ascontiguousarray(ratings, dtype=self.dtype), bounds
-
-    _all_epochs_at_once = True
 
     def _epoch(self, users, items, ratings, bounds, arrays, rates, n_epochs=1):
         return sgd.svd_epoch_in_blocks(users, items, ratings, bounds, arrays, float(self.global_mean_),
