@@ -69,47 +69,16 @@ namespace detail {
 inline constexpr index_t kBprPrefetch = 8;  // the prefetch distance, in samples
 inline constexpr index_t kBprLanes = 8;     // partial sums of the dot product (bpr/__init__.py LANES)
 inline constexpr index_t kBprGroup = 4;     // samples side by side when their rows are disjoint
-inline constexpr index_t kLineBytes = 64;
 inline constexpr index_t kBprScan = 256;  // rows of at most this many liked items are scanned whole
 inline constexpr index_t kBprChunk = index_t{1} << 14;  // samples a thread takes at a time (Hogwild)
 
-// A vector of T, Bytes wide (GCC / Clang vector type: element-wise arithmetic that rounds as the
-// scalar code; kept in registers when Bytes is the clone's native width or less).
-template <class T, std::size_t Bytes>
-struct BprVec {
-  typedef T V __attribute__((vector_size(Bytes)));
-};
-
-// The prefetch helpers are always_inline: GCC finds a function of prefetches alone free of side
-// effects and drops its calls before inlining them (similarity.hpp met the same), which in the
-// clones below, where everything is inlined, lost every prefetch (an epoch 2.7x as long).
+// A row's lines for writing (the update), any address's line for reading (simd.hpp's prefetch_span).
 template <class T>
 TR_BPR_INLINE void prefetch_row(const T* row, index_t n_cols) {
-#if defined(__GNUC__) || defined(__clang__)
-  const char* p = reinterpret_cast<const char*>(row);
-  const index_t bytes = n_cols * static_cast<index_t>(sizeof(T));
-  for (index_t off = 0; off < bytes; off += kLineBytes) __builtin_prefetch(p + off, 1);
-  __builtin_prefetch(p + bytes - 1, 1);  // an unaligned row's last line
-#else
-  (void)row;
-  (void)n_cols;
-#endif
+  prefetch_span<true>(row, n_cols * static_cast<index_t>(sizeof(T)));
 }
 
-TR_BPR_INLINE void prefetch_read(const void* p) {
-#if defined(__GNUC__) || defined(__clang__)
-  __builtin_prefetch(p, 0);
-#else
-  (void)p;
-#endif
-}
-
-template <class T>
-TR_BPR_INLINE void prefetch_lines(const T* start, index_t bytes) {
-  const char* p = reinterpret_cast<const char*>(start);
-  for (index_t off = 0; off < bytes; off += kLineBytes) prefetch_read(p + off);
-  if (bytes > 0) prefetch_read(p + bytes - 1);
-}
+TR_BPR_INLINE void prefetch_read(const void* p) { __builtin_prefetch(p, 0); }
 
 // Whether the sorted ids [begin, end) hold `id`: a short row (at most kBprScan ids: 98% of the
 // samples of compare_bpr.py's synthetic-medium) is compared whole, a vector of ids at a time, without a branch to mispredict; a longer one
@@ -118,7 +87,7 @@ template <class I, std::size_t Bytes>
 TR_BPR_INLINE bool contains(const I* begin, const I* end, I id) {
   const index_t n = end - begin;
   if (n > kBprScan) return std::binary_search(begin, end, id);
-  using VI = typename BprVec<I, Bytes>::V;
+  using VI = typename SimdVec<I, Bytes>::V;
   constexpr index_t width = Bytes / sizeof(I);
   VI found = {};
   index_t l = 0;
@@ -163,8 +132,8 @@ TR_BPR_INLINE void bpr_steps(const BprProblem<T, I>& problem, index_t lo, index_
   constexpr index_t width = Bytes / sizeof(T);
   constexpr index_t dot_bytes = std::min<index_t>(Bytes, kBprLanes * sizeof(T));
   constexpr index_t dot_width = dot_bytes / sizeof(T), count = kBprLanes / dot_width;
-  using V = typename BprVec<T, Bytes>::V;
-  using D = typename BprVec<T, dot_bytes>::V;
+  using V = typename SimdVec<T, Bytes>::V;
+  using D = typename SimdVec<T, dot_bytes>::V;
   static_assert(count * dot_width == kBprLanes, "vectors must tile the lanes");
   const I* indices = p.likes.indices;
   const index_t stride = p.stride;
@@ -194,7 +163,7 @@ TR_BPR_INLINE void bpr_steps(const BprProblem<T, I>& problem, index_t lo, index_
       const index_t u = p.rows[liked_at(s + Dist)];
       const index_t begin = p.likes.row_begin(u), end = p.likes.row_end(u);
       if (end - begin <= kBprScan)
-        prefetch_lines(indices + begin, (end - begin) * static_cast<index_t>(sizeof(I)));
+        prefetch_span(indices + begin, (end - begin) * static_cast<index_t>(sizeof(I)));
       else
         prefetch_read(indices + (begin + end) / 2);
     }

@@ -57,40 +57,17 @@ struct SgdRates {
 // backend (sgd/_numba.py, sgd/_numpy.py) rounds alike.
 inline constexpr index_t kDotLanes = 32;
 
-// Native vectors of T, Bytes wide (16: SSE2 or NEON, 32: AVX2, 64: AVX-512), as GCC/Clang
-// vector types: element-wise arithmetic that rounds as the scalar code does (no FMA under
-// -ffp-contract=off), kept in registers (a vector wider than the hardware's, or an array the
-// compiler cannot take apart, goes through memory and costs a store-to-load round trip).
+// Integer vectors as wide as SimdVec<T, Bytes> (simd.hpp), for shuffle indices.
 template <class T, std::size_t Bytes>
-struct Simd;
-template <std::size_t Bytes>
-struct Simd<float, Bytes> {
-  typedef float V __attribute__((vector_size(Bytes)));
-};
-template <std::size_t Bytes>
-struct Simd<double, Bytes> {
-  typedef double V __attribute__((vector_size(Bytes)));
-};
-
-// Integer vectors as wide as Simd<T, Bytes>::V, for shuffle indices.
-template <class T, std::size_t Bytes>
-struct SimdIndex;
-template <std::size_t Bytes>
-struct SimdIndex<float, Bytes> {
-  typedef std::int32_t V __attribute__((vector_size(Bytes)));
-};
-template <std::size_t Bytes>
-struct SimdIndex<double, Bytes> {
-  typedef std::int64_t V __attribute__((vector_size(Bytes)));
-};
+using SimdIndex = SimdVec<std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>, Bytes>;
 
 // The n < Bytes / sizeof(T) values at x, then zeros. When the whole vector ending at x + n lies
 // in the caller's array (starting at `base`), GCC reads that one and moves its last n lanes
 // down by a shuffle; otherwise (or with another compiler) the values go through a zero-padded
 // copy, whose narrow stores a vector load cannot forward from (~15 ns more per dot product).
 template <class T, std::size_t Bytes>
-TR_SGD_INLINE void load_vec_partial(const T* x, index_t n, const T* base, typename Simd<T, Bytes>::V& v) {
-  using V = typename Simd<T, Bytes>::V;
+TR_SGD_INLINE void load_vec_partial(const T* x, index_t n, const T* base, typename SimdVec<T, Bytes>::V& v) {
+  using V = typename SimdVec<T, Bytes>::V;
   constexpr index_t width = Bytes / sizeof(T);
 #if defined(__GNUC__) && !defined(__clang__)
   if ((x - base) + n >= width) {  // index arithmetic: no pointer before the array is formed
@@ -113,11 +90,11 @@ TR_SGD_INLINE void load_vec_partial(const T* x, index_t n, const T* base, typena
 
 // The lanes' halving within one vector: lanes [0, N/2) plus lanes [N/2, N), down to one lane.
 template <class T, std::size_t Bytes>
-TR_SGD_INLINE T sum_by_halving(const typename Simd<T, Bytes>::V& v) {
+TR_SGD_INLINE T sum_by_halving(const typename SimdVec<T, Bytes>::V& v) {
   if constexpr (Bytes == sizeof(T)) {
     return v[0];
   } else {
-    typename Simd<T, Bytes / 2>::V low, high;
+    typename SimdVec<T, Bytes / 2>::V low, high;
     std::memcpy(&low, &v, Bytes / 2);
     std::memcpy(&high, reinterpret_cast<const char*>(&v) + Bytes / 2, Bytes / 2);
     return sum_by_halving<T, Bytes / 2>(low + high);
@@ -131,7 +108,7 @@ TR_SGD_INLINE T sum_by_halving(const typename Simd<T, Bytes>::V& v) {
 template <class T, std::size_t Bytes>
 TR_SGD_INLINE T dot_lanes_simd(const T* __restrict q, const T* __restrict p, index_t k, const T* q_base,
                                 const T* p_base) {
-  using V = typename Simd<T, Bytes>::V;
+  using V = typename SimdVec<T, Bytes>::V;
   constexpr index_t width = Bytes / sizeof(T), count = kDotLanes / width;
   static_assert(count >= 1 && count * width == kDotLanes, "vectors must tile the dot product's lanes");
   V s[count] = {};
@@ -194,7 +171,7 @@ TR_SGD_INLINE void svd_steps(const std::int64_t* __restrict users, const std::in
                              const T* __restrict ratings, index_t begin, index_t end, index_t k, T global_mean,
                              bool biased, bool lanes, const SgdRates& rates, T* __restrict bu, T* __restrict bi,
                              T* __restrict pu, T* __restrict qi) {
-  using V = typename Simd<T, Bytes>::V;
+  using V = typename SimdVec<T, Bytes>::V;
   constexpr index_t width = Bytes / sizeof(T);
   const T mu = biased ? global_mean : T(0);
   const T lr_bu = T(rates.lr_bu), lr_bi = T(rates.lr_bi), lr_pu = T(rates.lr_pu), lr_qi = T(rates.lr_qi);
