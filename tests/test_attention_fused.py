@@ -8,6 +8,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from turborec import _native
+from turborec._threads import blas_single_thread
 from turborec.attention import LINEAR_BLOCK_ROWS, SASRec, BERT4Rec
 from turborec.attention import _encoder, _native as attention_native, _numpy as attention_numpy
 from turborec.attention._encoder import Settings
@@ -72,8 +73,9 @@ def test_fused_forward_has_the_bits_of_the_composition(rng, dtype, n, width, d, 
         fused = np.empty((n, d), dtype)
         attention_native.encoder(ids, lengths, embeddings, blocks, embedding_ln, settings, None, n_threads, fused)
         composed = np.empty((n, d), dtype)
-        attention_native._pinned(_encoder.forward, attention_native._RAW, ids, lengths, embeddings, blocks,
-                                 embedding_ln, settings, None, n_threads, composed)
+        with blas_single_thread():
+            _encoder.forward(attention_native._RAW, ids, lengths, embeddings, blocks, embedding_ln, settings, None,
+                             n_threads, composed)
         np.testing.assert_array_equal(fused, composed)
         reference = np.empty((n, d), dtype)
         attention_numpy.encoder(ids, lengths, embeddings, blocks, embedding_ln, settings, None, 1, reference)
@@ -138,10 +140,12 @@ def test_blas_pin_is_one_thread_inside_and_restored_after(rng):
         return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
 
     before = blas_threads()
-    assert attention_native._pinned(blas_threads) == [1] * len(before)
+    with blas_single_thread():
+        assert blas_threads() == [1] * len(before)
     assert blas_threads() == before
     with pytest.raises(ZeroDivisionError):  # restored when the call fails too
-        attention_native._pinned(lambda: 1 / 0)
+        with blas_single_thread():
+            1 / 0
     assert blas_threads() == before
     model = SASRec.from_recbole(_state(rng, 100, 16, 2, 24, 10), n_heads=2)
     model.recommend([rng.integers(1, 100, 8)], backend="native")
