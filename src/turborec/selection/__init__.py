@@ -237,8 +237,8 @@ class QuantizedItems(NamedTuple):
 def quantize_items(items):
     """An int8 copy of an item table, for :func:`topk_dot_quantized`.
 
-    Symmetric, per item: ``scale_j = max_f |x_jf| / 127`` and ``code_jf = round(x_jf / scale_j)``
-    (computed in float64; an all-zero item has scale 0 and codes 0). The codes take a quarter of
+    Symmetric, per item: ``scale_j = max_f |x_jf| / 127`` and ``code_jf = round(127 x_jf /
+    max_f |x_jf|)`` (computed in float64; an all-zero item has scale 0 and codes 0). The codes take a quarter of
     the float32 bytes (plus 4 bytes per item); the table keeps a copy of ``items`` for the re-rank.
 
     Parameters
@@ -252,18 +252,24 @@ def quantize_items(items):
     """
     items = _quantizable(items, "items")
     m, d = items.shape
-    wide = items.astype(np.float64)
-    peak = np.abs(wide).max(axis=1) if d else np.zeros(m)
+    codes, peak = _symmetric_codes(items, 127)
     scales = peak / 127
-    codes = np.rint(wide / np.where(scales > 0, scales, 1)[:, None])
     n_panels, pairs = -(-m // QUANTIZED_PANEL), -(-d // 2)
     padded = np.zeros((n_panels * QUANTIZED_PANEL, 2 * pairs), np.int8)
-    padded[:m, :d] = np.clip(codes, -127, 127)
+    padded[:m, :d] = codes
     panels = np.ascontiguousarray(padded.reshape(n_panels, QUANTIZED_PANEL, pairs, 2).transpose(0, 2, 1, 3))
     table = QuantizedItems(panels, scales.astype(np.float32), np.array(items, dtype=np.float32, copy=True))
     for a in table:
         a.flags.writeable = False
     return table
+
+
+def _symmetric_codes(x, top):
+    """``round(top x / max|x_row|)`` per row, in float64 (``|code| <= top``), and each row's
+    ``max|x|`` (an all-zero row: codes 0)."""
+    wide = x.astype(np.float64)
+    peak = np.abs(wide).max(axis=1) if x.shape[1] else np.zeros(x.shape[0])
+    return np.rint(wide * (top / np.where(peak > 0, peak, 1))[:, None]), peak
 
 
 def _quantizable(x, name):
@@ -350,11 +356,8 @@ def quantize_queries(queries):
     int32 (16383 up to d = 1032), so the kernels' integer sums never overflow."""
     n, d = queries.shape
     pairs = -(-d // 2)
-    top = min(16383, (2**31 - 1) // (127 * 2 * pairs))
-    wide = queries.astype(np.float64)
-    peak = np.abs(wide).max(axis=1) if d else np.zeros(n)
     out = np.zeros((n, 2 * pairs), np.int16)
-    out[:, :d] = np.rint(wide * (top / np.where(peak > 0, peak, 1))[:, None])
+    out[:, :d] = _symmetric_codes(queries, min(16383, (2**31 - 1) // (127 * 2 * pairs)))[0]
     return out
 
 
