@@ -100,31 +100,29 @@ def report(args, train, times, quality):
     return "\n".join(lines)
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parse_args(argv=None, description=__doc__, full=FULL, quick=QUICK):
+    p = argparse.ArgumentParser(description=description.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="small smoke run")
-    p.add_argument("--users", type=int)
-    p.add_argument("--items", type=int)
-    p.add_argument("--nnz", type=int)
-    p.add_argument("--factors", type=int)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--repeat", type=int)
+    for name in ("users", "items", "nnz", "factors", "epochs", "repeat"):
+        p.add_argument(f"--{name}", type=int)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "turborec-bench"))
     p.add_argument("--markdown", help="also write the report to this file")
     args = p.parse_args(argv)
-    for key, value in (QUICK if args.quick else FULL).items():
+    for key, value in (quick if args.quick else full).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
     return args
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def main(argv=None, methods=METHODS, title="BPR fit", **defaults):
+    """Times ``methods`` (name: (run, the package it needs)) side by side and prints the report;
+    compare_lmf.py runs it with its own methods, title and sizes (``defaults``: parse_args')."""
+    args = parse_args(argv, **defaults)
     train, test = held_out(make_problem(args.users, args.items, args.nnz, args.cache))
-    methods = {name: run for name, (run, needs) in METHODS.items()
-               if needs is None or version(needs) != "not installed"}
-    skipped = sorted(set(METHODS) - set(methods))
+    table, methods = methods, {name: run for name, (run, needs) in methods.items()
+                               if needs is None or version(needs) != "not installed"}
+    skipped = sorted(set(table) - set(methods))
     for run in methods.values():  # warm-up: one epoch each
         run(train, args, 1)
     times = {name: [] for name in methods}
@@ -135,7 +133,7 @@ def main(argv=None):
             factors = run(train, args, args.epochs)
             times[name].append(time.perf_counter() - start)
             quality[name].append(precision_at_10(factors, train, test, args.threads))
-    text = report(args, train, times, quality)
+    text = report(args, train, times, quality).replace("BPR fit", title, 1)
     if skipped:
         text += f"\n\nSkipped (not installed): {', '.join(skipped)}"
     print(text)

@@ -19,18 +19,12 @@ Usage::
     python benchmarks/compare/compare_lmf.py --markdown lmf.md
 """
 
-import argparse
-import os
 import sys
-import tempfile
-import time
 import warnings
 
 from turborec.models import LogisticMatrixFactorization
 
-from compare_bpr import held_out, precision_at_10, report
-from compare_similarity import make_problem
-from compare_topk import version
+import compare_bpr
 
 FULL = dict(users=100_000, items=50_000, nnz=5_000_000, factors=30, epochs=30, repeat=2)
 QUICK = dict(users=5_000, items=3_000, nnz=150_000, factors=30, epochs=5, repeat=2)
@@ -57,45 +51,5 @@ def run_implicit(train, args, epochs):
 METHODS = {"turborec": (run_turborec, None), "implicit": (run_implicit, "implicit")}
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="small smoke run")
-    for name in ("users", "items", "nnz", "factors", "epochs", "repeat"):
-        p.add_argument(f"--{name}", type=int)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "turborec-bench"))
-    p.add_argument("--markdown", help="also write the report to this file")
-    args = p.parse_args(argv)
-    for key, value in (QUICK if args.quick else FULL).items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    return args
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    train, test = held_out(make_problem(args.users, args.items, args.nnz, args.cache))
-    methods = {name: run for name, (run, needs) in METHODS.items()
-               if needs is None or version(needs) != "not installed"}
-    skipped = sorted(set(METHODS) - set(methods))
-    for run in methods.values():  # warm-up: one epoch each
-        run(train, args, 1)
-    times = {name: [] for name in methods}
-    quality = {name: [] for name in methods}
-    for _ in range(args.repeat):
-        for name, run in methods.items():
-            start = time.perf_counter()
-            factors = run(train, args, args.epochs)
-            times[name].append(time.perf_counter() - start)
-            quality[name].append(precision_at_10(factors, train, test, args.threads))
-    text = report(args, train, times, quality).replace("BPR fit", "LMF fit", 1)
-    if skipped:
-        text += f"\n\nSkipped (not installed): {', '.join(skipped)}"
-    print(text)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(text + "\n")
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(compare_bpr.main(methods=METHODS, title="LMF fit", description=__doc__, full=FULL, quick=QUICK))
