@@ -132,14 +132,30 @@ def test_block_order_puts_each_rating_in_its_block():
     rng = np.random.default_rng(9)
     users, items = rng.integers(0, 50, 500), rng.integers(0, 40, 500)
     order, bounds = sgd.block_order(users, items, 50, 40, 4)
+    user_range, item_range = sgd.balanced_ranges(users, 50, 4), sgd.balanced_ranges(items, 40, 4)
     assert sorted(order.tolist()) == list(range(500)) and bounds[0] == 0 and bounds[-1] == 500
     for s in range(4):
         for b in range(4):
             block = order[bounds[4 * s + b]:bounds[4 * s + b + 1]]
-            assert len(block) and (users[block] * 4 // 50 == b).all() and (items[block] * 4 // 40 == (b + s) % 4).all()
+            assert len(block) and (user_range[users[block]] == b).all()
+            assert (item_range[items[block]] == (b + s) % 4).all()
             assert (np.diff(block) > 0).all()  # the given order within a block
     order, bounds = sgd.block_order(users, items, 50, 40, 1)
     assert order is None and bounds.tolist() == [0, 500]
+
+
+def test_balanced_ranges_are_contiguous_and_hold_equal_counts():
+    rng = np.random.default_rng(11)
+    ids = np.minimum(rng.zipf(1.5, 20000) - 1, 999)  # power-law popularity, most ids on few rows
+    ranges = sgd.balanced_ranges(ids, 1000, 8)
+    assert ranges.shape == (1000,) and (np.diff(ranges) >= 0).all() and ranges.min() >= 0 and ranges.max() <= 7
+    counts = np.bincount(ranges[ids], minlength=8)
+    heaviest = np.bincount(ids).max()  # a row's ids stay in one range: no range beats it by much
+    assert counts.max() <= max(20000 / 8, heaviest) + heaviest
+    # by index instead (the grid before): the first range would hold most of the ids
+    assert np.bincount(np.arange(1000)[ids] * 8 // 1000, minlength=8).max() > 2 * counts.max()
+    assert (sgd.balanced_ranges(np.zeros(0, np.int64), 5, 3) == 0).all()
+    np.testing.assert_array_equal(sgd.balanced_ranges(np.arange(6), 6, 3), [0, 0, 1, 1, 2, 2])
 
 
 def test_blocks_reproducible_across_threads_and_converging():
@@ -333,8 +349,12 @@ def test_raw_bindings_refuse_inconsistent_arrays():
     native.svd_epoch(*grid, bounds, *model, 3.0, True, rates, 2, 1, 2, *outs)  # consistent: runs
     with pytest.raises(ValueError, match="bounds: expected n_blocks\\*\\*2 \\+ 1 entries"):
         native.svd_epoch(*grid, bounds, *model, 3.0, True, rates, 3, 1, 2, *outs)
-    with pytest.raises(ValueError, match="is not in its block"):
-        native.svd_epoch(users, items, ratings, np.array([0, 0, 0, 3, 6]), *model, 3.0, True, rates, 2, 1, 2, *outs)
+    with pytest.raises(ValueError, match="is not in its block"):  # user 0 in user ranges 0 and 1: a race
+        native.svd_epoch(np.array([0, 1, 2, 0, 3, 3]), items, ratings, np.array([0, 3, 6, 6, 6]), *model, 3.0, True,
+                         rates, 2, 1, 2, *outs)
+    with pytest.raises(ValueError, match="is not in its block"):  # item 0 in item ranges 0 and 1
+        native.svd_epoch(np.array([0, 0, 0, 1, 1, 1]), np.array([0, 1, 1, 0, 2, 2]), ratings,
+                         np.array([0, 3, 3, 6, 6]), *model, 3.0, True, rates, 2, 1, 2, *outs)
     with pytest.raises(ValueError, match="bounds: must never decrease"):
         native.svd_epoch(*grid, np.array([0, 4, 2, 5, 6]), *model, 3.0, True, rates, 2, 1, 2, *outs)
     with pytest.raises(ValueError, match="bounds: expected to run from 0"):

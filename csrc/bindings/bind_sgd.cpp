@@ -2,6 +2,7 @@
 // updated model into the outputs; the caller's arrays are never modified.
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include <turborec/sgd.hpp>
 
@@ -77,12 +78,19 @@ void mf_epoch_t(bool nmf, const py::array& users, const py::array& items, const 
   const auto* i = static_cast<const std::int64_t*>(items.data());
   const T* r = static_cast<const T*>(ratings.data());
   const auto* offsets = bounds ? static_cast<const std::int64_t*>(bounds->data()) : nullptr;
-  if (bounds) {  // the block grid's user and item classes must be what the kernel assumes
+  if (bounds) {  // a grid: every user in one user range b, every item in one item range (b + s) % G
+    std::vector<py::ssize_t> user_range(n_users, -1), item_range(n_items, -1);
     for (py::ssize_t s = 0; s < n_blocks; ++s)
       for (py::ssize_t b = 0; b < n_blocks; ++b)
-        for (std::int64_t e = offsets[s * n_blocks + b]; e < offsets[s * n_blocks + b + 1]; ++e)
-          if (u[e] * n_blocks / n_users != b || i[e] * n_blocks / n_items != (b + s) % n_blocks)
-            expect(false, "bounds: rating " + std::to_string(e) + " is not in its block");
+        for (std::int64_t e = offsets[s * n_blocks + b]; e < offsets[s * n_blocks + b + 1]; ++e) {
+          py::ssize_t& user = user_range[u[e]];
+          py::ssize_t& item = item_range[i[e]];
+          if (user < 0) user = b;
+          if (item < 0) item = (b + s) % n_blocks;
+          if (user != b || item != (b + s) % n_blocks)
+            expect(false, "bounds: rating " + std::to_string(e) + " is not in its block (its user or item is in "
+                          "another block's range too)");
+        }
   }
   py::gil_scoped_release release;
   if (nmf)

@@ -141,6 +141,49 @@ TR_SGD_INLINE T dot_lanes_simd(const T* __restrict q, const T* __restrict p, ind
   return sum_by_halving<T, Bytes>(s[0]);
 }
 
+// sum_by_halving of four vectors at once, the same adds (so the same bits): pairs of vectors
+// share one vector for each level of halving while it is wide enough (a's and b's halves side by
+// side, then a's, b's, c's and d's quarters), then that one vector halves its four groups of
+// lanes in place. Lane g of the result is vector g's sum. GCC's shuffles; other compilers, and
+// vectors of fewer than four lanes, halve each vector alone.
+template <class T, std::size_t Bytes>
+TR_SGD_INLINE void sums_by_halving(const typename SimdVec<T, Bytes>::V (&x)[4], T (&sums)[4]) {
+  using V = typename SimdVec<T, Bytes>::V;
+  constexpr index_t width = Bytes / sizeof(T);
+#if defined(__GNUC__) && !defined(__clang__)
+  if constexpr (width >= 4) {
+    using I = typename SimdIndex<T, Bytes>::V;
+    using Int = std::remove_reference_t<decltype(I{}[0])>;
+    // Lanes [0, width) of the result: for part `a` of `parts` groups of `size` lanes (of x,
+    // then of y, `per` groups in each), lane `l` of the group's low (high: + size / 2) half.
+    auto halves = [](index_t size, index_t per, bool high) TR_SGD_LAMBDA {
+      I from = {};
+      const index_t half = size / 2;
+      for (index_t lane = 0; lane < width; ++lane) {
+        const index_t group = lane / half, l = lane % half;
+        from[lane] = Int(group < 2 * per ? (group / per) * width + (group % per) * size + l + (high ? half : 0) : 0);
+      }
+      return from;
+    };
+    const V ab = __builtin_shuffle(x[0], x[1], halves(width, 1, false)) + __builtin_shuffle(x[0], x[1], halves(width, 1, true));
+    const V cd = __builtin_shuffle(x[2], x[3], halves(width, 1, false)) + __builtin_shuffle(x[2], x[3], halves(width, 1, true));
+    V v = __builtin_shuffle(ab, cd, halves(width / 2, 2, false)) + __builtin_shuffle(ab, cd, halves(width / 2, 2, true));
+    for (index_t size = width / 4; size > 1; size /= 2) {  // four groups of `size` lanes in v
+      I lo = {}, hi = {};
+      for (index_t lane = 0; lane < 4 * (size / 2); ++lane) {
+        const index_t group = lane / (size / 2), l = lane % (size / 2);
+        lo[lane] = Int(group * size + l);
+        hi[lane] = Int(group * size + l + size / 2);
+      }
+      v = __builtin_shuffle(v, lo) + __builtin_shuffle(v, hi);
+    }
+    for (index_t g = 0; g < 4; ++g) sums[g] = v[g];
+    return;
+  }
+#endif
+  for (index_t g = 0; g < 4; ++g) sums[g] = sum_by_halving<T, Bytes>(x[g]);
+}
+
 // Ratings r .. r + kGroup - 1 of an SGD pass may run side by side when they name kGroup distinct
 // users and kGroup distinct items: no step then reads a row (or bias) another writes, so the
 // steps commute and the side-by-side run gives the sequential pass's bits, while their chains
@@ -154,6 +197,39 @@ TR_SGD_INLINE bool group_is_disjoint(const std::int64_t* __restrict users, const
   for (index_t a = 1; a < kGroup; ++a)
     for (index_t b = 0; b < a; ++b) disjoint &= (users[r + a] != users[r + b]) & (items[r + a] != items[r + b]);
   return disjoint;
+}
+
+// dot_lanes_simd of kGroup pairs of rows at once, for k a multiple of the vector width (the
+// grid's padded rows): the pairs' lane sums interleaved (kGroup * kDotLanes / width chains),
+// then halved together (sums_by_halving). The same adds in the same order: the same bits.
+template <class T, std::size_t Bytes>
+TR_SGD_INLINE void dots_lanes_simd(const T* const (&q)[kGroup], const T* const (&p)[kGroup], index_t k,
+                                   T (&dots)[kGroup]) {
+  using V = typename SimdVec<T, Bytes>::V;
+  constexpr index_t width = Bytes / sizeof(T), count = kDotLanes / width;
+  static_assert(kGroup == 4, "sums_by_halving combines four sums");
+  V s[kGroup][count] = {};
+  const index_t n_vectors = k / width;
+  for (index_t v = 0; v < n_vectors; v += count)
+#pragma GCC unroll 16
+    for (index_t c = 0; c < count && v + c < n_vectors; ++c)
+#pragma GCC unroll 4
+      for (index_t g = 0; g < kGroup; ++g) {
+        V a, b;
+        std::memcpy(&a, q[g] + (v + c) * width, Bytes);
+        std::memcpy(&b, p[g] + (v + c) * width, Bytes);
+        s[g][c] += a * b;
+      }
+  V sums[kGroup];
+#pragma GCC unroll 4
+  for (index_t g = 0; g < kGroup; ++g) {
+#pragma GCC unroll 16
+    for (index_t n = count; n > 1; n /= 2)
+#pragma GCC unroll 16
+      for (index_t c = 0; c < n / 2; ++c) s[g][c] += s[g][c + n / 2];
+    sums[g] = s[g][0];
+  }
+  sums_by_halving<T, Bytes>(sums, dots);
 }
 
 // SVD's SGD steps over ratings [begin, end), in order: Surprise's arithmetic (the dot product one
@@ -220,7 +296,12 @@ TR_SGD_INLINE void svd_steps(const std::int64_t* __restrict users, const std::in
       continue;
     }
     T dots[kGroup] = {};
-    if (lanes) {
+    if (lanes && k % width == 0) {
+      const T* p[kGroup];
+      const T* q[kGroup];
+      for (index_t g = 0; g < kGroup; ++g) p[g] = pu + users[r + g] * k, q[g] = qi + items[r + g] * k;
+      dots_lanes_simd<T, Bytes>(q, p, k, dots);
+    } else if (lanes) {
 #pragma GCC unroll 8
       for (index_t g = 0; g < kGroup; ++g) dots[g] = dot(r + g);
     } else {  // kGroup running sums, each in Surprise's order
@@ -339,8 +420,8 @@ inline void wait_for(const std::atomic<index_t>& counter, index_t target) {
 // n_epochs SVD epochs, each over a G x G grid of rating blocks (FPSGD, Chin et al. 2015, with a
 // fixed schedule); the same as n_epochs calls of one epoch. The caller ordered the ratings block
 // by block: block (s, b), stored at bounds[s * G + b] .. bounds[s * G + b + 1], holds the ratings
-// of users u with u * G / n_users == b and items i with i * G / n_items == (b + s) % G, in their
-// given order. G = 1 is the plain sequential pass in the given order with Surprise's
+// of the users of range b and the items of range (b + s) % G, in their given order (every user in
+// one of G ranges, every item in one: sgd.block_order's, checked by the binding). G = 1 is the plain sequential pass in the given order with Surprise's
 // arithmetic; G > 1 (not Surprise's order anyway) sums its dot products in 32 lanes
 // (dot_lanes_simd), on PaddedRows.
 //

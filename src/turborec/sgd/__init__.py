@@ -17,7 +17,7 @@ from .. import _validation as v
 from .._dispatch import dispatch
 from .._sorting import stable_argsort
 
-__all__ = ["block_order", "nmf_epoch", "svd_epoch", "svdpp_epoch"]
+__all__ = ["balanced_ranges", "block_order", "nmf_epoch", "svd_epoch", "svdpp_epoch"]
 
 MAX_BLOCKS = 65536  # n_blocks**2 offsets are allocated: far above any useful grid
 
@@ -111,22 +111,34 @@ def implicit_sets(users, items, n_users):
 def block_order(users, items, n_users, n_items, n_blocks):
     """The FPSGD grid of :func:`svd_epoch`: ``(order, bounds)``.
 
-    With ``G = n_blocks``, users fall in ``G`` contiguous ranges, ``user_block(u) = u * G //
-    n_users``, and items likewise; rating ``r`` is in block ``(s, b)`` with ``b`` its user's
-    range and ``s = (item_block - b) mod G``. ``order`` (int64, or None when ``G`` is 1) lists
-    the ratings block by block, ``s`` major, each block in the given order; block ``(s, b)`` is
-    ``order[bounds[s * G + b]:bounds[s * G + b + 1]]``. (Contiguous ranges, not ``u % G``: the
-    threads then write disjoint stretches of the bias vectors, not neighbouring entries of one
-    cache line.)
+    With ``G = n_blocks``, users fall in ``G`` contiguous index ranges holding about equal
+    numbers of ratings (:func:`balanced_ranges`), items likewise; rating ``r`` is in block
+    ``(s, b)`` with ``b`` its user's range and ``s = (item range - b) mod G``. ``order`` (int64,
+    or None when ``G`` is 1) lists the ratings block by block, ``s`` major, each block in the
+    given order; block ``(s, b)`` is ``order[bounds[s * G + b]:bounds[s * G + b + 1]]``.
+    (Contiguous ranges, not ``u % G``: the threads then write disjoint stretches of the bias
+    vectors, not neighbouring entries of one cache line. Ranges of equal counts, not of equal
+    sizes: with popular items and active users, equal index ranges made blocks up to 4.6 times
+    the mean on MovieLens 100K, and a thread waited for the other's big blocks.)
     """
     if n_blocks == 1:
         return None, np.array([0, len(users)], dtype=np.int64)
-    user_block = users * n_blocks // max(n_users, 1)
-    item_block = items * n_blocks // max(n_items, 1)
+    user_block = balanced_ranges(users, n_users, n_blocks)[users]
+    item_block = balanced_ranges(items, n_items, n_blocks)[items]
     key = ((item_block - user_block) % n_blocks) * n_blocks + user_block
     bounds = np.zeros(n_blocks * n_blocks + 1, dtype=np.int64)
     np.cumsum(np.bincount(key, minlength=n_blocks * n_blocks), out=bounds[1:])
     return stable_argsort(key, n_blocks * n_blocks), bounds
+
+
+def balanced_ranges(ids, n, n_ranges):
+    """The range in ``[0, n_ranges)`` of each row ``0 .. n-1``: contiguous, non-decreasing in
+    the row, and holding about equal numbers of the ``ids`` (a row's range is the quantile its
+    ids' midpoint falls in: ``floor((ids before it + half its own) * n_ranges / len(ids))``)."""
+    counts = np.bincount(ids, minlength=n).astype(np.int64)
+    after = np.cumsum(counts)
+    total = max(int(after[-1]) if n else 0, 1)
+    return np.minimum((after + after - counts) * n_ranges // (2 * total), n_ranges - 1)
 
 
 def svd_epoch(users, items, ratings, bu, bi, pu, qi, *, global_mean, biased=True, lr_bu=0.005, lr_bi=0.005,
