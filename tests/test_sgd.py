@@ -42,6 +42,44 @@ class TestSvdEpochBlocks(TestSvdEpoch):
         return dict(super().make(rng, dtype, n, m, k), n_blocks=1 + n % 5)
 
 
+class TestPairDots(KernelConformance):
+    """The models' predictions: ``a[rows_a] . b[rows_b]`` in float64. The reference sums in
+    NumPy's order, the compiled backends in four partial sums: equal to rounding (positive
+    factors, so no cancellation makes the relative error large)."""
+
+    FAMILY = "sgd"
+    RTOL = 1e-12
+
+    def make(self, rng, dtype, n, m, k=10):
+        n_b = n + 3 if n else 0
+        n_pairs = 2 * n + k if n else 0
+        return dict(a=rng.uniform(0, 1, (n, m)).astype(dtype), rows_a=rng.integers(0, max(n, 1), n_pairs),
+                    b=rng.uniform(0, 1, (n_b, m)).astype(dtype), rows_b=rng.integers(0, max(n_b, 1), n_pairs))
+
+    def call(self, inputs, backend, n_threads=None):
+        return (sgd.pair_dots(**inputs, backend=backend, n_threads=n_threads),)
+
+
+def test_pair_dots_compiled_backends_agree_bit_for_bit_and_refuse_bad_input():
+    rng = np.random.default_rng(12)
+    for k in (1, 3, 4, 7, 100):
+        a, b = rng.normal(size=(30, k)).astype(np.float32), rng.normal(size=(20, k))
+        rows_a, rows_b = rng.integers(0, 30, 500), rng.integers(0, 20, 500)
+        want = np.einsum("ij,ij->i", a.astype(np.float64)[rows_a], b[rows_b])  # mixed dtypes: float64
+        got = {be: sgd.pair_dots(a, rows_a, b, rows_b, backend=be, n_threads=2) for be in ("native", "numba")}
+        np.testing.assert_array_equal(got["native"], got["numba"])
+        np.testing.assert_allclose(got["native"], want, rtol=1e-10, atol=1e-12)
+    a, rows = np.ones((3, 2)), np.array([0, 2])
+    with pytest.raises(ValueError, match="b: expected 2 columns like a"):
+        sgd.pair_dots(a, rows, np.ones((3, 4)), rows)
+    with pytest.raises(IndexError, match=r"rows_b: index out of range \[0, 2\)"):
+        sgd.pair_dots(a, rows, np.ones((2, 2)), rows)
+    with pytest.raises(TypeError, match="rows_a: expected a 1-D array of int"):
+        sgd.pair_dots(a, [0.0, 1.0], a, rows)
+    with pytest.raises(ValueError, match="rows_b: expected 2 entries like rows_a"):
+        sgd.pair_dots(a, rows, a, [0])
+
+
 class TestNmfEpoch(KernelConformance):
     FAMILY = "sgd"
 
@@ -374,6 +412,20 @@ def test_raw_bindings_refuse_inconsistent_arrays():
                            *outs)
     with pytest.raises(ValueError, match="implicit.indptr: expected length"):
         native.svdpp_epoch(users, items, ratings, indptr[:-1], indices, *model, yj, 3.0, rates, False, 1, *outs)
+    a, rows, out = np.ones((3, 2)), np.array([0, 2]), np.empty(2)
+    native.pair_dots(a, rows, a, rows, 1, out)  # consistent: runs
+    for args, error, message in [
+        ((a, rows, a, rows + 1, 1, out), ValueError, r"rows_b: index out of range \[0, 3\)"),
+        ((a, rows - 1, a, rows, 1, out), ValueError, r"rows_a: index out of range"),
+        ((a, rows, np.ones((3, 4)), rows, 1, out), ValueError, "b: expected 2 columns like a"),
+        ((a, rows, a, rows[:1], 1, out), ValueError, "rows_a, rows_b, out: expected one length"),
+        ((a, rows.astype(np.int32), a, rows, 1, out), TypeError, "rows_a: expected dtype int64"),
+        ((a, rows, a.astype(np.float32), rows, 1, out), TypeError, "b: expected dtype float64"),
+        ((a, rows, a, rows, 1, np.empty(2, np.float32)), TypeError, "out: expected dtype float64"),
+        ((a, rows, a, rows, 0, out), ValueError, "n_threads"),
+    ]:
+        with pytest.raises(error, match=message):
+            native.pair_dots(*args)
 
 
 def test_sgd_is_a_registered_family():

@@ -183,6 +183,32 @@ void svdpp_epoch_any(const py::array& users, const py::array& items, const py::a
                         exact, out_bu, out_bi, out_pu, out_qi, out_yj);
 }
 
+template <class T>
+void pair_dots_t(const py::array& a, const py::array& rows_a, const py::array& b, const py::array& rows_b,
+                 int n_threads, py::array& out) {
+  const T* x = input<T>(a, "a", 2);
+  const T* y = input<T>(b, "b", 2);
+  const std::int64_t* ra = input<std::int64_t>(rows_a, "rows_a", 1);
+  const std::int64_t* rb = input<std::int64_t>(rows_b, "rows_b", 1);
+  double* o = output<double>(out, "out", 1);
+  const py::ssize_t n = rows_a.shape(0), k = a.shape(1);
+  expect(b.shape(1) == k, "b: expected " + std::to_string(k) + " columns like a, got " + shape_str(b));
+  expect(rows_b.shape(0) == n && out.shape(0) == n, "rows_a, rows_b, out: expected one length");
+  for (py::ssize_t e = 0; e < n; ++e) {
+    if (ra[e] < 0 || ra[e] >= a.shape(0)) expect(false, "rows_a: index out of range [0, " + std::to_string(a.shape(0)) + ")");
+    if (rb[e] < 0 || rb[e] >= b.shape(0)) expect(false, "rows_b: index out of range [0, " + std::to_string(b.shape(0)) + ")");
+  }
+  py::gil_scoped_release release;
+  pair_dots<T>(x, ra, y, rb, n, k, n_threads, o);
+}
+
+void pair_dots_any(const py::array& a, const py::array& rows_a, const py::array& b, const py::array& rows_b,
+                   int n_threads, py::array& out) {
+  expect_n_threads(n_threads);
+  if (has_dtype<float>(a)) return pair_dots_t<float>(a, rows_a, b, rows_b, n_threads, out);
+  pair_dots_t<double>(a, rows_a, b, rows_b, n_threads, out);
+}
+
 }  // namespace
 
 void bind_sgd(py::module_& m) {
@@ -204,6 +230,8 @@ void bind_sgd(py::module_& m) {
         py::arg("rates"), py::arg("exact"), py::arg("n_threads"), py::arg("out_bu").noconvert(),
         py::arg("out_bi").noconvert(), py::arg("out_pu").noconvert(), py::arg("out_qi").noconvert(),
         py::arg("out_yj").noconvert());
+  m.def("pair_dots", &pair_dots_any, py::arg("a").noconvert(), py::arg("rows_a").noconvert(),
+        py::arg("b").noconvert(), py::arg("rows_b").noconvert(), py::arg("n_threads"), py::arg("out").noconvert());
 }
 
 }  // namespace turborec::bind

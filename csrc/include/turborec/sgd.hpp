@@ -610,6 +610,26 @@ void nmf_epoch(const std::int64_t* __restrict users, const std::int64_t* __restr
   update(qi, item_num, item_den, item_count, n_items, reg_qi);
 }
 
+// The factorisation models' predicted dot products: out[e] = a[rows_a[e]] . b[rows_b[e]] for
+// e < n, each factor converted to double, the products summed in four interleaved partial sums
+// ((s0 + s1) + (s2 + s3)). Parallel over pairs (each pair one thread's: the same result for any
+// thread count).
+template <class T>
+void pair_dots(const T* __restrict a, const std::int64_t* __restrict rows_a, const T* __restrict b,
+               const std::int64_t* __restrict rows_b, index_t n, index_t k, int n_threads, double* __restrict out) {
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (n * k >= (1 << 18))
+  for (index_t e = 0; e < n; ++e) {
+    const T* x = a + rows_a[e] * k;
+    const T* y = b + rows_b[e] * k;
+    double s[4] = {};
+    index_t f = 0;
+    for (; f + 4 <= k; f += 4)
+      for (index_t c = 0; c < 4; ++c) s[c] += static_cast<double>(x[f + c]) * static_cast<double>(y[f + c]);
+    for (; f < k; ++f) s[f % 4] += static_cast<double>(x[f]) * static_cast<double>(y[f]);
+    out[e] = (s[0] + s[1]) + (s[2] + s[3]);
+  }
+}
+
 // svdpp_pass run by the clone for this CPU (the same bits: see svd_steps; 12 -> 7.7 ms per
 // ML-100K epoch at 20 factors on the dev machine). NMF's epoch, bound by its scattered sums,
 // gained nothing from it.

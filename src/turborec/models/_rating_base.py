@@ -9,6 +9,7 @@ scikit-learn's conventions alike.
 
 import numpy as np
 
+from .. import sgd
 from ..datasets import Interactions
 from ._base import RecommenderBase
 
@@ -160,8 +161,7 @@ def recommend_users(users, n_users):
     return scalar, users
 
 
-def pair_dots(a, rows_a, b, rows_b):
-    """``a[rows_a[n]] . b[rows_b[n]]`` for every n, in float64: the factor matrices are converted
-    once (they are small next to the gathered pairs), then gathered, so no float32 copy of the
-    pairs is made and converted again."""
-    return np.einsum("ij,ij->i", a.astype(np.float64, copy=False)[rows_a], b.astype(np.float64, copy=False)[rows_b])
+def pair_dots(a, rows_a, b, rows_b, backend=None):
+    """``a[rows_a[n]] . b[rows_b[n]]`` for every n, in float64 (:func:`turborec.sgd.pair_dots`:
+    no gathered copy of the pairs)."""
+    return sgd.pair_dots(a, rows_a, b, rows_b, backend=backend)

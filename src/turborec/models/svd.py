@@ -91,7 +91,7 @@ class SVD(_SGDFactorisation):
 
     def _estimate(self, users, items, known_user, known_item):
         both = known_user & known_item
-        dot = np.where(both, pair_dots(self.qi_, items, self.pu_, users), 0.0)
+        dot = np.where(both, pair_dots(self.qi_, items, self.pu_, users, self.backend), 0.0)
         if not self.biased:  # Surprise: impossible unless both are known, then the global mean
             return np.where(both, dot, self.global_mean_), ~both
         estimates = np.full(len(users), self.global_mean_)

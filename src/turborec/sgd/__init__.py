@@ -17,7 +17,7 @@ from .. import _validation as v
 from .._dispatch import dispatch
 from .._sorting import stable_argsort
 
-__all__ = ["balanced_ranges", "block_order", "nmf_epoch", "svd_epoch", "svdpp_epoch"]
+__all__ = ["balanced_ranges", "block_order", "nmf_epoch", "pair_dots", "svd_epoch", "svdpp_epoch"]
 
 MAX_BLOCKS = 65536  # n_blocks**2 offsets are allocated: far above any useful grid
 
@@ -67,17 +67,20 @@ def _model(bu, bi, pu, qi, yj=None):
     return arrays, n_users, n_items
 
 
+def _indices(ids, name, extent):
+    """int64 indices in ``[0, extent)``, as a contiguous 1-D array."""
+    ids = v.as_array(ids, name)
+    if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
+        raise TypeError(f"{name}: expected a 1-D array of int indices, got dtype {ids.dtype}, shape {ids.shape}")
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+    if ids.size and (ids.min() < 0 or ids.max() >= extent):
+        raise IndexError(f"{name}: index out of range [0, {extent})")
+    return ids
+
+
 def _ratings(users, items, ratings, n_users, n_items, dtype):
     """int64 users and items in range, finite ratings in the model's dtype (a visible cast)."""
-    out = []
-    for name, ids, extent in (("users", users, n_users), ("items", items, n_items)):
-        ids = v.as_array(ids, name)
-        if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
-            raise TypeError(f"{name}: expected a 1-D array of int indices, got dtype {ids.dtype}, shape {ids.shape}")
-        ids = np.ascontiguousarray(ids, dtype=np.int64)
-        if ids.size and (ids.min() < 0 or ids.max() >= extent):
-            raise IndexError(f"{name}: index out of range [0, {extent})")
-        out.append(ids)
+    out = [_indices(users, "users", n_users), _indices(items, "items", n_items)]
     ratings = v.as_array(ratings, "ratings")
     if ratings.ndim != 1 or not np.issubdtype(ratings.dtype, np.number) or np.iscomplexobj(ratings):
         raise TypeError(f"ratings: expected a 1-D array of real numbers, got dtype {ratings.dtype}, "
@@ -250,6 +253,37 @@ def svdpp_epoch(users, items, ratings, bu, bi, pu, qi, yj, *, global_mean, lr_bu
     return dispatch("sgd", "svdpp_epoch", inputs=(users, items, ratings, implicit, *arrays),
                     params=(_mean(global_mean), rates, v.as_bool(exact, "exact")),
                     outputs=[(a.shape, a.dtype) for a in arrays], backend=backend, n_threads=n_threads)
+
+
+def pair_dots(a, rows_a, b, rows_b, *, backend=None, n_threads=None):
+    """The dot products ``a[rows_a[e]] . b[rows_b[e]]`` of pairs of rows, in float64: a
+    factorisation model's predictions (``qi[items] . pu[users]``) without gathering the pairs.
+
+    Parameters
+    ----------
+    a, b : float32 or float64 array-like, shape (n_a, k) and (n_b, k)
+        Converted to float64 factor by factor (one dtype: float32 only when both are).
+    rows_a, rows_b : array-like of int, shape (n,)
+        Indices in ``[0, n_a)`` and ``[0, n_b)``.
+    backend, n_threads
+        See :func:`turborec.topk` (backends: native, numba, numpy). The result does not depend
+        on ``n_threads``; the backends agree to rounding (the compiled ones bit for bit).
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+    """
+    a = v.as_float_matrix(a, "a", np)
+    b = v.as_float_matrix(b, "b", np)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"b: expected {a.shape[1]} columns like a, got shape {b.shape}")
+    if a.dtype != b.dtype:
+        a, b = a.astype(np.float64), b.astype(np.float64)
+    rows = [_indices(rows_a, "rows_a", len(a)), _indices(rows_b, "rows_b", len(b))]
+    if len(rows[0]) != len(rows[1]):
+        raise ValueError(f"rows_b: expected {len(rows[0])} entries like rows_a, got {len(rows[1])}")
+    return dispatch("sgd", "pair_dots", inputs=(a, rows[0], b, rows[1]), outputs=[((len(rows[0]),), np.float64)],
+                    backend=backend, n_threads=n_threads)
 
 
 def nmf_epoch(users, items, ratings, bu, bi, pu, qi, *, global_mean, biased=False, lr_bu=0.005, lr_bi=0.005,

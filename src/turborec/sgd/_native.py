@@ -19,3 +19,8 @@ def nmf_epoch(users, items, ratings, bu, bi, pu, qi, global_mean, biased, rates,
               out_pu, out_qi):
     _native.nmf_epoch(users, items, ratings, bu, bi, pu, qi, global_mean, biased, rates, n_threads, out_bu, out_bi,
                       out_pu, out_qi)
+
+
+def pair_dots(a, rows_a, b, rows_b, n_threads, out):
+    _native.pair_dots(a, rows_a, b, rows_b, n_threads, out)
+

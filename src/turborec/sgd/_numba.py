@@ -222,3 +222,31 @@ def nmf_epoch(users, items, ratings, bu, bi, pu, qi, global_mean, biased, rates,
     item_count = np.bincount(items, minlength=len(qi)).astype(pu.dtype)
     _nmf(users, items, ratings, user_count, item_count, zero, mu if biased else zero, bool(biased), rates, out_bu,
          out_bi, out_pu, out_qi)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _pair_dots(a, rows_a, b, rows_b, out):
+    k = a.shape[1]
+    for e in prange(len(rows_a)):
+        x, y = a[rows_a[e]], b[rows_b[e]]
+        s0 = s1 = s2 = s3 = 0.0
+        whole = k - k % 4
+        for f in range(0, whole, 4):
+            s0 += np.float64(x[f]) * np.float64(y[f])
+            s1 += np.float64(x[f + 1]) * np.float64(y[f + 1])
+            s2 += np.float64(x[f + 2]) * np.float64(y[f + 2])
+            s3 += np.float64(x[f + 3]) * np.float64(y[f + 3])
+        for f in range(whole, k):
+            if f % 4 == 0:
+                s0 += np.float64(x[f]) * np.float64(y[f])
+            elif f % 4 == 1:
+                s1 += np.float64(x[f]) * np.float64(y[f])
+            else:
+                s2 += np.float64(x[f]) * np.float64(y[f])
+        out[e] = (s0 + s1) + (s2 + s3)
+
+
+def pair_dots(a, rows_a, b, rows_b, n_threads, out):
+    """sgd.hpp's pair_dots (the same four partial sums, so the same bits)."""
+    launch(_pair_dots, n_threads, a, rows_a, b, rows_b, out)
+

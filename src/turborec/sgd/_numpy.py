@@ -122,3 +122,16 @@ def nmf_epoch(users, items, ratings, bu, bi, pu, qi, global_mean, biased, rates,
         move = (factors != 0) & (counts > 0)  # rows without ratings are never visited
         den += np.where(move, counts * reg * factors, 0)
         factors[move] *= num[move] / den[move]
+
+
+PAIR_CHUNK = 1024  # pairs gathered at a time: two (1024, k) float64 blocks stay in the cache
+
+
+def pair_dots(a, rows_a, b, rows_b, n_threads, out):
+    """``out[e] = a[rows_a[e]] . b[rows_b[e]]`` in float64 (each factor converted first; the
+    sum's order is NumPy's: the compiled backends agree to rounding)."""
+    a, b = a.astype(np.float64, copy=False), b.astype(np.float64, copy=False)
+    for start in range(0, len(rows_a), PAIR_CHUNK):
+        end = start + PAIR_CHUNK
+        np.einsum("ij,ij->i", a[rows_a[start:end]], b[rows_b[start:end]], out=out[start:end])
+
