@@ -617,7 +617,7 @@ void nmf_epoch(const std::int64_t* __restrict users, const std::int64_t* __restr
 template <class T>
 void pair_dots(const T* __restrict a, const std::int64_t* __restrict rows_a, const T* __restrict b,
                const std::int64_t* __restrict rows_b, index_t n, index_t k, int n_threads, double* __restrict out) {
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (n * k >= (1 << 18))
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (n * k >= (1 << 22))
   for (index_t e = 0; e < n; ++e) {
     const T* x = a + rows_a[e] * k;
     const T* y = b + rows_b[e] * k;
