@@ -147,6 +147,18 @@ TR_SGD_INLINE T dot_lanes_simd(const T* __restrict q, const T* __restrict p, ind
 // lanes in place. Lane g of the result is vector g's sum. GCC's shuffles; other compilers, and
 // vectors of fewer than four lanes, halve each vector alone.
 template <class T, std::size_t Bytes>
+TR_SGD_INLINE void halving_lanes(index_t size, index_t per, bool high,
+                                 typename SimdIndex<T, Bytes>::V& from) {  // see sums_by_halving
+  using Int = std::remove_reference_t<decltype(from[0])>;
+  constexpr index_t width = Bytes / sizeof(T);
+  const index_t half = size / 2;
+  for (index_t lane = 0; lane < width; ++lane) {
+    const index_t group = lane / half, l = lane % half;
+    from[lane] = Int(group < 2 * per ? (group / per) * width + (group % per) * size + l + (high ? half : 0) : 0);
+  }
+}
+
+template <class T, std::size_t Bytes>
 TR_SGD_INLINE void sums_by_halving(const typename SimdVec<T, Bytes>::V (&x)[4], T (&sums)[4]) {
   using V = typename SimdVec<T, Bytes>::V;
   constexpr index_t width = Bytes / sizeof(T);
@@ -154,20 +166,16 @@ TR_SGD_INLINE void sums_by_halving(const typename SimdVec<T, Bytes>::V (&x)[4], 
   if constexpr (width >= 4) {
     using I = typename SimdIndex<T, Bytes>::V;
     using Int = std::remove_reference_t<decltype(I{}[0])>;
-    // Lanes [0, width) of the result: for part `a` of `parts` groups of `size` lanes (of x,
-    // then of y, `per` groups in each), lane `l` of the group's low (high: + size / 2) half.
-    auto halves = [](index_t size, index_t per, bool high) TR_SGD_LAMBDA {
-      I from = {};
-      const index_t half = size / 2;
-      for (index_t lane = 0; lane < width; ++lane) {
-        const index_t group = lane / half, l = lane % half;
-        from[lane] = Int(group < 2 * per ? (group / per) * width + (group % per) * size + l + (high ? half : 0) : 0);
-      }
-      return from;
-    };
-    const V ab = __builtin_shuffle(x[0], x[1], halves(width, 1, false)) + __builtin_shuffle(x[0], x[1], halves(width, 1, true));
-    const V cd = __builtin_shuffle(x[2], x[3], halves(width, 1, false)) + __builtin_shuffle(x[2], x[3], halves(width, 1, true));
-    V v = __builtin_shuffle(ab, cd, halves(width / 2, 2, false)) + __builtin_shuffle(ab, cd, halves(width / 2, 2, true));
+    // halving_lanes(size, per, high): lanes [0, width) of the shuffle of (x, y) that takes, for
+    // each of 2 * per groups of `size` lanes (`per` in x, then `per` in y), its low (high) half.
+    I low, high;
+    halving_lanes<T, Bytes>(width, 1, false, low);
+    halving_lanes<T, Bytes>(width, 1, true, high);
+    const V ab = __builtin_shuffle(x[0], x[1], low) + __builtin_shuffle(x[0], x[1], high);
+    const V cd = __builtin_shuffle(x[2], x[3], low) + __builtin_shuffle(x[2], x[3], high);
+    halving_lanes<T, Bytes>(width / 2, 2, false, low);
+    halving_lanes<T, Bytes>(width / 2, 2, true, high);
+    V v = __builtin_shuffle(ab, cd, low) + __builtin_shuffle(ab, cd, high);
     for (index_t size = width / 4; size > 1; size /= 2) {  // four groups of `size` lanes in v
       I lo = {}, hi = {};
       for (index_t lane = 0; lane < 4 * (size / 2); ++lane) {
@@ -212,7 +220,8 @@ TR_SGD_INLINE void dots_lanes_simd(const T* const (&q)[kGroup], const T* const (
   const index_t n_vectors = k / width;
   for (index_t v = 0; v < n_vectors; v += count)
 #pragma GCC unroll 16
-    for (index_t c = 0; c < count && v + c < n_vectors; ++c)
+    for (index_t c = 0; c < count; ++c) {
+      if (v + c == n_vectors) break;
 #pragma GCC unroll 4
       for (index_t g = 0; g < kGroup; ++g) {
         V a, b;
@@ -220,6 +229,7 @@ TR_SGD_INLINE void dots_lanes_simd(const T* const (&q)[kGroup], const T* const (
         std::memcpy(&b, p[g] + (v + c) * width, Bytes);
         s[g][c] += a * b;
       }
+    }
   V sums[kGroup];
 #pragma GCC unroll 4
   for (index_t g = 0; g < kGroup; ++g) {
@@ -450,10 +460,12 @@ void svd_epoch(const std::int64_t* __restrict users, const std::int64_t* __restr
   T* p = p_rows.data();
   T* q = q_rows.data();
   const index_t stride = p_rows.stride(), G = n_blocks;
+  const bool own_items = n_items > n_users;  // a thread keeps the larger side's ranges in its cache
   std::unique_ptr<std::atomic<index_t>[]> done(new std::atomic<index_t>[G]);
   for (index_t b = 0; b < G; ++b) done[b].store(0, std::memory_order_relaxed);
 #pragma omp parallel num_threads(static_cast<int>(std::min<index_t>(n_threads, G))) default(none) \
-    shared(users, items, ratings, bounds, G, n_epochs, stride, global_mean, biased, rates, bu, bi, p, q, steps, done)
+    shared(users, items, ratings, bounds, G, n_epochs, stride, global_mean, biased, rates, bu, bi, p, q, steps, done, \
+           own_items)
   {
 #ifdef _OPENMP
     const index_t thread = omp_get_thread_num(), team = omp_get_num_threads();
@@ -462,9 +474,10 @@ void svd_epoch(const std::int64_t* __restrict users, const std::int64_t* __restr
 #endif
     for (index_t e = 0; e < n_epochs; ++e)
       for (index_t s = 0; s < G; ++s)
-        for (index_t b = thread; b < G; b += team) {
+        for (index_t owned = thread; owned < G; owned += team) {
+          const index_t b = own_items ? (owned - s + G) % G : owned;  // block (s, b): item range (b + s) % G
           const index_t sub_epoch = e * G + s;  // sub-epochs before this one, over all epochs
-          wait_for(done[(b + 1) % G], sub_epoch);
+          wait_for(done[own_items ? b : (b + 1) % G], sub_epoch);
           steps(users, items, ratings, bounds[s * G + b], bounds[s * G + b + 1], stride, global_mean, biased, true,
                 rates, bu, bi, p, q);
           done[b].store(sub_epoch + 1, std::memory_order_release);
