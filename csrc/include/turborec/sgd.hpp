@@ -435,13 +435,15 @@ inline void wait_for(const std::atomic<index_t>& counter, index_t target) {
 // arithmetic; G > 1 (not Surprise's order anyway) sums its dot products in 32 lanes
 // (dot_lanes_simd), on PaddedRows.
 //
-// The schedule: sub-epoch s = 0 .. G-1 of each epoch runs block (s, b) for every b. User range b
-// is only ever touched by blocks (., b), which thread b % n_threads runs in order; item range
+// The schedule: sub-epoch s = 0 .. G-1 of each epoch runs block (s, b) for every b. Thread
+// j % n_threads owns range j of the larger side and runs the blocks on it in order, so those rows
+// stay in its cache and need no wait. Owning user range b (more users than items): item range
 // (b + s) % G was last touched by block (s - 1, b + 1) (of the previous epoch when s = 0), so
-// block (s, b) starts once that one is done (done[b + 1], an acquire/release counter of the
-// sub-epochs row b + 1 has finished) and no other wait is needed. Every block then reads its rows
-// as the blocks before it in this fixed order left them, whichever thread ran what and when: the
-// result is the same for every thread count, without a barrier per sub-epoch.
+// block (s, b) starts once done[b + 1] (an acquire/release counter of the sub-epochs user range
+// b + 1 has finished) says so. Owning item ranges: user range b was last touched by block
+// (s - 1, b), so it waits for done[b]. Every block then reads its rows as the blocks before it in
+// this fixed order left them, whichever thread ran what and when: the result is the same for
+// every thread count, without a barrier per sub-epoch.
 // @param bounds    G * G + 1 non-decreasing offsets from 0 to n_ratings
 // @param n_epochs  >= 1
 template <class T>
