@@ -141,14 +141,11 @@ TR_SGD_INLINE T dot_lanes_simd(const T* __restrict q, const T* __restrict p, ind
   return sum_by_halving<T, Bytes>(s[0]);
 }
 
-// sum_by_halving of four vectors at once, the same adds (so the same bits): pairs of vectors
-// share one vector for each level of halving while it is wide enough (a's and b's halves side by
-// side, then a's, b's, c's and d's quarters), then that one vector halves its four groups of
-// lanes in place. Lane g of the result is vector g's sum. GCC's shuffles; other compilers, and
-// vectors of fewer than four lanes, halve each vector alone.
+// The shuffle of two vectors (x, y) that takes, for each of 2 * per groups of `size` lanes (`per`
+// groups in x, then `per` in y), the group's low half (high: its high half): sums_by_halving's.
 template <class T, std::size_t Bytes>
 TR_SGD_INLINE void halving_lanes(index_t size, index_t per, bool high,
-                                 typename SimdIndex<T, Bytes>::V& from) {  // see sums_by_halving
+                                 typename SimdIndex<T, Bytes>::V& from) {
   using Int = std::remove_reference_t<decltype(from[0])>;
   constexpr index_t width = Bytes / sizeof(T);
   const index_t half = size / 2;
@@ -158,6 +155,11 @@ TR_SGD_INLINE void halving_lanes(index_t size, index_t per, bool high,
   }
 }
 
+// sum_by_halving of four vectors at once, the same adds (so the same bits): pairs of vectors
+// share one vector for each level of halving while it is wide enough (a's and b's halves side by
+// side, then a's, b's, c's and d's quarters), then that one vector halves its four groups of
+// lanes in place. Lane g of the result is vector g's sum. GCC's shuffles; other compilers, and
+// vectors of fewer than four lanes, halve each vector alone.
 template <class T, std::size_t Bytes>
 TR_SGD_INLINE void sums_by_halving(const typename SimdVec<T, Bytes>::V (&x)[4], T (&sums)[4]) {
   using V = typename SimdVec<T, Bytes>::V;
@@ -166,8 +168,6 @@ TR_SGD_INLINE void sums_by_halving(const typename SimdVec<T, Bytes>::V (&x)[4], 
   if constexpr (width >= 4) {
     using I = typename SimdIndex<T, Bytes>::V;
     using Int = std::remove_reference_t<decltype(I{}[0])>;
-    // halving_lanes(size, per, high): lanes [0, width) of the shuffle of (x, y) that takes, for
-    // each of 2 * per groups of `size` lanes (`per` in x, then `per` in y), its low (high) half.
     I low, high;
     halving_lanes<T, Bytes>(width, 1, false, low);
     halving_lanes<T, Bytes>(width, 1, true, high);
@@ -431,9 +431,9 @@ inline void wait_for(const std::atomic<index_t>& counter, index_t target) {
 // fixed schedule); the same as n_epochs calls of one epoch. The caller ordered the ratings block
 // by block: block (s, b), stored at bounds[s * G + b] .. bounds[s * G + b + 1], holds the ratings
 // of the users of range b and the items of range (b + s) % G, in their given order (every user in
-// one of G ranges, every item in one: sgd.block_order's, checked by the binding). G = 1 is the plain sequential pass in the given order with Surprise's
-// arithmetic; G > 1 (not Surprise's order anyway) sums its dot products in 32 lanes
-// (dot_lanes_simd), on PaddedRows.
+// one of G ranges, every item in one: sgd.block_order's, checked by the binding). G = 1 is the
+// plain sequential pass in the given order with Surprise's arithmetic; G > 1 (not Surprise's
+// order anyway) sums its dot products in 32 lanes (dot_lanes_simd), on PaddedRows.
 //
 // The schedule: sub-epoch s = 0 .. G-1 of each epoch runs block (s, b) for every b. Thread
 // j % n_threads owns range j of the larger side and runs the blocks on it in order, so those rows
