@@ -32,8 +32,15 @@
 //   their updates commute, so their dot products, exps and updates run side by side (their
 //   dependency chains overlap) and give the sequential order's bits; otherwise each half of the
 //   group runs as a pair side by side when it is disjoint, else one sample after the other.
-// - verify: a user's row of at most kBprScan ids is compared whole, in vectors, without
-//   mispredicted branches (a binary search over the longer rows), and prefetched whole.
+// - verify: first the negative's bit in the user's one-hash Bloom filter (LikedFilter, 16 bits per
+//   liked item, built once per bpr_epochs call): one cache line, where the user's row is ~5 on
+//   compare_bpr.py's data. Only when the bit is set (the negatives the user liked and ~6% of the
+//   others) is the row read, prefetched on that condition: a row of at most kBprScan ids compared
+//   whole, in vectors, without mispredicted branches, a longer one binary searched. The filter has
+//   no false negatives, so it changes no result. It lives in huge pages (HugeBlock): in 4 KiB
+//   pages it gained nothing, its page translations costing what its lines saved.
+// - A fit's epochs run in one bpr_epochs call: the binding checks the CSR once and the filter is
+//   built once, not per epoch.
 //
 // Threads (Hogwild, as implicit): the samples are cut into chunks of kBprChunk consecutive
 // samples, handed to the threads as they come free (a thread the OS delays, on a shared machine,

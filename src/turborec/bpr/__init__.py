@@ -19,7 +19,8 @@ thread native, numba and numpy give bit-identical factors. With more threads the
 split among the threads (native: chunks of 16384 consecutive samples handed out as threads come
 free; numba: one contiguous block per thread) and the threads update shared rows without locks
 (Hogwild, as implicit): an update racing another on the same row may be lost, and results vary
-from run to run. See docs/bpr.md.
+from run to run. A model's fit runs all its epochs in one kernel call (:func:`epochs`: the native
+kernel checks the interactions and builds its liked-items filter once). See docs/bpr.md.
 """
 
 import numpy as np
