@@ -81,7 +81,7 @@ namespace turborec {
 
 namespace detail {
 
-inline constexpr index_t kBprPrefetch = 8;  // the prefetch distance, in samples
+inline constexpr index_t kBprPrefetch = 4;  // the prefetch distance, in samples (4 to 6 best of 2 to 12)
 inline constexpr index_t kBprLanes = 8;     // partial sums of the dot product (bpr/__init__.py LANES)
 inline constexpr index_t kBprGroup = 4;     // samples side by side when their rows are disjoint
 inline constexpr index_t kBprScan = 256;  // rows of at most this many liked items are scanned whole
