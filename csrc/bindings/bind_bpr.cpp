@@ -24,12 +24,12 @@ void run_epochs(CsrView<I> likes, const py::array& rows, py::ssize_t n_users, py
   expect(nnz <= (py::ssize_t{1} << 32), "user_items: at most 2**32 stored interactions, got " + std::to_string(nnz));
   T* x = output<T>(user_factors, "user_factors", 2);
   T* y = output<T>(item_factors, "item_factors", 2);
-  std::function<void(index_t)> after_epoch;
-  if (!on_epoch.is_none())
-    after_epoch = [&](index_t e) {
-      py::gil_scoped_acquire acquire;
-      on_epoch(e, counts[2 * e], counts[2 * e + 1]);
-    };
+  // Between epochs, with the GIL: a pending Ctrl-C ends the run (KeyboardInterrupt), then on_epoch.
+  const std::function<void(index_t)> after_epoch = [&](index_t e) {
+    py::gil_scoped_acquire acquire;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    if (!on_epoch.is_none()) on_epoch(e, counts[2 * e], counts[2 * e + 1]);
+  };
   py::gil_scoped_release release;
   bpr_epochs(likes, r, static_cast<index_t>(nnz), static_cast<index_t>(n_users), x, y,
              static_cast<index_t>(user_factors.shape(1)), static_cast<T>(learning_rate), static_cast<T>(regularization),

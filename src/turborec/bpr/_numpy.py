@@ -8,10 +8,10 @@ order; ``counts`` (int64, (n, 2)) receives each epoch's (correct, skipped); ``on
 None, is called as ``on_epoch(e, correct, skipped)`` after epoch ``e`` (an exception it raises
 ends the run).
 
-In an epoch of seed ``seed``, sample ``s`` (``s = 0 .. nnz - 1``) draws ``k = below(splitmix64(seed, 2s + 1), nnz)`` (the liked
-entry: user ``rows[k]``, item ``i = indices[k]``) and ``below(splitmix64(seed, 2s + 2), nnz)``
-(its item is the negative ``j``). In the factors' dtype ``T``, with ``lr`` and ``reg`` cast to
-``T``:
+In an epoch of seed ``seed``, sample ``s`` (``s = 0 .. nnz - 1``) draws
+``k = below(splitmix64(seed, 2s + 1), nnz)`` (the liked entry: user ``rows[k]``, item
+``i = indices[k]``) and ``below(splitmix64(seed, 2s + 2), nnz)`` (its item is the negative ``j``).
+In the factors' dtype ``T``, with ``lr`` and ``reg`` cast to ``T``:
 
 - the score ``x_u . (y_i - y_j)`` over all ``F + 1`` columns: element ``f`` is
   ``x_uf * (y_if - y_jf)``, added to lane ``f % 8`` in order of ``f``; the lanes are summed
