@@ -3,6 +3,7 @@ for bit with one thread; the sampling and update checked against implicit 0.7's 
 written out independently; its edge cases (users without items, users who liked everything,
 negatives equal to the positive), the Hogwild thread semantics, and hostile input."""
 
+import itertools
 import math
 
 import numpy as np
@@ -163,10 +164,11 @@ def simd_levels():
     return order[: order.index(here) + 1] if here in order else [here]
 
 
-def native_epoch(likes, x, y, lr, reg, seed, verify, simd):
-    x, y, counts = x.copy(), y.copy(), np.zeros(2, np.int64)
-    _native.bpr_epoch(*likes.arrays, likes.rows, x, y, lr, reg, seed, verify, 1, counts, simd=simd)
-    return x, y, counts
+def native_epoch(likes, x, y, lr, reg, seed, verify, simd, filter=True):
+    x, y, counts = x.copy(), y.copy(), np.zeros((1, 2), np.int64)
+    _native.bpr_epochs(*likes.arrays, likes.rows, x, y, np.array([seed], np.uint64), lr, reg, verify, None, 1, counts,
+                       simd=simd, filter=filter)
+    return x, y, counts[0]
 
 
 def group_kinds(likes, seed, verify, group=4):
@@ -210,8 +212,8 @@ def test_every_clone_equals_the_reference_for_every_width(rng, dtype, n_cols):
         seed = int(rng.integers(0, 2**63))
         want = bpr_epoch(matrix, x, y, learning_rate=0.05, regularization=0.02, seed=seed,
                          verify_negative_samples=verify, backend="numpy", n_threads=1)
-        for level in simd_levels():
-            got = native_epoch(likes, x, y, 0.05, 0.02, seed, verify, level)
+        for level, filter in itertools.product(simd_levels(), (True, False)):
+            got = native_epoch(likes, x, y, 0.05, 0.02, seed, verify, level, filter)
             np.testing.assert_array_equal(got[0], want[0], err_msg=level)
             np.testing.assert_array_equal(got[1], want[1], err_msg=level)
             assert tuple(got[2]) == want[2:], level
@@ -251,8 +253,8 @@ def test_short_rows_scanned_and_long_rows_searched_verify_alike(rng, dtype):
     seed = int(rng.integers(0, 2**63))
     want = bpr_epoch(matrix, x, y, learning_rate=0.1, seed=seed, backend="numpy", n_threads=1)
     assert 0 < want[3] < matrix.nnz  # some negatives liked, some not
-    for level in simd_levels():
-        got = native_epoch(likes, x, y, 0.1, 0.01, seed, True, level)
+    for level, filter in itertools.product(simd_levels(), (True, False)):
+        got = native_epoch(likes, x, y, 0.1, 0.01, seed, True, level, filter)
         np.testing.assert_array_equal(got[0], want[0], err_msg=level)
         np.testing.assert_array_equal(got[1], want[1], err_msg=level)
         assert tuple(got[2]) == want[2:], level
@@ -279,7 +281,7 @@ def test_threads_share_the_chunks_of_a_long_epoch(rng):
 
 def test_the_binding_refuses_a_clone_this_cpu_lacks():
     with pytest.raises(ValueError, match="simd: neon is not supported by this CPU"):
-        _native.bpr_epoch(**_raw_args(), simd="neon")
+        _native.bpr_epochs(**_raw_args(), simd="neon")
 
 
 # ---------------------------------------------------------------- edge cases
@@ -398,8 +400,8 @@ def test_bad_arguments_are_refused_by_name(every_backend, change, error, message
 def _raw_args(**changes):
     args = dict(indptr=np.array([0, 2, 3], np.int32), indices=np.array([0, 2, 1], np.int32),
                 rows=np.array([0, 0, 1], np.int32), user_factors=np.ones((2, 3), np.float32),
-                item_factors=np.ones((3, 3), np.float32), learning_rate=0.1, regularization=0.0, seed=1, verify=True,
-                n_threads=1, counts=np.zeros(2, np.int64))
+                item_factors=np.ones((3, 3), np.float32), seeds=np.array([1], np.uint64), learning_rate=0.1,
+                regularization=0.0, verify=True, on_epoch=None, n_threads=1, counts=np.zeros((1, 2), np.int64))
     return {**args, **changes}
 
 
@@ -415,14 +417,18 @@ def _raw_args(**changes):
     (dict(item_factors=np.ones((2, 3), np.float32)), ValueError, "user_items.indices: 2 out of range"),
     (dict(indices=np.array([2, 0, 1], np.int32)), ValueError, "user_items.indices: must be sorted"),
     (dict(indptr=np.array([0, 9, 3], np.int32)), ValueError, "user_items.indptr: must never decrease"),
-    (dict(counts=np.zeros(3, np.int64)), ValueError, r"counts: expected shape \(2,\)"),
+    (dict(counts=np.zeros((1, 3), np.int64)), ValueError, r"counts: expected shape \(1, 2\)"),
+    (dict(counts=np.zeros(2, np.int64)), ValueError, r"counts: expected 2-D array, got shape \(2,\)"),
+    (dict(seeds=np.array([1, 2], np.uint64)), ValueError, r"counts: expected shape \(2, 2\) \(one row per seed\)"),
+    (dict(seeds=np.array([1], np.int64)), TypeError, "seeds: expected dtype uint64"),
+    (dict(on_epoch=3), TypeError, "on_epoch: expected a callable or None"),
     (dict(n_threads=0), ValueError, "n_threads: expected 1 to"),
 ])
 def test_the_binding_refuses_inconsistent_arrays(change, error, message):
     args = _raw_args(**change)
     before = {name: value.copy() for name, value in args.items() if isinstance(value, np.ndarray)}
     with pytest.raises(error, match=message):
-        _native.bpr_epoch(**args)
+        _native.bpr_epochs(**args)
     for name, value in before.items():
         np.testing.assert_array_equal(args[name], value)
 
@@ -431,15 +437,15 @@ def test_the_binding_refuses_read_only_and_shared_factors():
     frozen = np.ones((2, 3), np.float32)
     frozen.flags.writeable = False
     with pytest.raises(ValueError, match="user_factors: array is read-only"):
-        _native.bpr_epoch(**_raw_args(user_factors=frozen))
+        _native.bpr_epochs(**_raw_args(user_factors=frozen))
     shared = np.ones((3, 3), np.float32)
     block = np.ones((4, 3), np.float32)
     for users, items in ((shared, shared), (block[:3], block[1:])):  # the same array, overlapping views
         with pytest.raises(ValueError, match="item_factors: must not share memory with user_factors"):
-            _native.bpr_epoch(**_raw_args(indptr=np.array([0, 2, 3, 3], np.int32), user_factors=users,
-                                          item_factors=items))
+            _native.bpr_epochs(**_raw_args(indptr=np.array([0, 2, 3, 3], np.int32), user_factors=users,
+                                           item_factors=items))
     apart = np.ones((5, 3), np.float32)
-    _native.bpr_epoch(**_raw_args(user_factors=apart[:2], item_factors=apart[2:]))  # one buffer, no overlap: fine
+    _native.bpr_epochs(**_raw_args(user_factors=apart[:2], item_factors=apart[2:]))  # one buffer, no overlap: fine
     args = _raw_args()
-    _native.bpr_epoch(**args)
+    _native.bpr_epochs(**args)
     assert args["counts"].sum() <= 3

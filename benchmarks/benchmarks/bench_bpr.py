@@ -33,14 +33,15 @@ def _problem(n_items, dtype=np.float32):
 
 
 class BprEpoch:
-    """One epoch (nnz samples) of the kernel as the model calls it: factors updated in place."""
+    """One epoch (nnz samples) of the kernel, factors updated in place (a model's fit runs all its
+    epochs in one such call)."""
 
     params = [
         # backend: every host backend of the family; unavailable ones are skipped
         HOST_BACKENDS,
         # n_items: 500 (every backend) or 50,000 (compiled backends; 100,000 users, ~5M samples)
         [SMALL, 50_000],
-        # verify_negative_samples: the binary search per sample, or not
+        # verify_negative_samples: the lookup of each negative among the user's likes, or not
         [True, False],
         # n_threads: the reproducible mode, and Hogwild on two threads
         [1, 2],
@@ -52,11 +53,11 @@ class BprEpoch:
         self.likes, self.user_factors, self.item_factors = _problem(n_items)
         # Warm-up: JIT compilation (numba) and thread-pool start-up stay out of the timing.
         tiny = bpr.as_likes(sp.csr_matrix(np.eye(4)))
-        bpr.epoch(tiny, np.ones((4, 3), np.float32), np.ones((4, 3), np.float32), 0.01, 0.01, 0, verify, backend,
-                  n_threads)
+        bpr.epochs(tiny, np.ones((4, 3), np.float32), np.ones((4, 3), np.float32), 0.01, 0.01, [0], verify, backend,
+                   n_threads)
 
     def _run(self, backend, verify, n_threads):
-        bpr.epoch(self.likes, self.user_factors, self.item_factors, 0.01, 0.01, 1, verify, backend, n_threads)
+        bpr.epochs(self.likes, self.user_factors, self.item_factors, 0.01, 0.01, [1], verify, backend, n_threads)
 
     def time_epoch(self, backend, n_items, verify, n_threads):
         self._run(backend, verify, n_threads)

@@ -10,9 +10,10 @@ namespace turborec::bind {
 namespace {
 
 template <class T, class I>
-void run_epoch(CsrView<I> likes, const py::array& rows, py::ssize_t n_users, py::array& user_factors,
-               py::array& item_factors, double learning_rate, double regularization, std::uint64_t seed, bool verify,
-               int n_threads, std::int64_t* counts, const std::string& simd) {
+void run_epochs(CsrView<I> likes, const py::array& rows, py::ssize_t n_users, py::array& user_factors,
+                py::array& item_factors, double learning_rate, double regularization, const std::uint64_t* seeds,
+                py::ssize_t n_epochs, bool verify, int n_threads, std::int64_t* counts, const std::string& simd,
+                bool filter, const py::object& on_epoch) {
   const py::ssize_t nnz = static_cast<py::ssize_t>(likes.indptr[n_users]);
   const I* r = input<I>(rows, "rows", 1);
   expect(rows.shape(0) == nnz, "rows: expected one entry per stored interaction (" + std::to_string(nnz) +
@@ -23,15 +24,25 @@ void run_epoch(CsrView<I> likes, const py::array& rows, py::ssize_t n_users, py:
   expect(nnz <= (py::ssize_t{1} << 32), "user_items: at most 2**32 stored interactions, got " + std::to_string(nnz));
   T* x = output<T>(user_factors, "user_factors", 2);
   T* y = output<T>(item_factors, "item_factors", 2);
+  // Between epochs, with the GIL: a pending Ctrl-C ends the run (KeyboardInterrupt), then on_epoch.
+  const std::function<void(index_t)> after_epoch = [&](index_t e) {
+    py::gil_scoped_acquire acquire;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    if (!on_epoch.is_none()) on_epoch(e, counts[2 * e], counts[2 * e + 1]);
+  };
   py::gil_scoped_release release;
-  bpr_epoch(likes, r, static_cast<index_t>(nnz), x, y, static_cast<index_t>(user_factors.shape(1)),
-            static_cast<T>(learning_rate), static_cast<T>(regularization), seed, verify, n_threads, counts, simd);
+  bpr_epochs(likes, r, static_cast<index_t>(nnz), static_cast<index_t>(n_users), x, y,
+             static_cast<index_t>(user_factors.shape(1)), static_cast<T>(learning_rate), static_cast<T>(regularization),
+             seeds, static_cast<index_t>(n_epochs), verify, n_threads, counts, simd, filter, after_epoch);
 }
 
-void bpr_epoch_any(const py::array& indptr, const py::array& indices, const py::array& rows,
-                   py::array& user_factors, py::array& item_factors, double learning_rate, double regularization,
-                   std::uint64_t seed, bool verify, int n_threads, py::array& counts, const std::string& simd) {
+void bpr_epochs_any(const py::array& indptr, const py::array& indices, const py::array& rows,
+                    py::array& user_factors, py::array& item_factors, const py::array& seeds, double learning_rate,
+                    double regularization, bool verify, const py::object& on_epoch, int n_threads,
+                    py::array& counts, const std::string& simd, bool filter) {
   expect_n_threads(n_threads);
+  if (!on_epoch.is_none() && !PyCallable_Check(on_epoch.ptr()))
+    throw py::type_error("on_epoch: expected a callable or None");
   {  // "" (the CPU's best) or a level this CPU runs: every level gives the same bits
     const std::string here = simd_level();
     const bool supported = simd.empty() || simd == "sse2" || simd == "scalar" || simd == here ||
@@ -61,28 +72,32 @@ void bpr_epoch_any(const py::array& indptr, const py::array& indices, const py::
                        b + item_factors.nbytes() <= a;
     expect(apart, "item_factors: must not share memory with user_factors");
   }
-  std::int64_t* c = output<std::int64_t>(counts, "counts", 1);
-  expect(counts.shape(0) == 2, "counts: expected shape (2,), got " + shape_str(counts));
+  const std::uint64_t* e = input<std::uint64_t>(seeds, "seeds", 1);
+  const py::ssize_t n_epochs = seeds.shape(0);
+  std::int64_t* c = output<std::int64_t>(counts, "counts", 2);
+  expect(counts.shape(0) == n_epochs && counts.shape(1) == 2,
+         "counts: expected shape (" + std::to_string(n_epochs) + ", 2) (one row per seed), got " + shape_str(counts));
   with_csr(indptr, indices, n_users, n_items, "user_items", [&](auto likes) {
     using I = std::remove_const_t<std::remove_pointer_t<decltype(likes.indptr)>>;
     if (single)
-      run_epoch<float, I>(likes, rows, n_users, user_factors, item_factors, learning_rate, regularization, seed,
-                          verify, n_threads, c, simd);
+      run_epochs<float, I>(likes, rows, n_users, user_factors, item_factors, learning_rate, regularization, e,
+                           n_epochs, verify, n_threads, c, simd, filter, on_epoch);
     else
-      run_epoch<double, I>(likes, rows, n_users, user_factors, item_factors, learning_rate, regularization, seed,
-                           verify, n_threads, c, simd);
+      run_epochs<double, I>(likes, rows, n_users, user_factors, item_factors, learning_rate, regularization, e,
+                            n_epochs, verify, n_threads, c, simd, filter, on_epoch);
   });
 }
 
 }  // namespace
 
 void bind_bpr(py::module_& m) {
-  m.def("bpr_epoch", &bpr_epoch_any, py::arg("indptr").noconvert(), py::arg("indices").noconvert(),
+  m.def("bpr_epochs", &bpr_epochs_any, py::arg("indptr").noconvert(), py::arg("indices").noconvert(),
         py::arg("rows").noconvert(), py::arg("user_factors").noconvert(), py::arg("item_factors").noconvert(),
-        py::arg("learning_rate"), py::arg("regularization"), py::arg("seed"), py::arg("verify"),
-        py::arg("n_threads"), py::arg("counts").noconvert(), py::arg("simd") = "",
-        "One BPR epoch (turborec/bpr.hpp), updating the factors in place; counts = (correct, skipped). simd: "
-        "the instruction-set clone to run (tests; '' = the CPU's best).");
+        py::arg("seeds").noconvert(), py::arg("learning_rate"), py::arg("regularization"), py::arg("verify"),
+        py::arg("on_epoch"), py::arg("n_threads"), py::arg("counts").noconvert(), py::arg("simd") = "", py::arg("filter") = true,
+        "BPR epochs, one per seed (turborec/bpr.hpp's bpr_epochs), updating the factors in place; counts[e] = "
+        "(correct, skipped) of epoch e, and on_epoch(e, correct, skipped) is called after it (None: not). simd: the instruction-set clone to run, filter: verify through the "
+        "liked-items filter (tests; every choice gives the same bits).");
 }
 
 }  // namespace turborec::bind

@@ -19,7 +19,8 @@ thread native, numba and numpy give bit-identical factors. With more threads the
 split among the threads (native: chunks of 16384 consecutive samples handed out as threads come
 free; numba: one contiguous block per thread) and the threads update shared rows without locks
 (Hogwild, as implicit): an update racing another on the same row may be lost, and results vary
-from run to run. See docs/bpr.md.
+from run to run. A model's fit runs all its epochs in one kernel call (:func:`epochs`: the native
+kernel checks the interactions and builds its liked-items filter once). See docs/bpr.md.
 """
 
 import numpy as np
@@ -114,13 +115,17 @@ def check_settings(learning_rate, regularization, seed, verify_negative_samples)
     return learning_rate, regularization, seed, v.as_bool(verify_negative_samples, "verify_negative_samples")
 
 
-def epoch(likes, user_factors, item_factors, learning_rate, regularization, seed, verify, backend, n_threads):
-    """:func:`bpr_epoch` on operands already checked, updating the factors IN PLACE (the model's
-    own arrays); returns ``(correct, skipped)``."""
-    counts = dispatch("bpr", "bpr_epoch", inputs=(likes.arrays, likes.rows, user_factors, item_factors),
-                      params=(learning_rate, regularization, seed, verify), outputs=[((2,), np.int64)],
-                      backend=backend, n_threads=n_threads)
-    return int(counts[0]), int(counts[1])
+def epochs(likes, user_factors, item_factors, learning_rate, regularization, seeds, verify, backend, n_threads,
+           on_epoch=None):
+    """``len(seeds)`` epochs of :func:`bpr_epoch`, one per seed in order, on operands already
+    checked, updating the factors IN PLACE (the model's own arrays), in one kernel call (the native
+    kernel sets up its liked-items filter once for all). ``on_epoch(e, correct, skipped)``, when
+    given, is called after epoch ``e``. Returns the (correct, skipped) of each epoch, int64 of
+    shape ``(len(seeds), 2)``."""
+    seeds = np.asarray(seeds, dtype=np.uint64).reshape(-1)
+    return dispatch("bpr", "bpr_epochs", inputs=(likes.arrays, likes.rows, user_factors, item_factors, seeds),
+                    params=(learning_rate, regularization, verify, on_epoch), outputs=[((len(seeds), 2), np.int64)],
+                    backend=backend, n_threads=n_threads)
 
 
 def bpr_epoch(user_items, user_factors, item_factors, *, learning_rate=0.01, regularization=0.01, seed=0,
@@ -159,6 +164,7 @@ def bpr_epoch(user_items, user_factors, item_factors, *, learning_rate=0.01, reg
     likes = as_likes(user_items)
     x, y = check_factors(user_factors, item_factors, likes.shape)
     settings = check_settings(learning_rate, regularization, seed, verify_negative_samples)
+    learning_rate, regularization, seed, verify = settings
     x, y = x.copy(), y.copy()
-    correct, skipped = epoch(likes, x, y, *settings, backend, n_threads)
-    return x, y, correct, skipped
+    (correct, skipped), = epochs(likes, x, y, learning_rate, regularization, [seed], verify, backend, n_threads)
+    return x, y, int(correct), int(skipped)

@@ -1,4 +1,4 @@
-"""Numba BPR epoch: the C++ kernel's algorithm (``csrc/include/turborec/bpr.hpp``), block for
+"""Numba BPR epochs: the C++ kernel's algorithm (``csrc/include/turborec/bpr.hpp``), block for
 block and operation for operation. Contract: ``_numpy.py``."""
 
 import math
@@ -81,11 +81,14 @@ def _epoch(indptr, indices, rows, x, y, lr, reg, seed, verify, n_blocks, counts)
     counts[1] = per_block[:, 1].sum()
 
 
-def bpr_epoch(likes, rows, user_factors, item_factors, learning_rate, regularization, seed, verify, n_threads,
-              counts):
+def bpr_epochs(likes, rows, user_factors, item_factors, seeds, learning_rate, regularization, verify, on_epoch,
+               n_threads, counts):
     indptr, indices = likes
     T = user_factors.dtype.type
+    indptr, indices = indptr.astype(np.int64, copy=False), indices.astype(np.int64, copy=False)
     rows = rows.astype(np.int64, copy=False)
-    launch(_epoch, n_threads, indptr.astype(np.int64, copy=False), indices.astype(np.int64, copy=False), rows,
-           user_factors, item_factors, T(learning_rate), T(regularization), np.uint64(seed), bool(verify),
-           n_threads, counts)
+    for e, seed in enumerate(seeds):
+        launch(_epoch, n_threads, indptr, indices, rows, user_factors, item_factors, T(learning_rate),
+               T(regularization), np.uint64(seed), bool(verify), n_threads, counts[e])
+        if on_epoch is not None:
+            on_epoch(e, int(counts[e, 0]), int(counts[e, 1]))

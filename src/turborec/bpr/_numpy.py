@@ -1,14 +1,17 @@
-"""The reference BPR epoch: one sample at a time, in order. Slow and obviously correct.
+"""The reference BPR epochs: one sample at a time, in order. Slow and obviously correct.
 
 Contract every backend meets (validation happened in ``__init__.py``): ``likes`` is a CSR
 ``(indptr, indices)`` of the users' liked items (sorted rows, no duplicates), ``rows`` the user of
 each stored entry, ``user_factors`` / ``item_factors`` C-contiguous float32 or float64 arrays of
-one width ``F + 1``, updated in place; ``counts`` (int64, 2) receives (correct, skipped).
+one width ``F + 1``, updated in place; ``seeds`` (uint64, n) the seed of each epoch, run in
+order; ``counts`` (int64, (n, 2)) receives each epoch's (correct, skipped); ``on_epoch``, when not
+None, is called as ``on_epoch(e, correct, skipped)`` after epoch ``e`` (an exception it raises
+ends the run).
 
-Sample ``s`` (``s = 0 .. nnz - 1``) draws ``k = below(splitmix64(seed, 2s + 1), nnz)`` (the liked
-entry: user ``rows[k]``, item ``i = indices[k]``) and ``below(splitmix64(seed, 2s + 2), nnz)``
-(its item is the negative ``j``). In the factors' dtype ``T``, with ``lr`` and ``reg`` cast to
-``T``:
+In an epoch of seed ``seed``, sample ``s`` (``s = 0 .. nnz - 1``) draws
+``k = below(splitmix64(seed, 2s + 1), nnz)`` (the liked entry: user ``rows[k]``, item
+``i = indices[k]``) and ``below(splitmix64(seed, 2s + 2), nnz)`` (its item is the negative ``j``).
+In the factors' dtype ``T``, with ``lr`` and ``reg`` cast to ``T``:
 
 - the score ``x_u . (y_i - y_j)`` over all ``F + 1`` columns: element ``f`` is
   ``x_uf * (y_if - y_jf)``, added to lane ``f % 8`` in order of ``f``; the lanes are summed
@@ -39,8 +42,16 @@ def _exp(value):
         return math.inf
 
 
-def bpr_epoch(likes, rows, user_factors, item_factors, learning_rate, regularization, seed, verify, n_threads,
-              counts):
+def bpr_epochs(likes, rows, user_factors, item_factors, seeds, learning_rate, regularization, verify, on_epoch,
+               n_threads, counts):
+    for e, seed in enumerate(seeds):
+        counts[e] = _epoch(likes, rows, user_factors, item_factors, learning_rate, regularization, int(seed), verify)
+        if on_epoch is not None:
+            on_epoch(e, int(counts[e, 0]), int(counts[e, 1]))
+
+
+def _epoch(likes, rows, user_factors, item_factors, learning_rate, regularization, seed, verify):
+    """One epoch; returns (correct, skipped)."""
     indptr, indices = likes
     nnz = len(rows)
     x, y = user_factors, item_factors
@@ -71,4 +82,4 @@ def bpr_epoch(likes, rows, user_factors, item_factors, learning_rate, regulariza
         y[j, :last] = y[j, :last] + lr * (-z * t - reg * y[j, :last])
         y[i, last] = y[i, last] + lr * (z - reg * y[i, last])
         y[j, last] = y[j, last] + lr * (-z - reg * y[j, last])
-    counts[:] = correct, skipped
+    return correct, skipped

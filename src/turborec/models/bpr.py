@@ -120,16 +120,20 @@ class BayesianPersonalizedRanking(TrainedFactorModel):
         self._start(likes, factors, dtype, rs)
         seeds = rs.integers(0, 2**64, size=iterations, dtype=np.uint64)
         with progress_bar(show, total=iterations, desc="BPR", unit="epoch") as bar:
-            for epoch, seed in enumerate(seeds):
-                start = time.perf_counter()
-                correct, skipped = _bpr.epoch(likes, self.user_factors, self.item_factors, learning_rate,
-                                              regularization, int(seed), verify, self.backend_, self.n_threads_)
+            started = time.perf_counter()
+
+            def on_epoch(epoch, correct, skipped):  # after each epoch, inside the one kernel call
+                nonlocal started
                 bar.update(1)
                 if hasattr(bar, "set_postfix") and likes.nnz > skipped:
                     bar.set_postfix(train_auc=f"{100.0 * correct / (likes.nnz - skipped):.2f}%",
                                     skipped=f"{100.0 * skipped / likes.nnz:.2f}%", refresh=False)
                 if callback is not None:
-                    callback(epoch, time.perf_counter() - start, correct, skipped)
+                    callback(epoch, time.perf_counter() - started, correct, skipped)
+                started = time.perf_counter()
+
+            _bpr.epochs(likes, self.user_factors, self.item_factors, learning_rate, regularization, seeds, verify,
+                        self.backend_, self.n_threads_, on_epoch if show or callback is not None else None)
         if not (np.isfinite(self.user_factors).all() and np.isfinite(self.item_factors).all()):
             raise ValueError("fit: the factors diverged to NaN or inf; lower learning_rate")
         return self
