@@ -19,11 +19,13 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "blas.hpp"
 #include "common.hpp"
 #include "simd.hpp"
+#include "topk_quantized.hpp"
 
 namespace turborec {
 
@@ -364,6 +366,23 @@ struct EncoderBlock {
 
 namespace detail {
 
+// Scratch of one forward pass kept between the calls of a thread up to this size (a one-user
+// request needs ~0.2 MB): no allocation, page fault or heap trim per request. Larger passes
+// (a batch of 256 needs ~50 MB) allocate their own and free it.
+inline constexpr std::size_t kKeptScratchBytes = std::size_t(4) << 20;
+
+// `count` elements of scratch: this thread's kept buffer, or `own` for a pass too large to keep.
+template <class T>
+T* forward_scratch(std::size_t count, std::vector<T>& own) {
+  if (count * sizeof(T) > kKeptScratchBytes) {
+    own.resize(count);
+    return own.data();
+  }
+  thread_local std::vector<T> kept;
+  if (kept.size() < count) kept.resize(count);
+  return kept.data();
+}
+
 // Columns [col, col + D) of each of the rows of a (rows, stride) matrix, packed to (rows, D).
 template <class T>
 void take_columns(const T* src, index_t rows, index_t stride, index_t col, index_t D, T* dst) {
@@ -392,48 +411,109 @@ void encoder_forward(const std::int32_t* __restrict ids, const std::int32_t* __r
                      double eps, Activation act, index_t block_rows, int n_threads, T* __restrict out) {
   TR_CHECK(n_blocks >= 1, "blocks: expected at least one");
   const index_t rows = n * width;
-  std::vector<T> x(rows * D), h(rows * D), q(rows * D), keys(rows * D), values(rows * D), mixed(rows * 3 * D),
-      context(rows * D), attended(rows * D), a(rows * D), hidden(rows * inner), last(n * D);
+  std::vector<T> own;  // the scratch of a pass too large to keep between calls
+  T* next = detail::forward_scratch<T>(static_cast<std::size_t>(rows * (11 * D + inner) + n * D), own);
+  const auto take = [&next](index_t count) { return std::exchange(next, next + count); };
+  T *x = take(rows * D), *h = take(rows * D), *q = take(rows * D), *keys = take(rows * D), *values = take(rows * D),
+    *mixed = take(rows * 3 * D), *context = take(rows * D), *attended = take(rows * D), *a = take(rows * D),
+    *hidden = take(rows * inner), *last = take(n * D);
   for (index_t r = 0; r < rows; ++r) {  // item_embedding[ids] + position_embedding[0 .. width-1]
     TR_CHECK(ids[r] >= 0 && ids[r] < item_rows, "ids: each must be a row of the item table");
     const T* item = items + static_cast<index_t>(ids[r]) * D;
     const T* position = positions + (r % width) * D;
     for (index_t c = 0; c < D; ++c) x[r * D + c] = item[c] + position[c];
   }
-  layer_norm(x.data(), static_cast<const T*>(nullptr), rows, D, ln_weight, ln_bias, eps, n_threads, h.data());
+  layer_norm(x, static_cast<const T*>(nullptr), rows, D, ln_weight, ln_bias, eps, n_threads, h);
   for (index_t i = 0; i < n_blocks; ++i) {
     const EncoderBlock<T>& p = blocks[i];
     const bool final_block = i == n_blocks - 1;
     index_t m = rows;     // the rows this block carries past attention
-    const T* x_in = h.data();
+    const T* x_in = h;
     if (final_block) {  // keys and values of every position, the query of the last real one
-      linear(h.data(), rows, D, p.qkv + D * D, 2 * D, p.qkv_bias + D, Activation::none, block_rows, n_threads,
-             mixed.data());
-      detail::take_columns(mixed.data(), rows, 2 * D, 0, D, keys.data());
-      detail::take_columns(mixed.data(), rows, 2 * D, D, D, values.data());
+      linear(h, rows, D, p.qkv + D * D, 2 * D, p.qkv_bias + D, Activation::none, block_rows, n_threads,
+             mixed);
+      detail::take_columns(mixed, rows, 2 * D, 0, D, keys);
+      detail::take_columns(mixed, rows, 2 * D, D, D, values);
       for (index_t b = 0; b < n; ++b) {
         TR_CHECK(lengths[b] >= 1 && lengths[b] <= width, "lengths: each must be in [1, width]");
-        const T* row = h.data() + (b * width + lengths[b] - 1) * D;
-        std::copy(row, row + D, last.data() + b * D);
+        const T* row = h + (b * width + lengths[b] - 1) * D;
+        std::copy(row, row + D, last + b * D);
       }
-      linear(last.data(), n, D, p.qkv, D, p.qkv_bias, Activation::none, block_rows, n_threads, q.data());
+      linear(last, n, D, p.qkv, D, p.qkv_bias, Activation::none, block_rows, n_threads, q);
       m = n;
-      x_in = last.data();
+      x_in = last;
     } else {
-      linear(h.data(), rows, D, p.qkv, 3 * D, p.qkv_bias, Activation::none, block_rows, n_threads, mixed.data());
-      detail::take_columns(mixed.data(), rows, 3 * D, 0, D, q.data());
-      detail::take_columns(mixed.data(), rows, 3 * D, D, D, keys.data());
-      detail::take_columns(mixed.data(), rows, 3 * D, 2 * D, D, values.data());
+      linear(h, rows, D, p.qkv, 3 * D, p.qkv_bias, Activation::none, block_rows, n_threads, mixed);
+      detail::take_columns(mixed, rows, 3 * D, 0, D, q);
+      detail::take_columns(mixed, rows, 3 * D, D, D, keys);
+      detail::take_columns(mixed, rows, 3 * D, 2 * D, D, values);
     }
-    masked_attention(q.data(), keys.data(), values.data(), lengths, n, width, D, n_heads, causal, final_block,
-                     n_threads, context.data());
-    linear(context.data(), m, D, p.out, D, p.out_bias, Activation::none, block_rows, n_threads, attended.data());
-    layer_norm(attended.data(), x_in, m, D, p.ln1_weight, p.ln1_bias, eps, n_threads, a.data());
-    linear(a.data(), m, D, p.ff1, inner, p.ff1_bias, act, block_rows, n_threads, hidden.data());
-    linear(hidden.data(), m, inner, p.ff2, D, p.ff2_bias, Activation::none, block_rows, n_threads, attended.data());
-    layer_norm(attended.data(), a.data(), m, D, p.ln2_weight, p.ln2_bias, eps, n_threads,
-               final_block ? out : h.data());
+    masked_attention(q, keys, values, lengths, n, width, D, n_heads, causal, final_block,
+                     n_threads, context);
+    linear(context, m, D, p.out, D, p.out_bias, Activation::none, block_rows, n_threads, attended);
+    layer_norm(attended, x_in, m, D, p.ln1_weight, p.ln1_bias, eps, n_threads, a);
+    linear(a, m, D, p.ff1, inner, p.ff1_bias, act, block_rows, n_threads, hidden);
+    linear(hidden, m, inner, p.ff2, D, p.ff2_bias, Activation::none, block_rows, n_threads, attended);
+    layer_norm(attended, a, m, D, p.ln2_weight, p.ln2_bias, eps, n_threads,
+               final_block ? out : h);
   }
+}
+
+
+// The exclusion CSR of a batch for its recommendations: row b holds the padding id 0 and, with
+// exclude_seen, every item of seen[seen_indptr[b] .. seen_indptr[b + 1]), sorted, once each
+// (the model's _sequences.exclusion, the same arrays).
+// @param seen_indptr  n + 1, monotone;  @param seen  seen_indptr[n] item ids, each >= 0
+inline void seen_exclusion(const std::int64_t* seen_indptr, const std::int64_t* seen, index_t n, bool exclude_seen,
+                           std::vector<std::int64_t>& indptr, std::vector<std::int64_t>& indices) {
+  indptr.assign(1, 0);
+  indices.clear();
+  indices.reserve(static_cast<std::size_t>(n + (exclude_seen ? seen_indptr[n] : 0)));
+  for (index_t b = 0; b < n; ++b) {
+    const std::size_t begin = indices.size();
+    indices.push_back(0);
+    if (exclude_seen) indices.insert(indices.end(), seen + seen_indptr[b], seen + seen_indptr[b + 1]);
+    std::sort(indices.begin() + begin, indices.end());
+    indices.erase(std::unique(indices.begin() + begin, indices.end()), indices.end());
+    indptr.push_back(static_cast<std::int64_t>(indices.size()));
+  }
+}
+
+// RecBole SASRec's recommend in one call: encoder_forward (float32), then every item of the
+// scored table dotted with each user representation and the best k kept, the padding id 0 and
+// (with exclude_seen) the seen items excluded: exactly (topk_dot), or over the int8 table with
+// its exact re-rank (topk_dot_quantized, the queries quantised here: quantize_query_codes).
+// The same arithmetic as the forward pass, then the selection kernel, called one after the other.
+// @param seen_indptr, seen  the items of each sequence, all of them (see seen_exclusion)
+// @param scored     m * D: the items scored (item_embedding.weight's first m rows)
+// @param codes, scales  the int8 table of `scored` (topk_quantized.hpp's layout), or both null: exact scores
+// @param k          1 <= k <= n_candidates <= m (n_candidates: re-scored per user, the int8 table only)
+// @param plan       the selection kernel's TilePlan
+// @param ids, values  n * k, written
+inline void encoder_topk(const std::int32_t* __restrict ids, const std::int32_t* __restrict lengths, index_t n,
+                         index_t width, const float* __restrict items, index_t item_rows,
+                         const float* __restrict positions, index_t D, index_t inner,
+                         const EncoderBlock<float>* blocks, index_t n_blocks, const float* __restrict ln_weight,
+                         const float* __restrict ln_bias, index_t n_heads, bool causal, double eps, Activation act,
+                         index_t block_rows, const std::int64_t* seen_indptr, const std::int64_t* seen,
+                         bool exclude_seen, const float* __restrict scored, index_t m, const std::int8_t* codes,
+                         const float* scales, index_t k, index_t n_candidates, const TilePlan& plan, int n_threads,
+                         id_t* __restrict out_ids, float* __restrict out_values) {
+  std::vector<float> users(static_cast<std::size_t>(n * D));
+  encoder_forward(ids, lengths, n, width, items, item_rows, positions, D, inner, blocks, n_blocks, ln_weight, ln_bias,
+                  n_heads, causal, eps, act, block_rows, n_threads, users.data());
+  std::vector<std::int64_t> ex_indptr, ex_indices;
+  seen_exclusion(seen_indptr, seen, n, exclude_seen, ex_indptr, ex_indices);
+  const CsrView<std::int64_t> exclude{ex_indptr.data(), ex_indices.data()};
+  if (codes == nullptr) {
+    topk_dot<float>(users.data(), n, scored, m, D, k, exclude, nullptr, nullptr, plan, n_threads, out_ids,
+                    out_values);
+    return;
+  }
+  std::vector<std::int16_t> qcodes(static_cast<std::size_t>(n * 2 * ((D + 1) / 2)));
+  quantize_query_codes(users.data(), n, D, qcodes.data());
+  topk_dot_quantized(users.data(), qcodes.data(), n, codes, scales, scored, m, D, k, n_candidates, exclude, plan,
+                     n_threads, out_ids, out_values);
 }
 
 }  // namespace turborec
