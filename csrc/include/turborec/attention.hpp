@@ -186,6 +186,79 @@ inline void exp_shifted(double* s, index_t n, double top) {
   for (index_t i = 0; i < n; ++i) s[i] = std::exp(s[i] - top);
 }
 
+namespace detail {
+
+inline constexpr index_t kKeyBlock = 16;  // keys scored side by side (one AVX-512 register of floats)
+
+// s[j] = (q . k_j) / root for j in [0, count): kt holds one head's keys transposed, hs rows of
+// stride ld (a multiple of kKeyBlock, >= count). Each dot product is summed in order of c,
+// ((0 + q_0 k_0j) + q_1 k_1j) + ..., one key per lane: the bits of the plain loop (dot_in_order),
+// whatever the clone, the lane or count.
+template <class T, std::size_t Bytes>
+TR_GELU_INLINE void key_scores_body(const T* __restrict q, const T* __restrict kt, index_t hs, index_t ld,
+                                    index_t count, T root, T* __restrict s) {
+  using V = typename SimdVec<T, Bytes>::V;  // the clone's register width (GCC vectorised none of a plain loop)
+  constexpr index_t lanes = Bytes / sizeof(T), nv = kKeyBlock / lanes;
+  static_assert(nv * lanes == kKeyBlock, "a key block is whole registers");
+  for (index_t j0 = 0; j0 < count; j0 += kKeyBlock) {
+    V acc[nv];
+    for (index_t u = 0; u < nv; ++u)
+      for (index_t l = 0; l < lanes; ++l) acc[u][l] = T(0);
+    for (index_t c = 0; c < hs; ++c) {
+      const T qc = q[c];  // a scalar operand of a vector operation is broadcast
+      const T* kc = kt + c * ld + j0;
+      for (index_t u = 0; u < nv; ++u) {
+        V kv;
+        std::memcpy(&kv, kc + u * lanes, Bytes);
+        acc[u] += qc * kv;
+      }
+    }
+    T sums[kKeyBlock];
+    for (index_t u = 0; u < nv; ++u) std::memcpy(sums + u * lanes, &acc[u], Bytes);
+    const index_t width = std::min(kKeyBlock, count - j0);
+    for (index_t j = 0; j < width; ++j) s[j0 + j] = sums[j] / root;
+  }
+}
+
+inline void key_scores_baseline(const float* q, const float* kt, index_t hs, index_t ld, index_t count, float root,
+                                float* s) {
+  key_scores_body<float, 16>(q, kt, hs, ld, count, root, s);
+}
+#ifdef TR_X86_DISPATCH
+__attribute__((target("avx2"))) inline void key_scores_avx2(const float* q, const float* kt, index_t hs, index_t ld,
+                                                            index_t count, float root, float* s) {
+  key_scores_body<float, 32>(q, kt, hs, ld, count, root, s);
+}
+__attribute__((target("avx512f"))) inline void key_scores_avx512(const float* q, const float* kt, index_t hs,
+                                                                 index_t ld, index_t count, float root, float* s) {
+  key_scores_body<float, 64>(q, kt, hs, ld, count, root, s);
+}
+#endif
+
+// The same sum for one key: q . k in order of c.
+template <class T>
+inline T dot_in_order(const T* __restrict q, const T* __restrict k, index_t hs) {
+  T dot = 0;
+  for (index_t c = 0; c < hs; ++c) dot += q[c] * k[c];
+  return dot;
+}
+
+}  // namespace detail
+
+// detail::key_scores_body: float through the clone for this CPU (all give the same bits), double as is.
+inline void key_scores(const float* q, const float* kt, index_t hs, index_t ld, index_t count, float root, float* s) {
+#ifdef TR_X86_DISPATCH
+  static const std::string level = simd_level();
+  if (level == "avx512f") return detail::key_scores_avx512(q, kt, hs, ld, count, root, s);
+  if (level == "avx2") return detail::key_scores_avx2(q, kt, hs, ld, count, root, s);
+#endif
+  detail::key_scores_baseline(q, kt, hs, ld, count, root, s);
+}
+inline void key_scores(const double* q, const double* kt, index_t hs, index_t ld, index_t count, double root,
+                       double* s) {
+  detail::key_scores_body<double, 16>(q, kt, hs, ld, count, root, s);
+}
+
 // @param x    n (elements), read
 // @param out  n, written (may alias x)
 template <class T>
@@ -284,6 +357,16 @@ void layer_norm(const T* __restrict x, const T* __restrict residual, index_t row
   }
 }
 
+// Keys the mask hides are skipped where that changes no bit: a query at position pos sees the
+// keys [0, vis), vis = min(len, pos + 1) when causal, else len; a hidden key's score is
+// dot / sqrt(hs) - 10000, and when |q| max|k_hidden| (1 + hs 2^-20) / sqrt(hs) + 1000 < 10000 +
+// max(visible scores) (Cauchy-Schwarz, with room for the rounding) every hidden score is below
+// the largest visible one by more than 999, so the softmax gives it the weight 0 exactly
+// (exp_shifted: 0 below -87; double: exp underflows to 0) and leaves the maximum, the sum and the
+// output as they are. Otherwise (scores near 10000, never seen in practice) every key is scored.
+// With several query rows the head's keys are transposed once, and 16 keys are scored side by
+// side (key_scores), each dot product summed in order of c as for one query (dot_in_order), so
+// one query's scores do not depend on the rows around it (the incremental step's bits).
 // @param q        n * lq * D (lq = L, or 1 with last_only)
 // @param k, v     n * L * D
 // @param lengths  n, each in [1, L]
@@ -294,49 +377,84 @@ void masked_attention(const T* __restrict q, const T* __restrict k, const T* __r
                       bool causal, bool last_only, int n_threads, T* __restrict out) {
   TR_CHECK(n_heads >= 1 && D % n_heads == 0, "n_heads: must divide the hidden size");
   const index_t hs = D / n_heads, lq = last_only ? 1 : L;
+  const index_t ld = (L + detail::kKeyBlock - 1) / detail::kKeyBlock * detail::kKeyBlock;
   const T root = std::sqrt(static_cast<T>(hs));
   const T masked = T(-10000);
+  const double slack = 1.0 + static_cast<double>(hs) / (1 << 20);
   ExceptionCapture errors;
 #pragma omp parallel num_threads(n_threads) default(none) \
-    shared(q, k, v, lengths, n, L, D, n_heads, causal, last_only, hs, lq, root, masked, out, errors) \
+    shared(q, k, v, lengths, n, L, D, n_heads, causal, last_only, hs, lq, ld, root, masked, slack, out, errors) \
     if (n * lq * L * D >= 16 * kAttentionParallelWork)
   {
-    std::vector<T> scores(static_cast<std::size_t>(L));
+    std::vector<T> scores, kt;
+    std::vector<double> hidden_norm;  // hidden_norm[j]: max |k_i| over keys i >= j of the head
+    errors.run([&] {
+      scores.resize(static_cast<std::size_t>(L));
+      if (lq > 1) {
+        kt.resize(static_cast<std::size_t>(hs * ld));
+        hidden_norm.resize(static_cast<std::size_t>(L + 1));
+      }
+    });
 #pragma omp for schedule(static)
-    for (index_t task = 0; task < n * lq; ++task) {
+    for (index_t b = 0; b < n; ++b) {
       if (errors.failed()) continue;
       errors.run([&] {
-        const index_t b = task / lq, row = task % lq;
         const index_t len = lengths[b];
         TR_CHECK(len >= 1 && len <= L, "lengths: each must be in [1, L]");
-        const index_t pos = last_only ? len - 1 : row;  // the query's position in the sequence
-        const T* qr = q + task * D;
-        const T* kb = k + b * L * D;
-        const T* vb = v + b * L * D;
-        T* o = out + task * D;
         for (index_t h = 0; h < n_heads; ++h) {
           const index_t off = h * hs;
-          T top = -std::numeric_limits<T>::infinity();
-          for (index_t j = 0; j < L; ++j) {
-            T dot = 0;
-            const T* kr = kb + j * D + off;
-#pragma omp simd reduction(+ : dot)
-            for (index_t c = 0; c < hs; ++c) dot += qr[off + c] * kr[c];
-            const bool visible = j < len && (!causal || j <= pos);
-            const T s = dot / root + (visible ? T(0) : masked);
-            scores[j] = s;
-            top = std::max(top, s);
+          const T* kb = k + b * L * D + off;
+          const T* vb = v + b * L * D + off;
+          if (lq > 1) {  // the head's keys transposed, and the suffix maxima of their norms
+            hidden_norm[L] = 0.0;
+            for (index_t j = L - 1; j >= 0; --j) {
+              double sq = 0.0;
+              for (index_t c = 0; c < hs; ++c) {
+                kt[c * ld + j] = kb[j * D + c];
+                sq += static_cast<double>(kb[j * D + c]) * static_cast<double>(kb[j * D + c]);
+              }
+              hidden_norm[j] = std::max(hidden_norm[j + 1], std::sqrt(sq));
+            }
           }
-          exp_shifted(scores.data(), L, top);
-          T total = 0;
-          for (index_t j = 0; j < L; ++j) total += scores[j];
-          for (index_t c = 0; c < hs; ++c) o[off + c] = T(0);
-          for (index_t j = 0; j < L; ++j) {
-            const T p = scores[j] / total;
-            if (p == T(0)) continue;
-            const T* vr = vb + j * D + off;
+          for (index_t row = 0; row < lq; ++row) {
+            const index_t pos = last_only ? len - 1 : row;  // the query's position in the sequence
+            const index_t vis = causal ? std::min(len, pos + 1) : len;
+            const T* qr = q + (b * lq + row) * D + off;
+            T* o = out + (b * lq + row) * D + off;
+            if (lq > 1)
+              key_scores(qr, kt.data(), hs, ld, vis, root, scores.data());
+            else
+              for (index_t j = 0; j < vis; ++j) scores[j] = detail::dot_in_order(qr, kb + j * D, hs) / root;
+            T top = -std::numeric_limits<T>::infinity();
+            for (index_t j = 0; j < vis; ++j) top = std::max(top, scores[j]);
+            index_t count = vis;
+            if (vis < L) {
+              bool negligible = false;
+              if (lq > 1) {
+                double qq = 0.0;
+                for (index_t c = 0; c < hs; ++c) qq += static_cast<double>(qr[c]) * static_cast<double>(qr[c]);
+                const double bound = std::sqrt(qq) * hidden_norm[vis] * slack / static_cast<double>(root);
+                negligible = bound + 1000.0 < 10000.0 + static_cast<double>(top);
+              }
+              if (!negligible) {  // every key, the hidden ones with the mask added
+                for (index_t j = vis; j < L; ++j) {
+                  scores[j] = detail::dot_in_order(qr, kb + j * D, hs) / root + masked;
+                  top = std::max(top, scores[j]);
+                }
+                count = L;
+              }
+            }
+            exp_shifted(scores.data(), count, top);
+            T total = 0;
+            for (index_t j = 0; j < count; ++j) total += scores[j];
+            for (index_t c = 0; c < hs; ++c) o[c] = T(0);
+            for (index_t j = 0; j < count; ++j) {
+              const T p = scores[j] / total;
+              if (p == T(0)) continue;
+              const T* vr = vb + j * D;
 #pragma omp simd
-            for (index_t c = 0; c < hs; ++c) o[off + c] += p * vr[c];
+              for (index_t c = 0; c < hs; ++c) o[c] += p * vr[c];
+            }
           }
         }
       });
