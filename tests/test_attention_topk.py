@@ -154,3 +154,47 @@ def test_the_binding_refuses_bad_arrays(rng):
     ]:
         with pytest.raises(error, match=match):
             _native.encoder_topk(**args(**changes))
+
+
+# ---- masked_attention's key scoring: every clone, and the hidden keys' skip ----
+
+
+def _clone_levels():
+    here = _native.build_info()["simd_selected"]
+    return ["baseline"] + {"avx512f": ["avx2", "avx512f"], "avx2": ["avx2"]}.get(here, [])
+
+
+@pytest.mark.parametrize("level", _clone_levels())
+@pytest.mark.parametrize("hs, count", [(32, 49), (1, 1), (7, 16), (64, 17), (3, 0)])
+def test_every_key_scoring_clone_sums_in_order(rng, level, hs, count):
+    """Each key's dot product in order of c, then / root: a loop of float32 operations gives the same bits."""
+    ld = max(16, -(-count // 16) * 16)
+    q = rng.standard_normal(hs).astype(np.float32)
+    kt = rng.standard_normal((hs, ld)).astype(np.float32)
+    kt[:, 0] = 0  # zero products
+    root = np.float32(np.sqrt(np.float32(hs)))
+    out = np.full(ld, np.nan, np.float32)
+    _native.key_scores_clone(q, kt, count, root, level, out)
+    acc = np.zeros(ld, np.float32)
+    for c in range(hs):
+        acc = acc + q[c] * kt[c]
+    np.testing.assert_array_equal(out[:count], (acc / root)[:count])
+    assert np.isnan(out[count:]).all()  # nothing written past count
+    with pytest.raises(ValueError, match="level: neon is not supported"):
+        _native.key_scores_clone(q, kt, count, root, "neon", out)
+
+
+@pytest.mark.parametrize("scale", [1.0, 3e3])
+def test_hidden_keys_are_skipped_only_where_their_weight_is_zero(rng, scale):
+    """Scores near RecBole's -10000 mask (scale 3e3: dot products of 1e7) keep every key in the
+    softmax; ordinary ones skip the hidden keys. Both match the NumPy reference."""
+    from turborec.attention import masked_attention
+
+    n, L, D = 3, 20, 8
+    q, k, v = (rng.standard_normal((n, L, D)) * s for s in (scale, scale, 1.0))
+    lengths = np.array([20, 7, 1])
+    for dtype in (np.float32, np.float64):
+        args = [a.astype(dtype) for a in (q, k, v)]
+        want = masked_attention(*args, lengths, 2, causal=True, backend="numpy")
+        got = masked_attention(*args, lengths, 2, causal=True, backend="native")
+        np.testing.assert_allclose(got, want, rtol=2e-5 if dtype == np.float32 else 1e-12, atol=1e-5)

@@ -281,9 +281,32 @@ void encoder_topk_any(const py::array& ids, const py::array& lengths, const py::
                TilePlan{tile_rows, tile_items, capacity, segments}, n_threads, po, pv);
 }
 
+// For tests: key_scores of one clone ("baseline", "avx2", "avx512f": those this CPU runs), so that
+// every clone is checked, not only the one the CPU picks.
+void key_scores_clone(const py::array& q, const py::array& kt, py::ssize_t count, float root, const std::string& level,
+                      py::array& out) {
+  const float* pq = input<float>(q, "q", 1);
+  const float* pk = input<float>(kt, "kt", 2);
+  float* po = output<float>(out, "out", 1);
+  const py::ssize_t hs = q.shape(0), ld = kt.shape(1);
+  expect(kt.shape(0) == hs && ld % detail::kKeyBlock == 0 && count >= 0 && count <= ld && out.shape(0) >= count,
+         "kt: expected shape (len(q), a multiple of 16 >= count), out at least count entries");
+  const std::string here = simd_level();
+  const bool runs = level == "baseline" || level == here || (level == "avx2" && here == "avx512f");
+  expect(runs, "level: " + level + " is not supported by this CPU (" + here + ")");
+#ifdef TR_X86_DISPATCH
+  if (level == "avx512f") return detail::key_scores_avx512(pq, pk, hs, ld, count, root, po);
+  if (level == "avx2") return detail::key_scores_avx2(pq, pk, hs, ld, count, root, po);
+#endif
+  detail::key_scores_baseline(pq, pk, hs, ld, count, root, po);
+}
+
 }  // namespace
 
 void bind_attention(py::module_& m) {
+  m.def("key_scores_clone", &key_scores_clone, py::arg("q").noconvert(), py::arg("kt").noconvert(), py::arg("count"),
+        py::arg("root"), py::arg("level"), py::arg("out").noconvert(),
+        "For tests: out[j] = (q . kt[:, j]) / root for j < count, summed in order, with one clone of key_scores.");
   m.def("gelu", &gelu_any, py::arg("x").noconvert(), py::arg("n_threads"), py::arg("out").noconvert());
   m.def("linear", &linear_any, py::arg("x").noconvert(), py::arg("weight").noconvert(), py::arg("bias"),
         py::arg("activation"), py::arg("block_rows"), py::arg("n_threads"), py::arg("out").noconvert());
