@@ -484,10 +484,12 @@ struct EncoderBlock {
 
 namespace detail {
 
-// Scratch of one forward pass kept between the calls of a thread up to this size (a one-user
-// request needs ~0.2 MB): no allocation, page fault or heap trim per request. Larger passes
-// (a batch of 256 needs ~50 MB) allocate their own and free it.
-inline constexpr std::size_t kKeptScratchBytes = std::size_t(4) << 20;
+// Scratch of one forward pass kept between the calls of a thread up to this size: no allocation,
+// page fault or heap trim per request (a one-user request needs ~0.2 MB, RecBole's SASRec shape at
+// batch 256 ~50 MB: allocated per call, glibc maps a block that large afresh, and its page faults
+// cost a quarter of the pass). Larger passes allocate their own and free it. The memory stays with
+// the thread until it exits.
+inline constexpr std::size_t kKeptScratchBytes = std::size_t(64) << 20;
 
 // `count` elements of scratch: this thread's kept buffer, or `own` for a pass too large to keep.
 template <class T>
