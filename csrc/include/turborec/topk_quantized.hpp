@@ -275,10 +275,12 @@ void topk_dot_quantized(const float* __restrict queries, const std::int16_t* __r
   std::vector<float> approximate(n * n_candidates);
   tiled_topk<float>(n, m, n_candidates, exclude, plan, n_threads, score_tile, candidate_ids.data(),
                     approximate.data());
-  // The exact re-rank: n_candidates dot products per query.
+  // The exact re-rank: n_candidates dot products per query (one user's 40 x 64: on the calling
+  // thread, waking the team costs more).
   ExceptionCapture errors;
 #pragma omp parallel num_threads(n_threads) default(none) \
-    shared(queries, n, items, d, k, n_candidates, candidate_ids, ids, values, errors)
+    shared(queries, n, items, d, k, n_candidates, candidate_ids, ids, values, errors) \
+    if (n * n_candidates * d >= (index_t(1) << 16))
   {
     std::vector<Candidate<float>> buffer;
     errors.run([&] { buffer.resize(n_candidates + 1); });
