@@ -198,3 +198,20 @@ def test_hidden_keys_are_skipped_only_where_their_weight_is_zero(rng, scale):
         want = masked_attention(*args, lengths, 2, causal=True, backend="numpy")
         got = masked_attention(*args, lengths, 2, causal=True, backend="native")
         np.testing.assert_allclose(got, want, rtol=2e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+
+
+def test_requests_from_several_python_threads_get_their_own_results(rng):
+    """Each calling thread has its own kept forward scratch: concurrent requests (the GIL is
+    released in the C++ call) return what they return one at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = _model(rng, max_len=30)
+    requests = [_sequences(rng, n, model.n_items, 30) for n in (1, 7, 1, 30, 2, 1, 12, 1)]
+    want = [model.recommend(r, k=10, item_table=t, backend="native") for r, t in zip(requests, ["int8", "float32"] * 4)]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            got = list(pool.map(lambda a: model.recommend(a[0], k=10, item_table=a[1], backend="native", n_threads=1),
+                                zip(requests, ["int8", "float32"] * 4)))
+            for (gi, gv), (wi, wv) in zip(got, want):
+                np.testing.assert_array_equal(gi, wi)
+                np.testing.assert_array_equal(gv, wv)
