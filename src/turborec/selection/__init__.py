@@ -10,6 +10,7 @@ Implementations: ``_numpy.py`` (the reference), ``_native.py``, ``_numba.py``, `
 ``_cupy.py`` (both GPU backends share the tile-and-merge loop of ``_gpu_tiles.py``).
 """
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -64,6 +65,7 @@ def row_plan(k):
     return RowPlan(ROW_CHUNK, topk_capacity(k))
 
 
+@functools.lru_cache(maxsize=1024)  # a pure function of its arguments, on every request's path
 def dot_plan(n, k, dtype):
     """Query rows per block: many, so BLAS packs each block of items rarely; at least 16 blocks
     when n allows, so small batches still use every thread; at most ``DOT_BUFFER_BYTES`` of
