@@ -48,8 +48,8 @@ class TestTopkDotQuantizedConformance(KernelConformance):
 
 
 def test_a_small_batch_splits_the_items_into_segments():
-    assert dot_plan(1, 10, np.float32).segments == 16
-    assert dot_plan(20, 10, np.float32).segments == 8
+    assert dot_plan(1, 10, np.float32).segments == 4
+    assert dot_plan(20, 10, np.float32).segments == 2
     assert dot_plan(300, 10, np.float32).segments == 1
 
 

@@ -4,6 +4,12 @@
 #include <turborec/topk.hpp>
 #include <turborec/topk_quantized.hpp>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <pybind11/stl.h>
+
 #include "arrays.hpp"
 
 namespace turborec::bind {
@@ -90,23 +96,36 @@ void topk_dot_any(const py::array& queries, const py::array& items, const py::ob
                           block_items, capacity, segments, n_threads, out_ids, out_values);
 }
 
-void topk_dot_quantized_any(const py::array& queries, const py::array& qcodes, const py::array& codes,
+// qcodes: the queries' int16 codes, or None to compute them here (quantize_query_codes, the same bits).
+void topk_dot_quantized_any(const py::array& queries, const py::object& qcodes, const py::array& codes,
                             const py::array& scales, const py::array& items, const py::object& ex_indptr,
                             const py::object& ex_indices,
                             py::ssize_t k, py::ssize_t n_candidates, py::ssize_t block_rows, py::ssize_t block_items,
                             py::ssize_t capacity, py::ssize_t segments, int n_threads, py::array& out_ids,
-                            py::array& out_values) {
+                            py::array& out_values, const std::string& simd) {
   expect_n_threads(n_threads);
   const float* q = input<float>(queries, "queries", 2);
-  const std::int16_t* g = input<std::int16_t>(qcodes, "qcodes", 2);
   const std::int8_t* c = input<std::int8_t>(codes, "codes", 4);
   const float* s = input<float>(scales, "scales", 1);
   const float* x = input<float>(items, "items", 2);
   const py::ssize_t n = queries.shape(0), m = items.shape(0), d = items.shape(1);
   const py::ssize_t panel = kQuantizedPanel, pairs = (d + 1) / 2;
   expect(queries.shape(1) == d, "items: expected the same number of columns as queries");
-  expect(qcodes.shape(0) == n && qcodes.shape(1) == 2 * pairs,
-         "qcodes: expected shape (n, 2 * ceil(d / 2)) for queries of shape (n, d)");
+  std::vector<std::int16_t> computed;
+  const std::int16_t* g = nullptr;
+  if (qcodes.is_none()) {
+    computed.resize(static_cast<std::size_t>(n * 2 * pairs));
+    quantize_query_codes(q, n, d, computed.data());
+    g = computed.data();
+  } else {
+    const auto given = qcodes.cast<py::array>();
+    g = input<std::int16_t>(given, "qcodes", 2);
+    expect(given.shape(0) == n && given.shape(1) == 2 * pairs,
+           "qcodes: expected shape (n, 2 * ceil(d / 2)) for queries of shape (n, d)");
+  }
+  const auto levels = detail::quantized_levels();
+  expect(simd.empty() || std::find(levels.begin(), levels.end(), simd) != levels.end(),
+         "simd: " + simd + " is not supported by this CPU or build");
   expect(codes.shape(0) == (m + panel - 1) / panel && codes.shape(1) == pairs && codes.shape(2) == panel &&
              codes.shape(3) == 2,
          "codes: expected shape (ceil(m / " + std::to_string(panel) + "), ceil(d / 2), " + std::to_string(panel) +
@@ -125,7 +144,7 @@ void topk_dot_quantized_any(const py::array& queries, const py::array& qcodes, c
   with_csr(ex_indptr, ex_indices, n, m, "exclude", [&](auto exclude) {
     py::gil_scoped_release release;
     topk_dot_quantized(q, g, n, c, s, x, m, d, k, n_candidates, exclude,
-                       TilePlan{block_rows, block_items, capacity, segments}, n_threads, ids, values);
+                       TilePlan{block_rows, block_items, capacity, segments}, n_threads, ids, values, simd);
   });
 }
 
@@ -141,13 +160,29 @@ void bind_topk(py::module_& m) {
         py::arg("k"), py::arg("block_rows"), py::arg("block_items"), py::arg("capacity"), py::arg("segments"),
         py::arg("n_threads"), py::arg("out_ids").noconvert(), py::arg("out_values").noconvert(),
         "Top-k of queries @ items.T, tile by tile, into out_ids / out_values (n, k). See topk.hpp.");
-  m.def("topk_dot_quantized", &topk_dot_quantized_any, py::arg("queries").noconvert(), py::arg("qcodes").noconvert(),
+  m.def("topk_dot_quantized", &topk_dot_quantized_any, py::arg("queries").noconvert(), py::arg("qcodes"),
         py::arg("codes").noconvert(),
         py::arg("scales").noconvert(), py::arg("items").noconvert(), py::arg("exclude_indptr"),
         py::arg("exclude_indices"), py::arg("k"), py::arg("n_candidates"), py::arg("block_rows"),
         py::arg("block_items"), py::arg("capacity"), py::arg("segments"), py::arg("n_threads"),
-        py::arg("out_ids").noconvert(), py::arg("out_values").noconvert(),
-        "Top-k of queries @ items.T over an int8 table, re-ranked exactly. See topk_quantized.hpp.");
+        py::arg("out_ids").noconvert(), py::arg("out_values").noconvert(), py::arg("simd") = "",
+        "Top-k of queries @ items.T over an int8 table, re-ranked exactly. See topk_quantized.hpp. qcodes: the "
+        "queries' int16 codes, or None to compute them in C++; simd: '' (the CPU's best) or one of "
+        "quantized_simd_levels().");
+  m.def("quantized_simd_levels", &detail::quantized_levels,
+        "The clones of topk_dot_quantized's approximate scoring this CPU runs, best first.");
+  m.def(
+      "quantize_queries",
+      [](const py::array& queries, py::array& out) {
+        const float* q = input<float>(queries, "queries", 2);
+        std::int16_t* g = output<std::int16_t>(out, "out", 2);
+        expect(out.shape(0) == queries.shape(0) && out.shape(1) == 2 * ((queries.shape(1) + 1) / 2),
+               "out: expected shape (n, 2 * ceil(d / 2)) for queries of shape (n, d)");
+        py::gil_scoped_release release;
+        quantize_query_codes(q, queries.shape(0), queries.shape(1), g);
+      },
+      py::arg("queries").noconvert(), py::arg("out").noconvert(),
+      "The int16 codes of float32 queries into out (selection's quantize_queries, in C++).");
   m.attr("QUANTIZED_PANEL") = kQuantizedPanel;
 }
 

@@ -19,11 +19,13 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "blas.hpp"
 #include "common.hpp"
 #include "simd.hpp"
+#include "topk_quantized.hpp"
 
 namespace turborec {
 
@@ -184,6 +186,79 @@ inline void exp_shifted(double* s, index_t n, double top) {
   for (index_t i = 0; i < n; ++i) s[i] = std::exp(s[i] - top);
 }
 
+namespace detail {
+
+inline constexpr index_t kKeyBlock = 16;  // keys scored side by side (one AVX-512 register of floats)
+
+// s[j] = (q . k_j) / root for j in [0, count): kt holds one head's keys transposed, hs rows of
+// stride ld (a multiple of kKeyBlock, >= count). Each dot product is summed in order of c,
+// ((0 + q_0 k_0j) + q_1 k_1j) + ..., one key per lane: the bits of the plain loop (dot_in_order),
+// whatever the clone, the lane or count.
+template <class T, std::size_t Bytes>
+TR_GELU_INLINE void key_scores_body(const T* __restrict q, const T* __restrict kt, index_t hs, index_t ld,
+                                    index_t count, T root, T* __restrict s) {
+  using V = typename SimdVec<T, Bytes>::V;  // the clone's register width (GCC vectorised none of a plain loop)
+  constexpr index_t lanes = Bytes / sizeof(T), nv = kKeyBlock / lanes;
+  static_assert(nv * lanes == kKeyBlock, "a key block is whole registers");
+  for (index_t j0 = 0; j0 < count; j0 += kKeyBlock) {
+    V acc[nv];
+    for (index_t u = 0; u < nv; ++u)
+      for (index_t l = 0; l < lanes; ++l) acc[u][l] = T(0);
+    for (index_t c = 0; c < hs; ++c) {
+      const T qc = q[c];  // a scalar operand of a vector operation is broadcast
+      const T* kc = kt + c * ld + j0;
+      for (index_t u = 0; u < nv; ++u) {
+        V kv;
+        std::memcpy(&kv, kc + u * lanes, Bytes);
+        acc[u] += qc * kv;
+      }
+    }
+    T sums[kKeyBlock];
+    for (index_t u = 0; u < nv; ++u) std::memcpy(sums + u * lanes, &acc[u], Bytes);
+    const index_t width = std::min(kKeyBlock, count - j0);
+    for (index_t j = 0; j < width; ++j) s[j0 + j] = sums[j] / root;
+  }
+}
+
+inline void key_scores_baseline(const float* q, const float* kt, index_t hs, index_t ld, index_t count, float root,
+                                float* s) {
+  key_scores_body<float, 16>(q, kt, hs, ld, count, root, s);
+}
+#ifdef TR_X86_DISPATCH
+__attribute__((target("avx2"))) inline void key_scores_avx2(const float* q, const float* kt, index_t hs, index_t ld,
+                                                            index_t count, float root, float* s) {
+  key_scores_body<float, 32>(q, kt, hs, ld, count, root, s);
+}
+__attribute__((target("avx512f"))) inline void key_scores_avx512(const float* q, const float* kt, index_t hs,
+                                                                 index_t ld, index_t count, float root, float* s) {
+  key_scores_body<float, 64>(q, kt, hs, ld, count, root, s);
+}
+#endif
+
+// The same sum for one key: q . k in order of c.
+template <class T>
+inline T dot_in_order(const T* __restrict q, const T* __restrict k, index_t hs) {
+  T dot = 0;
+  for (index_t c = 0; c < hs; ++c) dot += q[c] * k[c];
+  return dot;
+}
+
+}  // namespace detail
+
+// detail::key_scores_body: float through the clone for this CPU (all give the same bits), double as is.
+inline void key_scores(const float* q, const float* kt, index_t hs, index_t ld, index_t count, float root, float* s) {
+#ifdef TR_X86_DISPATCH
+  static const std::string level = simd_level();
+  if (level == "avx512f") return detail::key_scores_avx512(q, kt, hs, ld, count, root, s);
+  if (level == "avx2") return detail::key_scores_avx2(q, kt, hs, ld, count, root, s);
+#endif
+  detail::key_scores_baseline(q, kt, hs, ld, count, root, s);
+}
+inline void key_scores(const double* q, const double* kt, index_t hs, index_t ld, index_t count, double root,
+                       double* s) {
+  detail::key_scores_body<double, 16>(q, kt, hs, ld, count, root, s);
+}
+
 // @param x    n (elements), read
 // @param out  n, written (may alias x)
 template <class T>
@@ -282,6 +357,16 @@ void layer_norm(const T* __restrict x, const T* __restrict residual, index_t row
   }
 }
 
+// Keys the mask hides are skipped where that changes no bit: a query at position pos sees the
+// keys [0, vis), vis = min(len, pos + 1) when causal, else len; a hidden key's score is
+// dot / sqrt(hs) - 10000, and when |q| max|k_hidden| (1 + hs 2^-20) / sqrt(hs) + 1000 < 10000 +
+// max(visible scores) (Cauchy-Schwarz, with room for the rounding) every hidden score is below
+// the largest visible one by more than 999, so the softmax gives it the weight 0 exactly
+// (exp_shifted: 0 below -87; double: exp underflows to 0) and leaves the maximum, the sum and the
+// output as they are. Otherwise (scores near 10000, never seen in practice) every key is scored.
+// With several query rows the head's keys are transposed once, and 16 keys are scored side by
+// side (key_scores), each dot product summed in order of c as for one query (dot_in_order), so
+// one query's scores do not depend on the rows around it (the incremental step's bits).
 // @param q        n * lq * D (lq = L, or 1 with last_only)
 // @param k, v     n * L * D
 // @param lengths  n, each in [1, L]
@@ -292,49 +377,84 @@ void masked_attention(const T* __restrict q, const T* __restrict k, const T* __r
                       bool causal, bool last_only, int n_threads, T* __restrict out) {
   TR_CHECK(n_heads >= 1 && D % n_heads == 0, "n_heads: must divide the hidden size");
   const index_t hs = D / n_heads, lq = last_only ? 1 : L;
+  const index_t ld = (L + detail::kKeyBlock - 1) / detail::kKeyBlock * detail::kKeyBlock;
   const T root = std::sqrt(static_cast<T>(hs));
   const T masked = T(-10000);
+  const double slack = 1.0 + static_cast<double>(hs) / (1 << 20);
   ExceptionCapture errors;
 #pragma omp parallel num_threads(n_threads) default(none) \
-    shared(q, k, v, lengths, n, L, D, n_heads, causal, last_only, hs, lq, root, masked, out, errors) \
+    shared(q, k, v, lengths, n, L, D, n_heads, causal, last_only, hs, lq, ld, root, masked, slack, out, errors) \
     if (n * lq * L * D >= 16 * kAttentionParallelWork)
   {
-    std::vector<T> scores(static_cast<std::size_t>(L));
+    std::vector<T> scores, kt;
+    std::vector<double> hidden_norm;  // hidden_norm[j]: max |k_i| over keys i >= j of the head
+    errors.run([&] {
+      scores.resize(static_cast<std::size_t>(L));
+      if (lq > 1) {
+        kt.resize(static_cast<std::size_t>(hs * ld));
+        hidden_norm.resize(static_cast<std::size_t>(L + 1));
+      }
+    });
 #pragma omp for schedule(static)
-    for (index_t task = 0; task < n * lq; ++task) {
+    for (index_t b = 0; b < n; ++b) {
       if (errors.failed()) continue;
       errors.run([&] {
-        const index_t b = task / lq, row = task % lq;
         const index_t len = lengths[b];
         TR_CHECK(len >= 1 && len <= L, "lengths: each must be in [1, L]");
-        const index_t pos = last_only ? len - 1 : row;  // the query's position in the sequence
-        const T* qr = q + task * D;
-        const T* kb = k + b * L * D;
-        const T* vb = v + b * L * D;
-        T* o = out + task * D;
         for (index_t h = 0; h < n_heads; ++h) {
           const index_t off = h * hs;
-          T top = -std::numeric_limits<T>::infinity();
-          for (index_t j = 0; j < L; ++j) {
-            T dot = 0;
-            const T* kr = kb + j * D + off;
-#pragma omp simd reduction(+ : dot)
-            for (index_t c = 0; c < hs; ++c) dot += qr[off + c] * kr[c];
-            const bool visible = j < len && (!causal || j <= pos);
-            const T s = dot / root + (visible ? T(0) : masked);
-            scores[j] = s;
-            top = std::max(top, s);
+          const T* kb = k + b * L * D + off;
+          const T* vb = v + b * L * D + off;
+          if (lq > 1) {  // the head's keys transposed, and the suffix maxima of their norms
+            hidden_norm[L] = 0.0;
+            for (index_t j = L - 1; j >= 0; --j) {
+              double sq = 0.0;
+              for (index_t c = 0; c < hs; ++c) {
+                kt[c * ld + j] = kb[j * D + c];
+                sq += static_cast<double>(kb[j * D + c]) * static_cast<double>(kb[j * D + c]);
+              }
+              hidden_norm[j] = std::max(hidden_norm[j + 1], std::sqrt(sq));
+            }
           }
-          exp_shifted(scores.data(), L, top);
-          T total = 0;
-          for (index_t j = 0; j < L; ++j) total += scores[j];
-          for (index_t c = 0; c < hs; ++c) o[off + c] = T(0);
-          for (index_t j = 0; j < L; ++j) {
-            const T p = scores[j] / total;
-            if (p == T(0)) continue;
-            const T* vr = vb + j * D + off;
+          for (index_t row = 0; row < lq; ++row) {
+            const index_t pos = last_only ? len - 1 : row;  // the query's position in the sequence
+            const index_t vis = causal ? std::min(len, pos + 1) : len;
+            const T* qr = q + (b * lq + row) * D + off;
+            T* o = out + (b * lq + row) * D + off;
+            if (lq > 1)
+              key_scores(qr, kt.data(), hs, ld, vis, root, scores.data());
+            else
+              for (index_t j = 0; j < vis; ++j) scores[j] = detail::dot_in_order(qr, kb + j * D, hs) / root;
+            T top = -std::numeric_limits<T>::infinity();
+            for (index_t j = 0; j < vis; ++j) top = std::max(top, scores[j]);
+            index_t count = vis;
+            if (vis < L) {
+              bool negligible = false;
+              if (lq > 1) {
+                double qq = 0.0;
+                for (index_t c = 0; c < hs; ++c) qq += static_cast<double>(qr[c]) * static_cast<double>(qr[c]);
+                const double bound = std::sqrt(qq) * hidden_norm[vis] * slack / static_cast<double>(root);
+                negligible = bound + 1000.0 < 10000.0 + static_cast<double>(top);
+              }
+              if (!negligible) {  // every key, the hidden ones with the mask added
+                for (index_t j = vis; j < L; ++j) {
+                  scores[j] = detail::dot_in_order(qr, kb + j * D, hs) / root + masked;
+                  top = std::max(top, scores[j]);
+                }
+                count = L;
+              }
+            }
+            exp_shifted(scores.data(), count, top);
+            T total = 0;
+            for (index_t j = 0; j < count; ++j) total += scores[j];
+            for (index_t c = 0; c < hs; ++c) o[c] = T(0);
+            for (index_t j = 0; j < count; ++j) {
+              const T p = scores[j] / total;
+              if (p == T(0)) continue;
+              const T* vr = vb + j * D;
 #pragma omp simd
-            for (index_t c = 0; c < hs; ++c) o[off + c] += p * vr[c];
+              for (index_t c = 0; c < hs; ++c) o[c] += p * vr[c];
+            }
           }
         }
       });
@@ -364,6 +484,25 @@ struct EncoderBlock {
 
 namespace detail {
 
+// Scratch of one forward pass kept between the calls of a thread up to this size: no allocation,
+// page fault or heap trim per request (a one-user request needs ~0.2 MB, RecBole's SASRec shape at
+// batch 256 ~50 MB: allocated per call, glibc maps a block that large afresh, and its page faults
+// cost a quarter of the pass). Larger passes allocate their own and free it. The memory stays with
+// the thread until it exits.
+inline constexpr std::size_t kKeptScratchBytes = std::size_t(64) << 20;
+
+// `count` elements of scratch: this thread's kept buffer, or `own` for a pass too large to keep.
+template <class T>
+T* forward_scratch(std::size_t count, std::vector<T>& own) {
+  if (count * sizeof(T) > kKeptScratchBytes) {
+    own.resize(count);
+    return own.data();
+  }
+  thread_local std::vector<T> kept;
+  if (kept.size() < count) kept.resize(count);
+  return kept.data();
+}
+
 // Columns [col, col + D) of each of the rows of a (rows, stride) matrix, packed to (rows, D).
 template <class T>
 void take_columns(const T* src, index_t rows, index_t stride, index_t col, index_t D, T* dst) {
@@ -392,48 +531,109 @@ void encoder_forward(const std::int32_t* __restrict ids, const std::int32_t* __r
                      double eps, Activation act, index_t block_rows, int n_threads, T* __restrict out) {
   TR_CHECK(n_blocks >= 1, "blocks: expected at least one");
   const index_t rows = n * width;
-  std::vector<T> x(rows * D), h(rows * D), q(rows * D), keys(rows * D), values(rows * D), mixed(rows * 3 * D),
-      context(rows * D), attended(rows * D), a(rows * D), hidden(rows * inner), last(n * D);
+  std::vector<T> own;  // the scratch of a pass too large to keep between calls
+  T* next = detail::forward_scratch<T>(static_cast<std::size_t>(rows * (11 * D + inner) + n * D), own);
+  const auto take = [&next](index_t count) { return std::exchange(next, next + count); };
+  T *x = take(rows * D), *h = take(rows * D), *q = take(rows * D), *keys = take(rows * D), *values = take(rows * D),
+    *mixed = take(rows * 3 * D), *context = take(rows * D), *attended = take(rows * D), *a = take(rows * D),
+    *hidden = take(rows * inner), *last = take(n * D);
   for (index_t r = 0; r < rows; ++r) {  // item_embedding[ids] + position_embedding[0 .. width-1]
     TR_CHECK(ids[r] >= 0 && ids[r] < item_rows, "ids: each must be a row of the item table");
     const T* item = items + static_cast<index_t>(ids[r]) * D;
     const T* position = positions + (r % width) * D;
     for (index_t c = 0; c < D; ++c) x[r * D + c] = item[c] + position[c];
   }
-  layer_norm(x.data(), static_cast<const T*>(nullptr), rows, D, ln_weight, ln_bias, eps, n_threads, h.data());
+  layer_norm(x, static_cast<const T*>(nullptr), rows, D, ln_weight, ln_bias, eps, n_threads, h);
   for (index_t i = 0; i < n_blocks; ++i) {
     const EncoderBlock<T>& p = blocks[i];
     const bool final_block = i == n_blocks - 1;
     index_t m = rows;     // the rows this block carries past attention
-    const T* x_in = h.data();
+    const T* x_in = h;
     if (final_block) {  // keys and values of every position, the query of the last real one
-      linear(h.data(), rows, D, p.qkv + D * D, 2 * D, p.qkv_bias + D, Activation::none, block_rows, n_threads,
-             mixed.data());
-      detail::take_columns(mixed.data(), rows, 2 * D, 0, D, keys.data());
-      detail::take_columns(mixed.data(), rows, 2 * D, D, D, values.data());
+      linear(h, rows, D, p.qkv + D * D, 2 * D, p.qkv_bias + D, Activation::none, block_rows, n_threads,
+             mixed);
+      detail::take_columns(mixed, rows, 2 * D, 0, D, keys);
+      detail::take_columns(mixed, rows, 2 * D, D, D, values);
       for (index_t b = 0; b < n; ++b) {
         TR_CHECK(lengths[b] >= 1 && lengths[b] <= width, "lengths: each must be in [1, width]");
-        const T* row = h.data() + (b * width + lengths[b] - 1) * D;
-        std::copy(row, row + D, last.data() + b * D);
+        const T* row = h + (b * width + lengths[b] - 1) * D;
+        std::copy(row, row + D, last + b * D);
       }
-      linear(last.data(), n, D, p.qkv, D, p.qkv_bias, Activation::none, block_rows, n_threads, q.data());
+      linear(last, n, D, p.qkv, D, p.qkv_bias, Activation::none, block_rows, n_threads, q);
       m = n;
-      x_in = last.data();
+      x_in = last;
     } else {
-      linear(h.data(), rows, D, p.qkv, 3 * D, p.qkv_bias, Activation::none, block_rows, n_threads, mixed.data());
-      detail::take_columns(mixed.data(), rows, 3 * D, 0, D, q.data());
-      detail::take_columns(mixed.data(), rows, 3 * D, D, D, keys.data());
-      detail::take_columns(mixed.data(), rows, 3 * D, 2 * D, D, values.data());
+      linear(h, rows, D, p.qkv, 3 * D, p.qkv_bias, Activation::none, block_rows, n_threads, mixed);
+      detail::take_columns(mixed, rows, 3 * D, 0, D, q);
+      detail::take_columns(mixed, rows, 3 * D, D, D, keys);
+      detail::take_columns(mixed, rows, 3 * D, 2 * D, D, values);
     }
-    masked_attention(q.data(), keys.data(), values.data(), lengths, n, width, D, n_heads, causal, final_block,
-                     n_threads, context.data());
-    linear(context.data(), m, D, p.out, D, p.out_bias, Activation::none, block_rows, n_threads, attended.data());
-    layer_norm(attended.data(), x_in, m, D, p.ln1_weight, p.ln1_bias, eps, n_threads, a.data());
-    linear(a.data(), m, D, p.ff1, inner, p.ff1_bias, act, block_rows, n_threads, hidden.data());
-    linear(hidden.data(), m, inner, p.ff2, D, p.ff2_bias, Activation::none, block_rows, n_threads, attended.data());
-    layer_norm(attended.data(), a.data(), m, D, p.ln2_weight, p.ln2_bias, eps, n_threads,
-               final_block ? out : h.data());
+    masked_attention(q, keys, values, lengths, n, width, D, n_heads, causal, final_block,
+                     n_threads, context);
+    linear(context, m, D, p.out, D, p.out_bias, Activation::none, block_rows, n_threads, attended);
+    layer_norm(attended, x_in, m, D, p.ln1_weight, p.ln1_bias, eps, n_threads, a);
+    linear(a, m, D, p.ff1, inner, p.ff1_bias, act, block_rows, n_threads, hidden);
+    linear(hidden, m, inner, p.ff2, D, p.ff2_bias, Activation::none, block_rows, n_threads, attended);
+    layer_norm(attended, a, m, D, p.ln2_weight, p.ln2_bias, eps, n_threads,
+               final_block ? out : h);
   }
+}
+
+
+// The exclusion CSR of a batch for its recommendations: row b holds the padding id 0 and, with
+// exclude_seen, every item of seen[seen_indptr[b] .. seen_indptr[b + 1]), sorted, once each
+// (the model's _sequences.exclusion, the same arrays).
+// @param seen_indptr  n + 1, monotone;  @param seen  seen_indptr[n] item ids, each >= 0
+inline void seen_exclusion(const std::int64_t* seen_indptr, const std::int64_t* seen, index_t n, bool exclude_seen,
+                           std::vector<std::int64_t>& indptr, std::vector<std::int64_t>& indices) {
+  indptr.assign(1, 0);
+  indices.clear();
+  indices.reserve(static_cast<std::size_t>(n + (exclude_seen ? seen_indptr[n] : 0)));
+  for (index_t b = 0; b < n; ++b) {
+    const std::size_t begin = indices.size();
+    indices.push_back(0);
+    if (exclude_seen) indices.insert(indices.end(), seen + seen_indptr[b], seen + seen_indptr[b + 1]);
+    std::sort(indices.begin() + begin, indices.end());
+    indices.erase(std::unique(indices.begin() + begin, indices.end()), indices.end());
+    indptr.push_back(static_cast<std::int64_t>(indices.size()));
+  }
+}
+
+// RecBole SASRec's recommend in one call: encoder_forward (float32), then every item of the
+// scored table dotted with each user representation and the best k kept, the padding id 0 and
+// (with exclude_seen) the seen items excluded: exactly (topk_dot), or over the int8 table with
+// its exact re-rank (topk_dot_quantized, the queries quantised here: quantize_query_codes).
+// The same arithmetic as the forward pass, then the selection kernel, called one after the other.
+// @param seen_indptr, seen  the items of each sequence, all of them (see seen_exclusion)
+// @param scored     m * D: the items scored (item_embedding.weight's first m rows)
+// @param codes, scales  the int8 table of `scored` (topk_quantized.hpp's layout), or both null: exact scores
+// @param k          1 <= k <= n_candidates <= m (n_candidates: re-scored per user, the int8 table only)
+// @param plan       the selection kernel's TilePlan
+// @param ids, values  n * k, written
+inline void encoder_topk(const std::int32_t* __restrict ids, const std::int32_t* __restrict lengths, index_t n,
+                         index_t width, const float* __restrict items, index_t item_rows,
+                         const float* __restrict positions, index_t D, index_t inner,
+                         const EncoderBlock<float>* blocks, index_t n_blocks, const float* __restrict ln_weight,
+                         const float* __restrict ln_bias, index_t n_heads, bool causal, double eps, Activation act,
+                         index_t block_rows, const std::int64_t* seen_indptr, const std::int64_t* seen,
+                         bool exclude_seen, const float* __restrict scored, index_t m, const std::int8_t* codes,
+                         const float* scales, index_t k, index_t n_candidates, const TilePlan& plan, int n_threads,
+                         id_t* __restrict out_ids, float* __restrict out_values) {
+  std::vector<float> users(static_cast<std::size_t>(n * D));
+  encoder_forward(ids, lengths, n, width, items, item_rows, positions, D, inner, blocks, n_blocks, ln_weight, ln_bias,
+                  n_heads, causal, eps, act, block_rows, n_threads, users.data());
+  std::vector<std::int64_t> ex_indptr, ex_indices;
+  seen_exclusion(seen_indptr, seen, n, exclude_seen, ex_indptr, ex_indices);
+  const CsrView<std::int64_t> exclude{ex_indptr.data(), ex_indices.data()};
+  if (codes == nullptr) {
+    topk_dot<float>(users.data(), n, scored, m, D, k, exclude, nullptr, nullptr, plan, n_threads, out_ids,
+                    out_values);
+    return;
+  }
+  std::vector<std::int16_t> qcodes(static_cast<std::size_t>(n * 2 * ((D + 1) / 2)));
+  quantize_query_codes(users.data(), n, D, qcodes.data());
+  topk_dot_quantized(users.data(), qcodes.data(), n, codes, scales, scored, m, D, k, n_candidates, exclude, plan,
+                     n_threads, out_ids, out_values);
 }
 
 }  // namespace turborec

@@ -27,6 +27,15 @@ inline bool ranks_before(const Candidate<T>& a, const Candidate<T>& b) {
   return a.key > b.key || (a.key == b.key && a.id < b.id);
 }
 
+// ranks_before as a function object: std::sort and std::nth_element inline it (through a function
+// pointer they call it, which was most of a one-query top-k's selection time).
+struct RanksBefore {
+  template <class T>
+  bool operator()(const Candidate<T>& a, const Candidate<T>& b) const {
+    return ranks_before(a, b);
+  }
+};
+
 // The running top-k of one row. Candidates are appended to a buffer until it is full, then the
 // best k are kept (nth_element, linear time) and the k-th key becomes the admission threshold.
 // Candidates must arrive in increasing id order: a newcomer whose key only ties the current
@@ -63,7 +72,7 @@ class RowTopK {
   // @param values  k, written: sign * key, sign * -inf past the eligible entries
   void write(id_t* ids, T* values, T sign) {
     if (size_ > k_) keep_best();
-    std::sort(buf_, buf_ + size_, ranks_before<T>);
+    std::sort(buf_, buf_ + size_, RanksBefore{});
     for (index_t i = 0; i < size_; ++i) {
       ids[i] = buf_[i].id;
       values[i] = sign * buf_[i].key;
@@ -76,7 +85,7 @@ class RowTopK {
 
  private:
   void keep_best() {
-    std::nth_element(buf_, buf_ + (k_ - 1), buf_ + size_, ranks_before<T>);
+    std::nth_element(buf_, buf_ + (k_ - 1), buf_ + size_, RanksBefore{});
     size_ = k_;
     threshold_ = buf_[k_ - 1].key;
     threshold_id_ = buf_[k_ - 1].id;

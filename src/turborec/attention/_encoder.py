@@ -181,3 +181,25 @@ def forward_pmixer(k, x, keep, blocks, last_ln, s, n_threads, out):
         if keep is not None and not last:
             x = x * keep.reshape(n * width, 1)
     out[...] = _layer_norm(k, x, None, last_ln, s.eps, n_threads)
+
+
+def encoder_topk(k, selection, ids, lengths, seen, embeddings, blocks, embedding_ln, s, table, exclude_seen, top,
+                 n_candidates, plan, n_threads, out_ids, out_values):
+    """The ``encoder_topk`` kernel as a composition (numba, NumPy): the backend's ``encoder`` (no
+    caches), the exclusion CSR of the seen items (``_sequences.seen_exclusion``), then the
+    selection family's ``topk_dot`` (``table`` a float32 array) or ``topk_dot_quantized`` (a
+    ``QuantizedItems``, with the users' ``quantize_queries`` codes) of the same backend: the
+    native kernel's steps, one after the other."""
+    from ..selection import QuantizedItems, quantize_queries  # here: selection is not needed to load the family
+    from ._sequences import seen_exclusion
+
+    users = np.empty((len(lengths), embeddings[0].shape[1]), embeddings[0].dtype)
+    k.encoder(ids, lengths, embeddings, blocks, embedding_ln, s, None, n_threads, users)
+    quantized = isinstance(table, QuantizedItems)
+    scored = table.items if quantized else table
+    exclude = seen_exclusion(*seen, scored.shape[0], exclude_seen)
+    if quantized:
+        selection.topk_dot_quantized(users, quantize_queries(users), table.codes, table.scales, scored, exclude, top,
+                                     n_candidates, plan, n_threads, out_ids, out_values)
+    else:
+        selection.topk_dot(users, scored, exclude, None, None, top, plan, n_threads, out_ids, out_values)

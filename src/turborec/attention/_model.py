@@ -181,8 +181,33 @@ class _SequenceModel:
         exclude_seen = checks.as_bool(exclude_seen, "exclude_seen")
         item_table = _check_item_table(item_table)
         batch = Batch(sequences, lengths, self.n_items, self.max_len)
+        if candidates is None and self._plain_encoder:
+            return self._encode_top(batch, k, exclude_seen, item_table, backend, n_threads)
         return self._top(self._forward(batch, backend, n_threads), batch, k, exclude_seen, candidates, backend,
                          n_threads, item_table)
+
+    @cached_property
+    def _plain_encoder(self):
+        """Whether this model's user representation is the encoder's output over the batch's ids and
+        scores are plain dot products with the item table (RecBole's SASRec; not BERT4Rec's head,
+        nor SASRec.pytorch's architecture): then one ``encoder_topk`` dispatch serves a request."""
+        return all(getattr(type(self), name) is getattr(_SequenceModel, name)
+                   for name in ("_forward", "_inputs", "_head", "_queries"))
+
+    def _encode_top(self, batch, k, exclude_seen, item_table, backend, n_threads):
+        """``recommend`` without candidates, in one ``encoder_topk`` dispatch: the forward pass, the
+        exclusion, and ``_top``'s selection kernel with ``_top``'s plan (so its results), which the
+        native backend runs as one C++ call."""
+        k = min(checks.check_k(k), self.n_items)
+        if item_table == "int8":
+            table, n_candidates = self._int8_items, min(k * QUANTIZED_OVERSAMPLE, self.n_items)
+        else:
+            table, n_candidates = self._items, k
+        n = len(batch)
+        return dispatch("attention", "encoder_topk", inputs=(batch.padded, batch.lengths, batch.seen_csr()),
+                        params=(self._embeddings, self._blocks, self._embedding_ln, self._settings, table,
+                                exclude_seen, k, n_candidates, dot_plan(n, n_candidates, np.float32)),
+                        outputs=[((n, k), np.int32), ((n, k), np.float32)], backend=backend, n_threads=n_threads)
 
     @cached_property
     def _int8_items(self):

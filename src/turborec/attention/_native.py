@@ -11,6 +11,8 @@ once per forward pass."""
 
 from types import SimpleNamespace
 
+import numpy as np
+
 from .. import _native
 from .._threads import blas_single_thread
 from . import LINEAR_BLOCK_ROWS, _encoder
@@ -45,6 +47,18 @@ def encoder(ids, lengths, embeddings, blocks, embedding_ln, settings, caches, n_
             _native.encoder_forward(ids, lengths, *embeddings, [p["packed"] for p in blocks], *embedding_ln,
                                     settings.n_heads, settings.causal, settings.eps, settings.activation,
                                     LINEAR_BLOCK_ROWS, n_threads, out)
+
+
+def encoder_topk(ids, lengths, seen, embeddings, blocks, embedding_ln, settings, table, exclude_seen, k, n_candidates,
+                 plan, n_threads, out_ids, out_values):
+    """encoder_forward, the exclusion, the queries' int8 codes and the selection kernel in one C++
+    call (attention.hpp's encoder_topk); ``table``: the float32 items, or a QuantizedItems."""
+    codes, scales, scored = (None, None, table) if isinstance(table, np.ndarray) else table
+    with blas_single_thread():
+        _native.encoder_topk(ids, lengths, *seen, exclude_seen, *embeddings, [p["packed"] for p in blocks],
+                             *embedding_ln, settings.n_heads, settings.causal, settings.eps, settings.activation,
+                             LINEAR_BLOCK_ROWS, scored, codes, scales, k, n_candidates, *plan, n_threads, out_ids,
+                             out_values)
 
 
 def encoder_step(x, t, keys, values, blocks, embedding_ln, settings, n_threads, out):

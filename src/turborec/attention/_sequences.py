@@ -51,36 +51,45 @@ class Batch:
             kept = s[-max_len:]
             self.lengths = np.array([len(kept)], dtype=np.int32)
             self.padded = kept.astype(np.int32).reshape(1, -1)
-            self.indptr = np.array([0, len(s)])
+            self.indptr = np.array([0, len(s)], np.int64)
             self.seen = s  # read, never written: no copy
             return
         self.lengths = np.array([min(len(s), max_len) for s in seqs], dtype=np.int32)
         self.padded = np.zeros((n, int(self.lengths.max()) if n else 1), dtype=np.int32)
         for b, s in enumerate(seqs):
             self.padded[b, :self.lengths[b]] = s[len(s) - self.lengths[b]:]
-        self.indptr = np.cumsum([0] + [len(s) for s in seqs])
+        self.indptr = np.cumsum([0] + [len(s) for s in seqs], dtype=np.int64)
         self.seen = np.concatenate(seqs).astype(np.int64) if n else np.zeros(0, np.int64)
 
     def __len__(self):
         return len(self.lengths)
 
+    def seen_csr(self):
+        """``(indptr, items)``, int64: every item of each sequence, the truncated ones too."""
+        return self.indptr, np.ascontiguousarray(self.seen, dtype=np.int64)
+
     def exclusion(self, n_items, exclude_seen):
-        """The canonical CSR ``(indptr, indices)`` (int64; rows sorted, no repeats) of the items
-        never recommended to each sequence: the padding id 0, and with ``exclude_seen`` every
-        item of the sequence."""
-        n = len(self)
-        if n == 1:  # the padding id 0, then the sequence's items sorted (all >= 1), once each
-            indices = np.array([0] + sorted(set(self.seen.tolist())) if exclude_seen else [0], np.int64)
-            return np.array([0, len(indices)], np.int64), indices
-        rows, cols = np.arange(n, dtype=np.int64), np.zeros(n, np.int64)
-        if exclude_seen:
-            rows = np.concatenate([rows, np.repeat(np.arange(n, dtype=np.int64), np.diff(self.indptr))])
-            cols = np.concatenate([cols, self.seen])
-        keys = np.unique(rows * n_items + cols)
-        indptr = np.searchsorted(keys // n_items, np.arange(n + 1), side="left").astype(np.int64)
-        return indptr, keys % n_items
+        """:func:`seen_exclusion` of this batch's items."""
+        return seen_exclusion(self.indptr, self.seen, n_items, exclude_seen)
 
     def exclusion_matrix(self, n_items, exclude_seen):
         """:meth:`exclusion` as a scipy CSR matrix (n, n_items)."""
         indptr, indices = self.exclusion(n_items, exclude_seen)
         return sp.csr_matrix((np.ones(len(indices), np.float32), indices, indptr), shape=(len(self), n_items))
+
+
+def seen_exclusion(indptr, seen, n_items, exclude_seen):
+    """The canonical CSR ``(indptr, indices)`` (int64; rows sorted, no repeats) of the items never
+    recommended to each sequence: the padding id 0, and with ``exclude_seen`` every item of the
+    sequence (``seen[indptr[b]:indptr[b + 1]]``, ids in ``[1, n_items)``). attention.hpp's
+    ``seen_exclusion`` builds the same arrays."""
+    n = len(indptr) - 1
+    if n == 1:  # the padding id 0, then the sequence's items sorted (all >= 1), once each
+        indices = np.array([0] + sorted(set(seen.tolist())) if exclude_seen else [0], np.int64)
+        return np.array([0, len(indices)], np.int64), indices
+    rows, cols = np.arange(n, dtype=np.int64), np.zeros(n, np.int64)
+    if exclude_seen:
+        rows = np.concatenate([rows, np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))])
+        cols = np.concatenate([cols, np.asarray(seen, np.int64)])
+    keys = np.unique(rows * n_items + cols)
+    return np.searchsorted(keys // n_items, np.arange(n + 1), side="left").astype(np.int64), keys % n_items
