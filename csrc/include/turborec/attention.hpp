@@ -201,9 +201,7 @@ TR_GELU_INLINE void key_scores_body(const T* __restrict q, const T* __restrict k
   constexpr index_t lanes = Bytes / sizeof(T), nv = kKeyBlock / lanes;
   static_assert(nv * lanes == kKeyBlock, "a key block is whole registers");
   for (index_t j0 = 0; j0 < count; j0 += kKeyBlock) {
-    V acc[nv];
-    for (index_t u = 0; u < nv; ++u)
-      for (index_t l = 0; l < lanes; ++l) acc[u][l] = T(0);
+    V acc[nv] = {};  // +0 in every lane
     for (index_t c = 0; c < hs; ++c) {
       const T qc = q[c];  // a scalar operand of a vector operation is broadcast
       const T* kc = kt + c * ld + j0;
