@@ -134,7 +134,6 @@ def pmixer_encoder(x, keep, blocks, last_ln, settings, n_threads, out):
     _encoder.forward_pmixer(_KERNELS, x, keep, blocks, last_ln, settings, n_threads, out)
 
 
-
 def encoder_topk(ids, lengths, seen, embeddings, blocks, embedding_ln, settings, table, exclude_seen, k, n_candidates,
                  plan, n_threads, out_ids, out_values):
     from ..selection import _numba as selection
