@@ -380,6 +380,22 @@ def test_factorisation_predictions_details_and_factors_equal_surprise(name, para
         assert [p.details for p in expected[-3:]] == [{"was_impossible": True, "reason": "User and item are unknown."}] * 3
 
 
+def test_svd_threads_opt_into_the_grid_reproducibly():
+    """n_threads > 1: the block grid of 2 n_threads blocks a side (not Surprise's order, its RMSE
+    band), the same refit after refit and for any thread count; n_blocks=1 keeps the exact mode."""
+    data = _ml100k()
+    cv = KFold(n_splits=2, random_state=0)
+    runs = {t: cross_validate(compat.SVD(random_state=0, n_epochs=10, n_threads=t, **extra), data,
+                              measures=["rmse"], cv=cv)["test_rmse"]
+            for t, extra in ((2, {}), (4, {"n_blocks": 4}), (1, {}))}
+    np.testing.assert_array_equal(runs[2], runs[4])  # 4 blocks a side both, on 2 and 4 threads
+    again = cross_validate(compat.SVD(random_state=0, n_epochs=10, n_threads=2), data, measures=["rmse"], cv=cv)
+    np.testing.assert_array_equal(again["test_rmse"], runs[2])
+    assert not np.array_equal(runs[2], runs[1]) and np.abs(runs[2] - runs[1]).max() < 0.01
+    assert compat.SVD(n_threads=3)._model().n_blocks == 6 and compat.SVD()._model().n_blocks == 1
+    assert compat.SVD(n_threads=3, n_blocks=1)._model().n_blocks == 1
+
+
 @pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
 def test_factorisation_dump_round_trip(tmp_path):  # Surprise's dump leaves its files open, as above
     data = _random_data(seed=9)

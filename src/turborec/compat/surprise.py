@@ -19,6 +19,8 @@ turborec ``RatingPredictor`` and the two ``PredictionImpossible`` messages, and 
 as an SVD's ``pu`` and ``qi``).
 """
 
+import numbers
+
 try:
     import surprise
 except ImportError as error:  # scikit-surprise is an optional extra
@@ -413,15 +415,24 @@ _FACTORISATION_DOC = """ computed by :class:`turborec.models.{name}`, with Surpr
 
 class SVD(_Factorisation):
     __doc__ = "Surprise's ``SVD``" + _FACTORISATION_DOC.format(
-        name="SVD", more="", extra="; ``n_blocks`` > 1 opts into turborec's parallel block grid (reproducible for a "
-        "seed and block count, not Surprise's order)")
+        name="SVD", more="", extra="; ``n_threads`` > 1 opts into turborec's parallel block grid, of ``n_blocks`` "
+        "(default: twice ``n_threads``) squared blocks (reproducible for a seed and block count, not Surprise's "
+        "order), as does ``n_blocks`` > 1")
     model_class = models.SVD
 
     def __init__(self, n_factors=100, n_epochs=20, biased=True, init_mean=0, init_std_dev=0.1, lr_all=0.005,
                  reg_all=0.02, lr_bu=None, lr_bi=None, lr_pu=None, lr_qi=None, reg_bu=None, reg_bi=None,
-                 reg_pu=None, reg_qi=None, random_state=None, verbose=False, *, n_blocks=1, backend=None,
+                 reg_pu=None, reg_qi=None, random_state=None, verbose=False, *, n_blocks=None, backend=None,
                  n_threads=None):
         self._store({name: value for name, value in locals().items() if name not in ("self", "__class__")})
+
+    def _model(self):
+        model = super()._model()
+        if self.n_blocks is None:  # the exact mode, unless threads were asked for
+            threads = self.n_threads
+            parallel = isinstance(threads, numbers.Integral) and not isinstance(threads, bool) and threads > 1
+            model.n_blocks = 2 * threads if parallel else 1
+        return model
 
 
 class SVDpp(_Factorisation):
