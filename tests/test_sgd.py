@@ -194,6 +194,12 @@ def test_balanced_ranges_are_contiguous_and_hold_equal_counts():
     assert np.bincount(np.arange(1000)[ids] * 8 // 1000, minlength=8).max() > 2 * counts.max()
     assert (sgd.balanced_ranges(np.zeros(0, np.int64), 5, 3) == 0).all()
     np.testing.assert_array_equal(sgd.balanced_ranges(np.arange(6), 6, 3), [0, 0, 1, 1, 2, 2])
+    with pytest.raises(IndexError, match=r"ids: index out of range \[0, 5\)"):
+        sgd.balanced_ranges(np.array([0, 5]), 5, 2)
+    with pytest.raises(ValueError, match="n_ranges: expected a positive int"):
+        sgd.balanced_ranges(np.array([0, 1]), 5, 0)
+    with pytest.raises(ValueError, match="n: expected a non-negative int"):
+        sgd.balanced_ranges(np.zeros(0, np.int64), -1, 2)
 
 
 def test_blocks_reproducible_across_threads_and_converging():

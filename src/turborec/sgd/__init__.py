@@ -138,7 +138,11 @@ def balanced_ranges(ids, n, n_ranges):
     """The range in ``[0, n_ranges)`` of each row ``0 .. n-1``: contiguous, non-decreasing in
     the row, and holding about equal numbers of the ``ids`` (a row's range is the quantile its
     ids' midpoint falls in: ``floor((ids before it + half its own) * n_ranges / len(ids))``)."""
-    counts = np.bincount(ids, minlength=n).astype(np.int64)
+    n = v.as_int(n, "n", "a non-negative int")
+    if n < 0:
+        raise ValueError(f"n: expected a non-negative int, got {n}")
+    n_ranges = v.check_k(n_ranges, "n_ranges")
+    counts = np.bincount(_indices(ids, "ids", n), minlength=n).astype(np.int64)
     after = np.cumsum(counts)
     total = max(int(after[-1]) if n else 0, 1)
     return np.minimum((after + after - counts) * n_ranges // (2 * total), n_ranges - 1)
