@@ -13,6 +13,7 @@ import pytest
 import surprise  # a [test] peer: missing, this module fails rather than skips
 from surprise.model_selection import GridSearchCV, KFold, cross_validate
 
+from turborec._threads import resolve_n_threads
 from turborec.compat import surprise as compat
 
 ML100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k" / "u.data"
@@ -394,6 +395,10 @@ def test_svd_threads_opt_into_the_grid_reproducibly():
     assert not np.array_equal(runs[2], runs[1]) and np.abs(runs[2] - runs[1]).max() < 0.01
     assert compat.SVD(n_threads=3)._model().n_blocks == 6 and compat.SVD()._model().n_blocks == 1
     assert compat.SVD(n_threads=3, n_blocks=1)._model().n_blocks == 1
+    every_core = resolve_n_threads(-1)
+    assert compat.SVD(n_threads=-1)._model().n_blocks == (2 * every_core if every_core > 1 else 1)
+    with pytest.raises(ValueError, match="n_threads"):
+        compat.SVD(n_threads=0)._model()
 
 
 @pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")

@@ -119,3 +119,12 @@ def test_an_unknown_clone_or_bad_codes_are_errors(rng):
         _native.quantize_queries(queries, np.empty((1, 9), np.int16))
     with pytest.raises(TypeError, match="queries: expected dtype float32"):
         _native.quantize_queries(queries.astype(np.float64), np.empty((1, 8), np.int16))
+    for bad in (np.nan, np.inf):  # a NaN would slip past the peak and give undefined codes
+        poisoned = queries.copy()
+        poisoned[0, 3] = bad
+        with pytest.raises(ValueError, match="queries: contains NaN or inf"):
+            _native.quantize_queries(poisoned, np.empty((1, 8), np.int16))
+        with pytest.raises(ValueError, match="queries: contains NaN or inf"):
+            _native_run(poisoned, table, 2, 4, (None, None), "")
+    with pytest.raises(TypeError, match="qcodes: expected a NumPy array, got list"):  # never a converted copy
+        _native_run(queries, table, 2, 4, (None, None), "", qcodes=[[1] * 8])

@@ -22,6 +22,16 @@ inline std::string shape_str(const py::array& a) {
   return s + (a.ndim() == 1 ? ",)" : ")");
 }
 
+// An optional argument (a py::object that is not None) as the caller's own NumPy array: never a
+// converted copy, whose buffer would die with this function's local handle while the kernel reads
+// it (and which would swallow an in-place update).
+inline py::array array_argument(const py::object& a, const char* name) {
+  if (!py::isinstance<py::array>(a))
+    throw py::type_error(std::string(name) + ": expected a NumPy array, got " +
+                         std::string(py::str(py::type::of(a).attr("__name__"))));
+  return py::reinterpret_borrow<py::array>(a);
+}
+
 // Equivalent dtypes, not the identical descriptor object: arrays that went through pickle carry
 // a fresh descriptor for the same type.
 template <class T>

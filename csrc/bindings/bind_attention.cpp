@@ -31,7 +31,7 @@ void linear_typed(const py::array& x, const py::array& w, const py::object& b, i
                                        shape_str(w));
   const T* pb = nullptr;
   if (!b.is_none()) {
-    auto bias = b.cast<py::array>();
+    auto bias = array_argument(b, "bias");
     pb = input<T>(bias, "bias", 1);
     expect(bias.shape(0) == w.shape(0), "bias: expected length " + std::to_string(w.shape(0)));
   }
@@ -56,7 +56,7 @@ void layer_norm_typed(const py::array& x, const py::object& residual, const py::
   const T* px = input<T>(x, "x", 2);
   const T* pr = nullptr;
   if (!residual.is_none()) {
-    auto r = residual.cast<py::array>();
+    auto r = array_argument(residual, "residual");
     pr = input<T>(r, "residual", 2);
     expect(r.shape(0) == x.shape(0) && r.shape(1) == x.shape(1), "residual: expected the shape of x " + shape_str(x));
   }
@@ -251,7 +251,7 @@ void encoder_topk_any(const py::array& ids, const py::array& lengths, const py::
   const std::int8_t* pc = nullptr;
   const float* pscales = nullptr;
   if (!codes.is_none()) {
-    const auto c = codes.cast<py::array>(), sc = scales.cast<py::array>();
+    const auto c = array_argument(codes, "codes"), sc = array_argument(scales, "scales");
     pc = input<std::int8_t>(c, "codes", 4);
     pscales = input<float>(sc, "scales", 1);
     const py::ssize_t panel = kQuantizedPanel;

@@ -17,7 +17,7 @@ void ranking_metrics_any(const py::array& recs, const py::array& rel_indptr, con
          "out: expected shape (n_users, n_cutoffs, " + std::to_string(kNumMetrics) + ")");
   const std::int64_t* neg = nullptr;
   if (!n_negatives.is_none()) {
-    auto a = n_negatives.cast<py::array>();
+    auto a = array_argument(n_negatives, "n_negatives");
     neg = input<std::int64_t>(a, "n_negatives", 1);
     expect(a.shape(0) == n, "n_negatives: expected one entry per user");
   }

@@ -43,7 +43,7 @@ void expect_accumulate_fits(int accumulate, const T* ad, py::ssize_t a_nnz, cons
 template <class T>
 const T* optional_input(const py::object& a, const char* name, py::ssize_t length) {
   if (a.is_none()) return nullptr;
-  auto arr = a.cast<py::array>();
+  auto arr = array_argument(a, name);
   const T* p = input<T>(arr, name, 1);
   expect(arr.shape(0) == length, std::string(name) + ": expected length " + std::to_string(length) + ", got " +
                                      std::to_string(arr.shape(0)));

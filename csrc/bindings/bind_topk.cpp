@@ -71,7 +71,7 @@ void topk_dot_typed(const py::array& queries, const py::array& items, const py::
   const T* qs = nullptr;
   const T* xs = nullptr;
   if (!query_scale.is_none()) {
-    auto qa = query_scale.cast<py::array>(), xa = item_scale.cast<py::array>();
+    auto qa = array_argument(query_scale, "query_scale"), xa = array_argument(item_scale, "item_scale");
     qs = input<T>(qa, "query_scale", 1);
     xs = input<T>(xa, "item_scale", 1);
     expect(qa.shape(0) == n && xa.shape(0) == m, "query_scale/item_scale: expected one entry per query / item");
@@ -118,7 +118,7 @@ void topk_dot_quantized_any(const py::array& queries, const py::object& qcodes, 
     quantize_query_codes(q, n, d, computed.data());
     g = computed.data();
   } else {
-    const auto given = qcodes.cast<py::array>();
+    const auto given = array_argument(qcodes, "qcodes");
     g = input<std::int16_t>(given, "qcodes", 2);
     expect(given.shape(0) == n && given.shape(1) == 2 * pairs,
            "qcodes: expected shape (n, 2 * ceil(d / 2)) for queries of shape (n, d)");

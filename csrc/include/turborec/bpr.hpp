@@ -523,7 +523,13 @@ void bpr_epochs(CsrView<I> likes, const I* __restrict rows, index_t nnz, index_t
   if (nnz == 0 || n_epochs == 0) return;
   const detail::BprStepsFn<T, I> steps = detail::pick_bpr_steps<T, I>(simd.empty() ? simd_level() : simd);
   std::unique_ptr<detail::LikedFilter> liked;
-  if (verify && filter) liked = std::make_unique<detail::LikedFilter>(likes, n_users, nnz, n_threads);
+  if (verify && filter) {
+    try {  // 2 bytes per interaction: where memory is short, verify from the rows alone (same result)
+      liked = std::make_unique<detail::LikedFilter>(likes, n_users, nnz, n_threads);
+    } catch (const std::bad_alloc&) {
+      liked.reset();
+    }
+  }
   detail::BprProblem<T, I> problem{likes,          rows, nnz,  user_factors, item_factors,
                                    n_cols,         learning_rate, regularization, 0, verify,
                                    liked ? liked->data() : nullptr};

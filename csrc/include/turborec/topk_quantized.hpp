@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -238,7 +239,14 @@ inline void quantize_query_codes(const float* __restrict queries, index_t n, ind
     const float* x = queries + r * d;
     std::int16_t* g = qcodes + r * 2 * pairs;
     double peak = 0.0;
-    for (index_t f = 0; f < d; ++f) peak = std::max(peak, std::fabs(static_cast<double>(x[f])));
+    bool finite = true;
+    for (index_t f = 0; f < d; ++f) {
+      finite &= std::isfinite(x[f]);
+      peak = std::max(peak, std::fabs(static_cast<double>(x[f])));
+    }
+    // A NaN would slip past the max, and its code would be undefined: refuse it (the Python
+    // layer's message), as a diverged model's users are.
+    if (!finite) throw std::invalid_argument("queries: contains NaN or inf");
     const double scale = static_cast<double>(top) / (peak > 0.0 ? peak : 1.0);
     for (index_t f = 0; f < d; ++f) g[f] = static_cast<std::int16_t>(std::nearbyint(static_cast<double>(x[f]) * scale));
     for (index_t f = d; f < 2 * pairs; ++f) g[f] = 0;

@@ -19,8 +19,6 @@ turborec ``RatingPredictor`` and the two ``PredictionImpossible`` messages, and 
 as an SVD's ``pu`` and ``qi``).
 """
 
-import numbers
-
 try:
     import surprise
 except ImportError as error:  # scikit-surprise is an optional extra
@@ -29,7 +27,8 @@ except ImportError as error:  # scikit-surprise is an optional extra
 
 import numpy as np
 
-from .. import models
+from .. import models, sgd
+from .._threads import resolve_n_threads
 from ..models.knn_rating import SIM_NAMES
 
 __all__ = ["BaselineOnly", "KNNBaseline", "KNNBasic", "KNNWithMeans", "KNNWithZScore", "NMF", "SVD", "SVDpp"]
@@ -428,10 +427,9 @@ class SVD(_Factorisation):
 
     def _model(self):
         model = super()._model()
-        if self.n_blocks is None:  # the exact mode, unless threads were asked for
-            threads = self.n_threads
-            parallel = isinstance(threads, numbers.Integral) and not isinstance(threads, bool) and threads > 1
-            model.n_blocks = 2 * threads if parallel else 1
+        if self.n_blocks is None:  # the exact mode, unless threads were asked for (-1: every core)
+            threads = 1 if self.n_threads is None else resolve_n_threads(self.n_threads)
+            model.n_blocks = min(2 * threads, sgd.MAX_BLOCKS) if threads > 1 else 1
         return model
 
 

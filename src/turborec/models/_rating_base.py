@@ -9,7 +9,6 @@ scikit-learn's conventions alike.
 
 import numpy as np
 
-from .. import sgd
 from ..datasets import Interactions
 from ._base import RecommenderBase
 
@@ -160,8 +159,3 @@ def recommend_users(users, n_users):
         raise IndexError(f"users: index out of range [0, {n_users})")
     return scalar, users
 
-
-def pair_dots(a, rows_a, b, rows_b, backend=None):
-    """``a[rows_a[n]] . b[rows_b[n]]`` for every n, in float64 (:func:`turborec.sgd.pair_dots`:
-    no gathered copy of the pairs)."""
-    return sgd.pair_dots(a, rows_a, b, rows_b, backend=backend)

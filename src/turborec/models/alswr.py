@@ -5,12 +5,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import _validation as v
-from .. import als, selection
+from .. import als, selection, sgd
 from .._threads import resolve_n_threads
 from ..backends import resolve
 from ..similarity._operands import check_number
 from ._factorisation import DTYPES, _SGDFactorisation
-from ._rating_base import RatingPredictor, as_rating_triples, pair_dots, recommend_users
+from ._rating_base import RatingPredictor, as_rating_triples, recommend_users
 
 
 class ALSWR(RatingPredictor):
@@ -121,7 +121,7 @@ class ALSWR(RatingPredictor):
 
     def _estimate(self, users, items, known_user, known_item):
         both = known_user & known_item
-        dot = pair_dots(self.user_factors_, users, self.item_factors_, items)
+        dot = sgd.pair_dots(self.user_factors_, users, self.item_factors_, items, n_threads=self.n_threads)
         return np.where(both, self._offset() + dot, self.global_mean_), ~both
 
     def recommend(self, users, N=10, *, exclude=None):

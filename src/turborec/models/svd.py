@@ -6,7 +6,6 @@ import numpy as np
 from .. import _validation as v
 from .. import sgd
 from ._factorisation import _SGDFactorisation
-from ._rating_base import pair_dots
 
 
 class SVD(_SGDFactorisation):
@@ -91,7 +90,8 @@ class SVD(_SGDFactorisation):
 
     def _estimate(self, users, items, known_user, known_item):
         both = known_user & known_item
-        dot = np.where(both, pair_dots(self.qi_, items, self.pu_, users, self.backend), 0.0)
+        dot = np.where(both, sgd.pair_dots(self.qi_, items, self.pu_, users, backend=self.backend,
+                                           n_threads=self.n_threads), 0.0)
         if not self.biased:  # Surprise: impossible unless both are known, then the global mean
             return np.where(both, dot, self.global_mean_), ~both
         estimates = np.full(len(users), self.global_mean_)
