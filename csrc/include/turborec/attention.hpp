@@ -394,12 +394,13 @@ void masked_attention(const T* __restrict q, const T* __restrict k, const T* __r
       }
     });
 #pragma omp for schedule(static)
-    for (index_t b = 0; b < n; ++b) {
+    for (index_t bh = 0; bh < n * n_heads; ++bh) {  // (sequence, head) pairs: one sequence's heads in parallel too
       if (errors.failed()) continue;
       errors.run([&] {
+        const index_t b = bh / n_heads, h = bh % n_heads;
         const index_t len = lengths[b];
         TR_CHECK(len >= 1 && len <= L, "lengths: each must be in [1, L]");
-        for (index_t h = 0; h < n_heads; ++h) {
+        {
           const index_t off = h * hs;
           const T* kb = k + b * L * D + off;
           const T* vb = v + b * L * D + off;
