@@ -63,18 +63,6 @@ def test_nmf_equals_surprise_on_movielens_100k(params):
     assert max(differences.values()) < 1e-10, differences
 
 
-def test_in_turns_lets_each_chunks_users_take_turns_in_each_block():
-    from turborec.models.svd import in_turns
-    # Two blocks (bounds), each user's ratings together. Chunks of 2 users: block 0 holds the
-    # groups [4, 4, 5] (users 4 and 5: chunk 2), [0] and [2, 3, 3] (chunk 1), in that order,
-    # each run in turns; block 1 the groups [5, 5] and [1]. Chunks of 8: one group per block.
-    users = np.array([4, 4, 5, 0, 2, 3, 3, 5, 5, 1])
-    bounds = np.array([0, 7, 10])
-    np.testing.assert_array_equal(in_turns(users, bounds, chunk=2), [0, 2, 1, 3, 4, 5, 6, 7, 8, 9])
-    np.testing.assert_array_equal(in_turns(users, bounds, chunk=8), [0, 2, 3, 4, 5, 1, 6, 7, 9, 8])
-    assert in_turns(np.zeros(0, np.int64), np.array([0, 0])).tolist() == []
-
-
 def test_svd_block_grid_is_reproducible_and_fits_as_well():
     """n_blocks=G: not Surprise's order, so not its numbers; the same for any thread count, and
     the test RMSE on ML-100K within Surprise's band (0.934-0.938 with its defaults)."""

@@ -1,5 +1,7 @@
 """The sgd family: SVD and SVD++ epochs on every backend against the numpy reference."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -40,6 +42,21 @@ class TestSvdEpochBlocks(TestSvdEpoch):
 
     def make(self, rng, dtype, n, m, k=10):
         return dict(super().make(rng, dtype, n, m, k), n_blocks=1 + n % 5)
+
+
+class TestBlockOrder(KernelConformance):
+    """The grid's order, in turns (SVD's): a permutation, so every backend returns the reference's."""
+
+    FAMILY = "sgd"
+
+    def make(self, rng, dtype, n, m, k=10):
+        problem = _problem(rng, dtype, n, m, k, grouped=bool(n % 2))
+        return dict(users=problem["users"], items=problem["items"], n_users=n, n_items=m, n_blocks=1 + n % 5,
+                    user_chunk=1 + k % 4)
+
+    def call(self, inputs, backend, n_threads=None):
+        order, bounds = sgd.block_order(**inputs, backend=backend, n_threads=n_threads)
+        return (np.arange(len(inputs["users"])) if order is None else order), bounds
 
 
 class TestPairDots(KernelConformance):
@@ -180,6 +197,65 @@ def test_block_order_puts_each_rating_in_its_block():
             assert (np.diff(block) > 0).all()  # the given order within a block
     order, bounds = sgd.block_order(users, items, 50, 40, 1)
     assert order is None and bounds.tolist() == [0, 500]
+
+
+def _in_turns_by_definition(users, order, bounds, chunk):
+    """block_order(user_chunk=chunk) from the given-order blocks, as its docstring words it."""
+    out = []
+    for c in range(len(bounds) - 1):
+        block = order[bounds[c]:bounds[c + 1]].tolist()
+        while block:
+            group = list(itertools.takewhile(lambda r: users[r] // chunk == users[block[0]] // chunk, block))
+            block = block[len(group):]
+            runs = []
+            for r in group:
+                if runs and users[runs[-1][-1]] == users[r]:
+                    runs[-1].append(r)
+                else:
+                    runs.append([r])
+            for turn in range(max(map(len, runs))):
+                out += [run[turn] for run in runs if len(run) > turn]
+    return out
+
+
+def test_block_order_in_turns_follows_its_definition(every_backend):
+    rng = np.random.default_rng(21)
+    for grouped, chunk, n_blocks in itertools.product((True, False), (1, 2, 16), (2, 3)):
+        users, items = rng.integers(0, 60, 700), rng.integers(0, 30, 700)
+        if grouped:  # each user's ratings together (Surprise's order): groups of up to `chunk` runs
+            users = np.sort(users, kind="stable")
+        plain, bounds = sgd.block_order(users, items, 60, 30, n_blocks, backend="numpy")
+        want = _in_turns_by_definition(users, plain, bounds, chunk)
+        assert (want != plain.tolist()) == (chunk > 1)  # a chunk of one user: one run a group
+        for n_threads in (1, 2):
+            order, got_bounds = sgd.block_order(users, items, 60, 30, n_blocks, user_chunk=chunk,
+                                                backend=every_backend, n_threads=n_threads)
+            assert order.tolist() == want, (grouped, chunk, n_blocks, n_threads)
+            np.testing.assert_array_equal(got_bounds, bounds)
+
+
+def test_block_order_refuses_bad_arguments():
+    users, items = np.array([0, 1, 2]), np.array([0, 0, 1])
+    with pytest.raises(ValueError, match="user_chunk"):
+        sgd.block_order(users, items, 3, 2, 2, user_chunk=0)
+    with pytest.raises(ValueError, match="n_blocks"):
+        sgd.block_order(users, items, 3, 2, 0)
+    with pytest.raises(ValueError, match="users, items: expected one length"):
+        sgd.block_order(users, items[:2], 3, 2, 2)
+    with pytest.raises(IndexError, match="items: index out of range"):
+        sgd.block_order(users, np.array([0, 0, 2]), 3, 2, 2)
+    native = pytest.importorskip("turborec._native")
+    ranges, order, bounds = np.zeros(3, np.int64), np.empty(3, np.int64), np.empty(5, np.int64)
+    native.block_order(users, items, ranges, ranges[:2], 2, 16, 1, order, bounds)  # consistent: runs
+    assert order.tolist() == [0, 1, 2] and bounds.tolist() == [0, 3, 3, 3, 3]
+    with pytest.raises(ValueError, match="user_range: expected ranges in \\[0, n_blocks\\)"):
+        native.block_order(users, items, np.array([0, 2, 0]), ranges[:2], 2, 16, 1, order, bounds)
+    with pytest.raises(ValueError, match="users: index out of range \\[0, 2\\)"):
+        native.block_order(users, items, ranges[:2], ranges[:2], 2, 16, 1, order, bounds)
+    with pytest.raises(ValueError, match="bounds: expected n_blocks\\*\\*2 \\+ 1 entries"):
+        native.block_order(users, items, ranges, ranges[:2], 2, 16, 1, order, bounds[:4])
+    with pytest.raises(ValueError, match="chunk"):
+        native.block_order(users, items, ranges, ranges[:2], 2, -1, 1, order, bounds)
 
 
 def test_balanced_ranges_are_contiguous_and_hold_equal_counts():

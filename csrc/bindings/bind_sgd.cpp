@@ -209,6 +209,40 @@ void pair_dots_any(const py::array& a, const py::array& rows_a, const py::array&
   pair_dots_t<double>(a, rows_a, b, rows_b, n_threads, out);
 }
 
+// Every entry of `ranges` (a 1-D int64 array) in [0, n_blocks).
+const std::int64_t* range_input(const py::array& ranges, const char* name, py::ssize_t n_blocks) {
+  const std::int64_t* r = input<std::int64_t>(ranges, name, 1);
+  for (py::ssize_t a = 0; a < ranges.shape(0); ++a)
+    if (r[a] < 0 || r[a] >= n_blocks) expect(false, std::string(name) + ": expected ranges in [0, n_blocks)");
+  return r;
+}
+
+void block_order_any(const py::array& users, const py::array& items, const py::array& user_range,
+                     const py::array& item_range, py::ssize_t n_blocks, py::ssize_t chunk, int n_threads,
+                     py::array& order, py::array& bounds) {
+  expect_n_threads(n_threads);
+  expect(n_blocks >= 1 && n_blocks <= 65536, "n_blocks: expected 1 to 65536, got " + std::to_string(n_blocks));
+  expect(chunk >= 0, "chunk: expected 0 (none) or a positive int, got " + std::to_string(chunk));
+  const std::int64_t* ur = range_input(user_range, "user_range", n_blocks);
+  const std::int64_t* ir = range_input(item_range, "item_range", n_blocks);
+  const std::int64_t* u = input<std::int64_t>(users, "users", 1);
+  const std::int64_t* i = input<std::int64_t>(items, "items", 1);
+  const py::ssize_t n = users.shape(0);
+  expect(items.shape(0) == n, "users, items: expected one length");
+  for (py::ssize_t r = 0; r < n; ++r) {
+    if (u[r] < 0 || u[r] >= user_range.shape(0))
+      expect(false, "users: index out of range [0, " + std::to_string(user_range.shape(0)) + ")");
+    if (i[r] < 0 || i[r] >= item_range.shape(0))
+      expect(false, "items: index out of range [0, " + std::to_string(item_range.shape(0)) + ")");
+  }
+  std::int64_t* o = output<std::int64_t>(order, "order", 1);
+  std::int64_t* b = output<std::int64_t>(bounds, "bounds", 1);
+  expect(order.shape(0) == n, "order: expected one entry per rating");
+  expect(bounds.shape(0) == n_blocks * n_blocks + 1, "bounds: expected n_blocks**2 + 1 entries");
+  py::gil_scoped_release release;
+  block_order(u, i, n, ur, ir, n_blocks, chunk, n_threads, o, b);
+}
+
 }  // namespace
 
 void bind_sgd(py::module_& m) {
@@ -230,6 +264,9 @@ void bind_sgd(py::module_& m) {
         py::arg("rates"), py::arg("exact"), py::arg("n_threads"), py::arg("out_bu").noconvert(),
         py::arg("out_bi").noconvert(), py::arg("out_pu").noconvert(), py::arg("out_qi").noconvert(),
         py::arg("out_yj").noconvert());
+  m.def("block_order", &block_order_any, py::arg("users").noconvert(), py::arg("items").noconvert(),
+        py::arg("user_range").noconvert(), py::arg("item_range").noconvert(), py::arg("n_blocks"),
+        py::arg("chunk"), py::arg("n_threads"), py::arg("order").noconvert(), py::arg("bounds").noconvert());
   m.def("pair_dots", &pair_dots_any, py::arg("a").noconvert(), py::arg("rows_a").noconvert(),
         py::arg("b").noconvert(), py::arg("rows_b").noconvert(), py::arg("n_threads"), py::arg("out").noconvert());
 }

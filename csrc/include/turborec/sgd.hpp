@@ -491,6 +491,67 @@ inline void wait_for(const std::atomic<index_t>& counter, index_t target) {
     if (spin >= 64) std::this_thread::yield();
 }
 
+// sgd.block_order's grid order. Rating r is in block (s, b): b = user_range[users[r]], s =
+// (item_range[items[r]] - b) mod G; the ratings are listed block by block (s major), each block
+// in the given order (a stable counting sort) or, with chunk >= 1, in turns: the block's
+// ratings fall into groups (maximal stretches whose users share users[r] / chunk), a group into
+// runs (maximal stretches of one user), and each group lists the first rating of every run (in
+// the runs' order), then every run's second, and so on. With each user's ratings together,
+// consecutive ratings then name different users (sgd.hpp's steps overlap them) and a group's
+// user rows stay in the L1 cache while it runs.
+// @param user_range, item_range  every user's and item's range, in [0, G)
+// @param order   n: the ratings' indices in the grid's order (written)
+// @param bounds  G * G + 1: block (s, b) is order[bounds[s * G + b] .. bounds[s * G + b + 1]] (written)
+inline void block_order(const std::int64_t* __restrict users, const std::int64_t* __restrict items, index_t n,
+                        const std::int64_t* __restrict user_range, const std::int64_t* __restrict item_range,
+                        index_t G, index_t chunk, int n_threads, std::int64_t* __restrict order,
+                        std::int64_t* __restrict bounds) {
+  std::vector<std::uint32_t> block(n);  // G <= 65536: G * G - 1 fits 32 bits
+  std::fill(bounds, bounds + G * G + 1, 0);
+  for (index_t r = 0; r < n; ++r) {
+    const index_t b = user_range[users[r]], s = (item_range[items[r]] - b + G) % G;
+    block[r] = static_cast<std::uint32_t>(s * G + b);
+    ++bounds[s * G + b + 1];
+  }
+  for (index_t c = 0; c < G * G; ++c) bounds[c + 1] += bounds[c];
+  std::vector<std::int64_t> sorted(chunk >= 1 ? n : 0);
+  std::int64_t* by_block = chunk >= 1 ? sorted.data() : order;
+  std::vector<std::int64_t> next(bounds, bounds + G * G);
+  for (index_t r = 0; r < n; ++r) by_block[next[block[r]]++] = r;
+  if (chunk < 1) return;
+#pragma omp parallel num_threads(n_threads) default(none) shared(users, G, chunk, order, bounds, by_block)
+  {
+    std::vector<index_t> run_start, run_length;  // a group's runs still holding ratings
+#pragma omp for schedule(dynamic, 1)
+    for (index_t c = 0; c < G * G; ++c) {
+      index_t out = bounds[c];
+      for (index_t group = bounds[c]; group < bounds[c + 1];) {
+        const index_t user_chunk = users[by_block[group]] / chunk;
+        index_t end = group;
+        run_start.clear();
+        run_length.clear();
+        for (; end < bounds[c + 1] && users[by_block[end]] / chunk == user_chunk; ++end)
+          if (end == group || users[by_block[end]] != users[by_block[end - 1]]) {
+            run_start.push_back(end);
+            run_length.push_back(1);
+          } else {
+            ++run_length.back();
+          }
+        for (index_t turn = 0; !run_start.empty(); ++turn) {
+          std::size_t kept = 0;
+          for (std::size_t j = 0; j < run_start.size(); ++j) {
+            order[out++] = by_block[run_start[j] + turn];
+            if (run_length[j] > turn + 1) run_start[kept] = run_start[j], run_length[kept++] = run_length[j];
+          }
+          run_start.resize(kept);
+          run_length.resize(kept);
+        }
+        group = end;
+      }
+    }
+  }
+}
+
 // n_epochs SVD epochs, each over a G x G grid of rating blocks (FPSGD, Chin et al. 2015, with a
 // fixed schedule); the same as n_epochs calls of one epoch. The caller ordered the ratings block
 // by block: block (s, b), stored at bounds[s * G + b] .. bounds[s * G + b + 1], holds the ratings

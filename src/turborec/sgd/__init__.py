@@ -111,27 +111,55 @@ def implicit_sets(users, items, n_users):
     return indptr, np.ascontiguousarray(items[order])
 
 
-def block_order(users, items, n_users, n_items, n_blocks):
+def block_order(users, items, n_users, n_items, n_blocks, *, user_chunk=None, backend=None, n_threads=None):
     """The FPSGD grid of :func:`svd_epoch`: ``(order, bounds)``.
 
     With ``G = n_blocks``, users fall in ``G`` contiguous index ranges holding about equal
     numbers of ratings (:func:`balanced_ranges`), items likewise; rating ``r`` is in block
     ``(s, b)`` with ``b`` its user's range and ``s = (item range - b) mod G``. ``order`` (int64,
-    or None when ``G`` is 1) lists the ratings block by block, ``s`` major, each block in the
-    given order; block ``(s, b)`` is ``order[bounds[s * G + b]:bounds[s * G + b + 1]]``.
-    (Contiguous ranges, not ``u % G``: the threads then write disjoint stretches of the bias
-    vectors, not neighbouring entries of one cache line. Ranges of equal counts, not of equal
-    sizes: with popular items and active users, equal index ranges made blocks up to 4.6 times
-    the mean on MovieLens 100K, and a thread waited for the other's big blocks.)
+    or None when ``G`` is 1) lists the ratings block by block, ``s`` major; block ``(s, b)`` is
+    ``order[bounds[s * G + b]:bounds[s * G + b + 1]]``. (Contiguous ranges, not ``u % G``: the
+    threads then write disjoint stretches of the bias vectors, not neighbouring entries of one
+    cache line. Ranges of equal counts, not of equal sizes: with popular items and active users,
+    equal index ranges made blocks up to 4.6 times the mean on MovieLens 100K, and a thread
+    waited for the other's big blocks.)
+
+    Parameters
+    ----------
+    users, items : array-like of int, shape (n,)
+        Indices in ``[0, n_users)`` and ``[0, n_items)``.
+    n_users, n_items, n_blocks : int
+    user_chunk : int, optional
+        None: each block in the given order. ``c >= 1``: each block in turns, the order
+        :class:`turborec.models.SVD` runs (for ratings given with each user's ratings together,
+        as Surprise's order has them): the block's ratings fall into groups (maximal stretches
+        whose users share ``user // c``), a group into runs (maximal stretches of one user), and
+        each group lists every run's first rating, in the runs' order, then every run's second,
+        and so on. Consecutive ratings then name different users, which the kernel overlaps, and
+        a group's user rows stay in the L1 cache (-10% of the epoch on MovieLens 100K).
+    backend, n_threads
+        See :func:`turborec.topk` (backends: native, numba, numpy; they return the same order,
+        whatever the thread count). Native: one counting sort (10M ratings: 0.30 s, NumPy 2.3 s).
+
+    Returns
+    -------
+    order : int64 ndarray of shape (n,), or None
+    bounds : int64 ndarray of shape (G * G + 1,)
     """
+    n_blocks = v.check_k(n_blocks, "n_blocks")
+    if n_blocks > MAX_BLOCKS:
+        raise ValueError(f"n_blocks: expected at most {MAX_BLOCKS}, got {n_blocks}")
+    chunk = 0 if user_chunk is None else v.check_k(user_chunk, "user_chunk")
+    users, items = _indices(users, "users", n_users), _indices(items, "items", n_items)
+    user_range, item_range = balanced_ranges(users, n_users, n_blocks), balanced_ranges(items, n_items, n_blocks)
+    if len(users) != len(items):
+        raise ValueError(f"users, items: expected one length, got {len(users)} and {len(items)}")
     if n_blocks == 1:
         return None, np.array([0, len(users)], dtype=np.int64)
-    user_block = balanced_ranges(users, n_users, n_blocks)[users]
-    item_block = balanced_ranges(items, n_items, n_blocks)[items]
-    key = ((item_block - user_block) % n_blocks) * n_blocks + user_block
-    bounds = np.zeros(n_blocks * n_blocks + 1, dtype=np.int64)
-    np.cumsum(np.bincount(key, minlength=n_blocks * n_blocks), out=bounds[1:])
-    return stable_argsort(key, n_blocks * n_blocks), bounds
+    return tuple(dispatch("sgd", "block_order", inputs=(users, items, user_range, item_range),
+                          params=(n_blocks, chunk),
+                          outputs=[((len(users),), np.int64), ((n_blocks * n_blocks + 1,), np.int64)],
+                          backend=backend, n_threads=n_threads))
 
 
 def balanced_ranges(ids, n, n_ranges):

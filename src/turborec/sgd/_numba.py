@@ -250,3 +250,57 @@ def pair_dots(a, rows_a, b, rows_b, n_threads, out):
     """sgd.hpp's pair_dots (the same four partial sums, so the same bits)."""
     launch(_pair_dots, n_threads, a, rows_a, b, rows_b, out)
 
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _block_order(users, items, user_range, item_range, n_blocks, chunk, order, bounds):
+    n = len(users)
+    block = np.empty(n, dtype=np.int64)
+    bounds[:] = 0
+    for r in range(n):
+        b = user_range[users[r]]
+        block[r] = ((item_range[items[r]] - b + n_blocks) % n_blocks) * n_blocks + b
+        bounds[block[r] + 1] += 1
+    for c in range(n_blocks * n_blocks):
+        bounds[c + 1] += bounds[c]
+    by_block = np.empty(n, dtype=np.int64) if chunk >= 1 else order
+    following = bounds[:-1].copy()
+    for r in range(n):
+        by_block[following[block[r]]] = r
+        following[block[r]] += 1
+    if chunk < 1:
+        return
+    for c in prange(n_blocks * n_blocks):
+        out, group, stop = bounds[c], bounds[c], bounds[c + 1]
+        run_start = np.empty(min(chunk, 64), dtype=np.int64)  # a group holds at most chunk runs when
+        run_length = np.empty(min(chunk, 64), dtype=np.int64)  # each user's ratings are together
+        while group < stop:
+            user_chunk = users[by_block[group]] // chunk
+            end, n_runs = group, 0
+            while end < stop and users[by_block[end]] // chunk == user_chunk:
+                if end == group or users[by_block[end]] != users[by_block[end - 1]]:
+                    if n_runs == len(run_start):
+                        run_start = np.concatenate((run_start, run_start))
+                        run_length = np.concatenate((run_length, run_length))
+                    run_start[n_runs], run_length[n_runs] = end, 1
+                    n_runs += 1
+                else:
+                    run_length[n_runs - 1] += 1
+                end += 1
+            turn = 0
+            while n_runs > 0:
+                kept = 0
+                for j in range(n_runs):
+                    order[out] = by_block[run_start[j] + turn]
+                    out += 1
+                    if run_length[j] > turn + 1:
+                        run_start[kept], run_length[kept] = run_start[j], run_length[j]
+                        kept += 1
+                n_runs = kept
+                turn += 1
+            group = end
+
+
+def block_order(users, items, user_range, item_range, n_blocks, chunk, n_threads, order, bounds):
+    """sgd.hpp's block_order (the same order: a permutation has no rounding)."""
+    launch(_block_order, n_threads, users, items, user_range, item_range, n_blocks, chunk, order, bounds)

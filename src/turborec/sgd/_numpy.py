@@ -24,6 +24,8 @@ computes the exact definition for both modes.
 
 import numpy as np
 
+from .._sorting import stable_argsort
+
 
 def _copy(model, outputs):
     for source, target in zip(model, outputs):
@@ -135,3 +137,22 @@ def pair_dots(a, rows_a, b, rows_b, n_threads, out):
         end = start + PAIR_CHUNK
         np.einsum("ij,ij->i", a[rows_a[start:end]], b[rows_b[start:end]], out=out[start:end])
 
+
+
+def block_order(users, items, user_range, item_range, n_blocks, chunk, n_threads, order, bounds):
+    """sgd.hpp's block_order: a stable sort by block, then (``chunk`` >= 1) each group of a
+    block's ratings sorted by turn (stable: a turn lists the group's runs in order)."""
+    user_block = user_range[users]
+    key = ((item_range[items] - user_block) % n_blocks) * n_blocks + user_block
+    bounds[0] = 0
+    np.cumsum(np.bincount(key, minlength=n_blocks * n_blocks), out=bounds[1:])
+    order[:] = stable_argsort(key, n_blocks * n_blocks)
+    if chunk < 1 or len(order) == 0:
+        return
+    n, users = len(order), users[order]
+    block = np.repeat(np.arange(n_blocks * n_blocks), np.diff(bounds))
+    new_group = np.r_[True, (block[1:] != block[:-1]) | (users[1:] // chunk != users[:-1] // chunk)]
+    starts = np.flatnonzero(new_group | np.r_[True, users[1:] != users[:-1]])  # the runs
+    turn = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    group = np.cumsum(new_group) - 1  # non-decreasing: sorting by (group, turn) keeps the blocks
+    order[:] = order[np.argsort(group * (int(turn.max()) + 1) + turn, kind="stable")]
