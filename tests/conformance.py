@@ -140,3 +140,14 @@ def _assert_unchanged(before, value, name):
             np.testing.assert_array_equal(getattr(value, part), saved, err_msg=f"{name}.{part} was modified")
     elif isinstance(value, np.ndarray):
         np.testing.assert_array_equal(value, before, err_msg=f"{name} was modified")
+
+
+def simd_levels():
+    """The instruction-set clones of the native kernels this CPU runs ("sse2", "avx2",
+    "avx512f"; "scalar" in a build without x86 dispatch): a kernel that takes ``simd=`` must
+    give the same bits on each."""
+    from turborec import _native
+
+    here = _native.build_info()["simd_selected"]
+    order = ["sse2", "avx2", "avx512f"]
+    return order[: order.index(here) + 1] if here in order else [here]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from conformance import KernelConformance
+from conformance import KernelConformance, simd_levels
 from turborec import _native
 from turborec.bpr import as_likes, below, bpr_epoch, splitmix64
 
@@ -155,13 +155,6 @@ def test_epoch_changes_with_the_seed_and_repeats_with_it(rng):
 
 
 # ---------------------------------------------------------------- the native kernel's clones and groups
-
-
-def simd_levels():
-    """The instruction-set clones of the native kernel this CPU runs (bpr.hpp's bpr_steps_*)."""
-    here = _native.build_info()["simd_selected"]
-    order = ["sse2", "avx2", "avx512f"]
-    return order[: order.index(here) + 1] if here in order else [here]
 
 
 def native_epoch(likes, x, y, lr, reg, seed, verify, simd, filter=True):

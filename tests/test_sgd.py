@@ -7,7 +7,7 @@ import pytest
 
 import turborec
 from turborec import sgd
-from conformance import KernelConformance
+from conformance import KernelConformance, simd_levels
 
 FAMILY = "sgd"
 
@@ -232,6 +232,32 @@ def test_block_order_in_turns_follows_its_definition(every_backend):
                                                 backend=every_backend, n_threads=n_threads)
             assert order.tolist() == want, (grouped, chunk, n_blocks, n_threads)
             np.testing.assert_array_equal(got_bounds, bounds)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_simd_clone_of_the_grid_steps_matches_the_reference(dtype):
+    """sgd.hpp's svd_steps per instruction set: rows in registers (up to 16 vectors: 256 float32
+    factors with AVX-512, 64 with SSE2) or in groups of four ratings (longer rows), each giving
+    the numpy reference's bits."""
+    native = pytest.importorskip("turborec._native")
+    rng = np.random.default_rng(5)
+    for k in (1, 16, 31, 100, 200, 300):
+        problem = _problem(rng, dtype, 40, 30, k, n_ratings=150)
+        rates = dict(lr_bu=0.01, lr_bi=0.007, lr_pu=0.02, lr_qi=0.005, reg_bu=0.05, reg_bi=0.02, reg_pu=0.1,
+                     reg_qi=0.01)
+        want = sgd.svd_epoch(**problem, **rates, n_blocks=2, backend="numpy")
+        users, items = problem["users"], problem["items"]
+        order, bounds = sgd.block_order(users, items, 40, 30, 2)
+        model = [problem[name] for name in ("bu", "bi", "pu", "qi")]
+        for level in simd_levels():
+            outs = [np.empty_like(a) for a in model]
+            native.svd_epoch(users[order], items[order], problem["ratings"][order].astype(dtype), bounds, *model,
+                             3.5, True, sgd.check_rates(**rates), 2, 1, 2, *outs, simd=level)
+            for got, expected in zip(outs, want):
+                np.testing.assert_array_equal(got, expected, err_msg=f"k={k} {level}")
+    with pytest.raises(ValueError, match="simd: neon is not supported by this CPU"):
+        native.svd_epoch(users[order], items[order], problem["ratings"][order].astype(dtype), bounds, *model, 3.5,
+                         True, sgd.check_rates(**rates), 2, 1, 2, *outs, simd="neon")
 
 
 def test_block_order_refuses_bad_arguments():

@@ -11,6 +11,7 @@
 #include <string>
 
 #include <turborec/common.hpp>
+#include <turborec/simd.hpp>
 
 namespace turborec::bind {
 
@@ -67,6 +68,15 @@ T* output(py::array& a, const char* name, py::ssize_t ndim) {
 
 inline void expect(bool ok, const std::string& message) {
   if (!ok) throw std::invalid_argument(message);
+}
+
+// A kernel's instruction-set clone named by the caller: "" (the CPU's best) or a level this CPU
+// runs. The kernels that take one give the same bits on every level (tests run them all).
+inline void expect_simd_level(const std::string& simd) {
+  const std::string here = simd_level();
+  const bool supported = simd.empty() || simd == "sse2" || simd == "scalar" || simd == here ||
+                         (simd == "avx2" && here == "avx512f");
+  expect(supported, "simd: " + simd + " is not supported by this CPU (" + here + ")");
 }
 
 // A thread count the kernels can run: [1, kMaxThreads] (issue 7: 100000 crashed OpenMP).

@@ -43,12 +43,7 @@ void bpr_epochs_any(const py::array& indptr, const py::array& indices, const py:
   expect_n_threads(n_threads);
   if (!on_epoch.is_none() && !PyCallable_Check(on_epoch.ptr()))
     throw py::type_error("on_epoch: expected a callable or None");
-  {  // "" (the CPU's best) or a level this CPU runs: every level gives the same bits
-    const std::string here = simd_level();
-    const bool supported = simd.empty() || simd == "sse2" || simd == "scalar" || simd == here ||
-                           (simd == "avx2" && here == "avx512f");
-    expect(supported, "simd: " + simd + " is not supported by this CPU (" + here + ")");
-  }
+  expect_simd_level(simd);
   const bool single = has_dtype<float>(user_factors);
   if (!single && !has_dtype<double>(user_factors))
     throw py::type_error("user_factors: expected dtype float32 or float64, got " +

@@ -2,6 +2,7 @@
 // updated model into the outputs; the caller's arrays are never modified.
 #include <algorithm>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include <turborec/sgd.hpp>
@@ -64,7 +65,8 @@ template <class T>
 void mf_epoch_t(bool nmf, const py::array& users, const py::array& items, const py::array& ratings,
                 const py::array* bounds, py::ssize_t n_blocks, const py::array& bu, const py::array& bi,
                 const py::array& pu, const py::array& qi, double global_mean, bool biased, const SgdRates& rates,
-                py::ssize_t n_epochs, int n_threads, py::array& out_bu, py::array& out_bi, py::array& out_pu, py::array& out_qi) {
+                py::ssize_t n_epochs, int n_threads, py::array& out_bu, py::array& out_bi, py::array& out_pu,
+                py::array& out_qi, const std::string& simd = "") {
   expect(pu.ndim() == 2 && qi.ndim() == 2, "pu, qi: expected 2-D arrays");
   const py::ssize_t n_users = pu.shape(0), n_items = qi.shape(0), k = pu.shape(1);
   expect(qi.shape(1) == k, "qi: expected as many factors as pu");
@@ -97,22 +99,24 @@ void mf_epoch_t(bool nmf, const py::array& users, const py::array& items, const 
     nmf_epoch<T>(u, i, r, n, n_users, n_items, k, static_cast<T>(global_mean), biased, rates, b_u, b_i, p, q);
   else
     svd_epoch<T>(u, i, r, offsets, n_blocks, n_users, n_items, k, static_cast<T>(global_mean), biased, rates, n_epochs,
-                 n_threads, b_u, b_i, p, q);
+                 n_threads, b_u, b_i, p, q, simd.empty() ? std::string(simd_level()) : simd);
 }
 
 void svd_epoch_any(const py::array& users, const py::array& items, const py::array& ratings, const py::array& bounds,
                    const py::array& bu, const py::array& bi, const py::array& pu, const py::array& qi,
                    double global_mean, bool biased, const py::tuple& rates, py::ssize_t n_blocks,
                    py::ssize_t n_epochs, int n_threads,
-                   py::array& out_bu, py::array& out_bi, py::array& out_pu, py::array& out_qi) {
+                   py::array& out_bu, py::array& out_bi, py::array& out_pu, py::array& out_qi,
+                   const std::string& simd) {
   expect_n_threads(n_threads);
   expect(n_epochs >= 1, "n_epochs: expected >= 1, got " + std::to_string(n_epochs));
+  expect_simd_level(simd);
   const SgdRates checked = as_rates(rates);
   if (has_dtype<float>(pu))
     return mf_epoch_t<float>(false, users, items, ratings, &bounds, n_blocks, bu, bi, pu, qi, global_mean, biased,
-                             checked, n_epochs, n_threads, out_bu, out_bi, out_pu, out_qi);
+                             checked, n_epochs, n_threads, out_bu, out_bi, out_pu, out_qi, simd);
   mf_epoch_t<double>(false, users, items, ratings, &bounds, n_blocks, bu, bi, pu, qi, global_mean, biased, checked,
-                     n_epochs, n_threads, out_bu, out_bi, out_pu, out_qi);
+                     n_epochs, n_threads, out_bu, out_bi, out_pu, out_qi, simd);
 }
 
 void nmf_epoch_any(const py::array& users, const py::array& items, const py::array& ratings, const py::array& bu,
@@ -251,7 +255,7 @@ void bind_sgd(py::module_& m) {
         py::arg("bi").noconvert(), py::arg("pu").noconvert(), py::arg("qi").noconvert(), py::arg("global_mean"),
         py::arg("biased"), py::arg("rates"), py::arg("n_blocks"), py::arg("n_epochs"), py::arg("n_threads"),
         py::arg("out_bu").noconvert(), py::arg("out_bi").noconvert(), py::arg("out_pu").noconvert(),
-        py::arg("out_qi").noconvert());
+        py::arg("out_qi").noconvert(), py::arg("simd") = "");
   m.def("nmf_epoch", &nmf_epoch_any, py::arg("users").noconvert(), py::arg("items").noconvert(),
         py::arg("ratings").noconvert(), py::arg("bu").noconvert(), py::arg("bi").noconvert(),
         py::arg("pu").noconvert(), py::arg("qi").noconvert(), py::arg("global_mean"), py::arg("biased"),

@@ -421,11 +421,10 @@ template <class T>
 using SvdStepsFn = void (*)(const std::int64_t*, const std::int64_t*, const T*, index_t, index_t, index_t, T, bool,
                             bool, const SgdRates&, T*, T*, T*, T*);
 
-// The clone of svd_steps for this CPU (picked once per call; both give the same bits).
+// The clone of svd_steps for `level` (the CPU must run it; every clone gives the same bits).
 template <class T>
-SvdStepsFn<T> pick_svd_steps() {
+SvdStepsFn<T> pick_svd_steps(const std::string& level) {
 #ifdef TR_X86_DISPATCH
-  const std::string level = simd_level();
   if (level == "avx512f") return &svd_steps_avx512<T>;
   if (level == "avx2") return &svd_steps_avx2<T>;
 #endif
@@ -571,13 +570,14 @@ inline void block_order(const std::int64_t* __restrict users, const std::int64_t
 // every thread count, without a barrier per sub-epoch.
 // @param bounds    G * G + 1 non-decreasing offsets from 0 to n_ratings
 // @param n_epochs  >= 1
+// @param simd      the clone of svd_steps to run (pick_svd_steps), by default the CPU's best
 template <class T>
 void svd_epoch(const std::int64_t* __restrict users, const std::int64_t* __restrict items,
                const T* __restrict ratings, const std::int64_t* __restrict bounds, index_t n_blocks,
                index_t n_users, index_t n_items, index_t k, T global_mean, bool biased, const SgdRates& rates,
                index_t n_epochs, int n_threads, T* __restrict bu, T* __restrict bi, T* __restrict pu,
-               T* __restrict qi) {
-  const SvdStepsFn<T> steps = pick_svd_steps<T>();
+               T* __restrict qi, const std::string& simd = simd_level()) {
+  const SvdStepsFn<T> steps = pick_svd_steps<T>(simd);
   if (n_blocks == 1) {
     for (index_t e = 0; e < n_epochs; ++e)
       steps(users, items, ratings, bounds[0], bounds[1], k, global_mean, biased, false, rates, bu, bi, pu, qi);
