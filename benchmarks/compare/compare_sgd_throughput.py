@@ -8,9 +8,9 @@ has 64 factors. A rating update is one SGD step on one rating (LIBMF: one step o
 adaptive-rate SGD on the plain ``r ~ p . q`` model; Surprise and turborec: SVD with biases).
 
 - turborec: ``turborec.sgd.svd_epoch_in_blocks`` on the ratings ordered once by
-  ``block_order`` (the model's own path), float32, ``--blocks`` x ``--blocks`` grid on
-  ``--threads`` threads; and the sequential pass in Surprise's arithmetic (float64, one thread).
-  ``--epochs`` epochs each, the mean reported.
+  ``block_order(user_chunk=16)`` (the model's own path; the order's time is reported too),
+  float32, ``--blocks`` x ``--blocks`` grid on ``--threads`` threads; and the sequential pass in
+  Surprise's arithmetic (float64, one thread). ``--epochs`` epochs each, the mean reported.
 - Surprise: ``SVD(n_factors=64, n_epochs=1).fit`` on the first ``--surprise-ratings`` ratings
   (its epoch on 10M ratings takes minutes); the trainset is built outside the timing.
 - LIBMF: ``MF(k=64, nr_threads=threads, nr_iters=n).fit``; per-iteration time is the difference
@@ -32,6 +32,7 @@ import numpy as np
 
 from turborec import sgd
 from turborec.models.baseline_only import surprise_order
+from turborec.models.svd import USER_CHUNK
 
 FACTORS = 64
 
@@ -53,7 +54,11 @@ def turborec_epochs(users, items, values, n_users, n_items, n_blocks, threads, d
     """Seconds per epoch of the model's path: checks and the grid's order once, then epochs."""
     order = surprise_order(users, n_users)
     users, items, values = users[order], items[order], values[order]
-    grid, bounds = sgd.block_order(users, items, n_users, n_items, n_blocks)
+    start = time.perf_counter()
+    grid, bounds = sgd.block_order(users, items, n_users, n_items, n_blocks, user_chunk=USER_CHUNK,
+                                   backend="native", n_threads=threads)
+    if n_blocks > 1:
+        print(f"the grid's order ({n_blocks}x{n_blocks} blocks, in turns): {time.perf_counter() - start:.3f} s")
     if grid is not None:
         users, items, values = users[grid], items[grid], values[grid]
     values = np.ascontiguousarray(values, dtype=dtype)

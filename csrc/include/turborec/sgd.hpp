@@ -2,9 +2,12 @@
 // (Funk / Koren 2009, eq. 5) and SVD++ (Koren 2008, section 4), with Surprise's update order.
 //
 // SVD predicts  r_ui ~ mu + b_u + b_i + q_i . p_u  and visits the ratings in the given order:
-//   e    = r - (mu + b_u + b_i + q_i . p_u)          (dot summed over f = 0, 1, ... in order)
+//   e    = r - (mu + b_u + b_i + q_i . p_u)          (dot summed in 32 lanes: kDotLanes)
 //   b_u += lr_bu (e - reg_bu b_u);   b_i += lr_bi (e - reg_bi b_i)         (when biased)
 //   p_uf += lr_pu (e q_if - reg_pu p_uf);   q_if += lr_qi (e p_uf - reg_qi q_if)  (old p_uf, q_if)
+// the factor updates computed as  p_uf = (1 - lr_pu reg_pu) p_uf + (lr_pu e) q_if  (three
+// operations, not five). Surprise's updates in Surprise's order, rounded otherwise than its
+// Cython loops (float64 predictions agree to ~1e-13): ~4.6x faster than its arithmetic.
 // Unbiased: mu = 0 and the biases stay untouched.
 //
 // SVD++ adds the implicit term  s_u = sum_{j in N(u)} y_j / sqrt(|N(u)|)  to p_u in the dot
@@ -50,7 +53,7 @@ struct SgdRates {
   double reg_bu, reg_bi, reg_pu, reg_qi, reg_yj;
 };
 
-// Partial sums of the grid mode's dot product: lane l sums the products f = l, l + 32, ... in
+// Partial sums of SVD's dot product: lane l sums the products f = l, l + 32, ... in
 // order, then the lanes combine by halving: s[l] += s[l + w] for w = 16, 8, 4, 2, 1. 32
 // independent chains instead of one (four AVX2 or two AVX-512 accumulators, so the adds'
 // latency no longer bounds the loop), vectorised without reassociating anything, so every
@@ -60,33 +63,6 @@ inline constexpr index_t kDotLanes = 32;
 // Integer vectors as wide as SimdVec<T, Bytes> (simd.hpp), for shuffle indices.
 template <class T, std::size_t Bytes>
 using SimdIndex = SimdVec<std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>, Bytes>;
-
-// The n < Bytes / sizeof(T) values at x, then zeros. When the whole vector ending at x + n lies
-// in the caller's array (starting at `base`), GCC reads that one and moves its last n lanes
-// down by a shuffle; otherwise (or with another compiler) the values go through a zero-padded
-// copy, whose narrow stores a vector load cannot forward from (~15 ns more per dot product).
-template <class T, std::size_t Bytes>
-TR_SGD_INLINE void load_vec_partial(const T* x, index_t n, const T* base, typename SimdVec<T, Bytes>::V& v) {
-  using V = typename SimdVec<T, Bytes>::V;
-  constexpr index_t width = Bytes / sizeof(T);
-#if defined(__GNUC__) && !defined(__clang__)
-  if ((x - base) + n >= width) {  // index arithmetic: no pointer before the array is formed
-    using I = typename SimdIndex<T, Bytes>::V;
-    using Int = std::remove_reference_t<decltype(I{}[0])>;
-    I lane = {};
-    for (index_t l = 0; l < width; ++l) lane[l] = Int(l);
-    const I from = lane < Int(n) ? lane + Int(width - n) : I{} + Int(width);  // lane `width`: zeros[0]
-    V whole;
-    std::memcpy(&whole, x + n - width, Bytes);
-    const V zeros = {};
-    v = __builtin_shuffle(whole, zeros, from);
-    return;
-  }
-#endif
-  T padded[width] = {};
-  for (index_t l = 0; l < n; ++l) padded[l] = x[l];
-  std::memcpy(&v, padded, Bytes);
-}
 
 // The lanes' halving within one vector: lanes [0, N/2) plus lanes [N/2, N), down to one lane.
 template <class T, std::size_t Bytes>
@@ -101,38 +77,20 @@ TR_SGD_INLINE T sum_by_halving(const typename SimdVec<T, Bytes>::V& v) {
   }
 }
 
-// dot_lanes on native vectors: the 32 lanes are kDotLanes / width vectors, combined by the same
-// halving (first across the vectors, then within the last one), so every width gives the same
-// bits. The tail (k % 32 factors) is read into zero-padded vectors: adding their +0 products
-// leaves a sum unchanged (a sum started at +0 is never -0).
+// dot_lanes on native vectors, for k a multiple of the vector width (PaddedRows): the 32 lanes
+// are kDotLanes / width vectors, combined by the same halving (first across the vectors, then
+// within the last one), so every width gives the same bits.
 template <class T, std::size_t Bytes>
-TR_SGD_INLINE T dot_lanes_simd(const T* __restrict q, const T* __restrict p, index_t k, const T* q_base,
-                                const T* p_base) {
+TR_SGD_INLINE T dot_lanes_simd(const T* __restrict q, const T* __restrict p, index_t k) {
   using V = typename SimdVec<T, Bytes>::V;
   constexpr index_t width = Bytes / sizeof(T), count = kDotLanes / width;
   static_assert(count >= 1 && count * width == kDotLanes, "vectors must tile the dot product's lanes");
   V s[count] = {};
-  index_t f = 0;
-  V a, b;
-  for (; f + kDotLanes <= k; f += kDotLanes)
-#pragma GCC unroll 16
-    for (index_t c = 0; c < count; ++c) {
-      std::memcpy(&a, q + f + c * width, Bytes);
-      std::memcpy(&b, p + f + c * width, Bytes);
-      s[c] += a * b;
-    }
-#pragma GCC unroll 16
-  for (index_t c = 0; c < count; ++c) {
-    const index_t left = k - f - c * width;
-    if (left <= 0) break;
-    if (left >= width) {
-      std::memcpy(&a, q + f + c * width, Bytes);
-      std::memcpy(&b, p + f + c * width, Bytes);
-    } else {
-      load_vec_partial<T, Bytes>(q + f + c * width, left, q_base, a);
-      load_vec_partial<T, Bytes>(p + f + c * width, left, p_base, b);
-    }
-    s[c] += a * b;
+  for (index_t v = 0; v < k / width; ++v) {
+    V a, b;
+    std::memcpy(&a, q + v * width, Bytes);
+    std::memcpy(&b, p + v * width, Bytes);
+    s[v % count] += a * b;
   }
 #pragma GCC unroll 16
   for (index_t n = count; n > 1; n /= 2)
@@ -242,12 +200,12 @@ TR_SGD_INLINE void dots_lanes_simd(const T* const (&q)[kGroup], const T* const (
   sums_by_halving<T, Bytes>(sums, dots);
 }
 
-// The grid mode's steps over ratings [begin, end) on padded rows of exactly NV vectors: each
-// rating's two rows are loaded into registers once, serve the dot product and the update, and
-// are stored once. The arithmetic of svd_steps' lanes path (dots_lanes_simd's sums, the
-// rewritten update), one rating after another: the same bits. The CPU overlaps consecutive
-// ratings by itself; loading and storing each row once is what makes this faster than the groups
-// of kGroup below (-20% of the step on MovieLens 100K at 100 float32 factors).
+// SVD's steps over ratings [begin, end) on padded rows of exactly NV vectors: each rating's two
+// rows are loaded into registers once, serve the dot product and the update, and are stored
+// once. The arithmetic of svd_steps' groups (dots_lanes_simd's sums, the rewritten update), one
+// rating after another: the same bits. The CPU overlaps consecutive ratings by itself; loading
+// and storing each row once is what makes this faster than the groups of kGroup (-20% of the
+// step on the MovieLens 100K grid at 100 float32 factors).
 template <class T, std::size_t Bytes, index_t NV>
 TR_SGD_INLINE void svd_steps_in_registers(const std::int64_t* __restrict users, const std::int64_t* __restrict items,
                                           const T* __restrict ratings, index_t begin, index_t end, T mu, bool biased,
@@ -303,37 +261,30 @@ TR_SGD_INLINE void svd_steps_in_registers_for(index_t nv, Args... args) {
   svd_steps_in_registers<T, Bytes, NV>(args...);
 }
 
-// SVD's SGD steps over ratings [begin, end), in order: Surprise's arithmetic (the dot product one
-// running sum from 0) or, with lanes (the grid mode), dot_lanes_simd and the factor update
-// rewritten below (svd_steps_in_registers for rows of up to kMaxRegisterVectors vectors).
-// Otherwise groups of kGroup disjoint ratings run side by side (group_is_disjoint: the same bits). Vectors of Bytes; always inlined, so that each
-// clone below compiles it for its instruction set. No FMA, no reassociated sum: every clone
-// gives the same bits.
+// SVD's SGD steps over ratings [begin, end), in order, on padded rows (k a multiple of the vector
+// width: PaddedRows): rows of up to kMaxRegisterVectors vectors take svd_steps_in_registers;
+// longer ones run groups of kGroup disjoint ratings side by side (group_is_disjoint, dots_lanes_simd:
+// the same bits). Vectors of Bytes; always inlined, so that each clone below compiles it for its
+// instruction set. No FMA, no reassociated sum: every clone gives the same bits.
 // @param users, items  n_ratings, indices in [0, n_users) and [0, n_items)
 // @param ratings       n_ratings
+// @param k             the rows' stride, a multiple of Bytes / sizeof(T)
 // @param bu, bi        n_users, n_items: biases, read and written (untouched when !biased)
 // @param pu, qi        n_users * k, n_items * k: factors, read and written
 template <class T, std::size_t Bytes>
 TR_SGD_INLINE void svd_steps(const std::int64_t* __restrict users, const std::int64_t* __restrict items,
                              const T* __restrict ratings, index_t begin, index_t end, index_t k, T global_mean,
-                             bool biased, bool lanes, const SgdRates& rates, T* __restrict bu, T* __restrict bi,
+                             bool biased, const SgdRates& rates, T* __restrict bu, T* __restrict bi,
                              T* __restrict pu, T* __restrict qi) {
   using V = typename SimdVec<T, Bytes>::V;
   constexpr index_t width = Bytes / sizeof(T);
   const T mu = biased ? global_mean : T(0);
-  if (lanes && k % width == 0 && k / width <= kMaxRegisterVectors)
-    return svd_steps_in_registers_for<T, Bytes>(k / width, users, items, ratings, begin, end, mu, biased, rates, bu, bi,
-                                            pu, qi);
+  if (k / width <= kMaxRegisterVectors)
+    return svd_steps_in_registers_for<T, Bytes>(k / width, users, items, ratings, begin, end, mu, biased, rates, bu,
+                                                bi, pu, qi);
   const T lr_bu = T(rates.lr_bu), lr_bi = T(rates.lr_bi), lr_pu = T(rates.lr_pu), lr_qi = T(rates.lr_qi);
-  const T reg_bu = T(rates.reg_bu), reg_bi = T(rates.reg_bi), reg_pu = T(rates.reg_pu), reg_qi = T(rates.reg_qi);
-  auto dot = [&](index_t r) TR_SGD_LAMBDA {
-    const T* q = qi + items[r] * k;
-    const T* p = pu + users[r] * k;
-    if (lanes) return dot_lanes_simd<T, Bytes>(q, p, k, qi, pu);
-    T sum = 0;
-    for (index_t f = 0; f < k; ++f) sum += q[f] * p[f];
-    return sum;
-  };
+  const T reg_bu = T(rates.reg_bu), reg_bi = T(rates.reg_bi);
+  const T keep_p = T(1) - lr_pu * T(rates.reg_pu), keep_q = T(1) - lr_qi * T(rates.reg_qi);
   auto finish = [&](index_t r, T dot_product) TR_SGD_LAMBDA {  // the rest of rating r's step
     const index_t u = users[r], i = items[r];
     T* __restrict p = pu + u * k;
@@ -343,49 +294,29 @@ TR_SGD_INLINE void svd_steps(const std::int64_t* __restrict users, const std::in
       bu[u] += lr_bu * (err - reg_bu * bu[u]);
       bi[i] += lr_bi * (err - reg_bi * bi[i]);
     }
-    // Surprise's  p += lr_pu (e q - reg_pu p),  or (lanes) its rewrite  p = (1 - lr_pu reg_pu) p +
-    // (lr_pu e) q: three operations a factor instead of five, the same update up to rounding.
-    const T keep_p = lanes ? T(1) - lr_pu * reg_pu : T(0), keep_q = lanes ? T(1) - lr_qi * reg_qi : T(0);
     const T step_p = lr_pu * err, step_q = lr_qi * err;
-    index_t f = 0;
-    for (; f + width <= k; f += width) {
+    for (index_t f = 0; f < k; f += width) {
       V pf, qf;
       std::memcpy(&pf, p + f, Bytes);
       std::memcpy(&qf, q + f, Bytes);
-      const V p_new = lanes ? keep_p * pf + step_p * qf : pf + lr_pu * (err * qf - reg_pu * pf);
-      const V q_new = lanes ? keep_q * qf + step_q * pf : qf + lr_qi * (err * pf - reg_qi * qf);
+      const V p_new = keep_p * pf + step_p * qf;
+      const V q_new = keep_q * qf + step_q * pf;
       std::memcpy(p + f, &p_new, Bytes);
       std::memcpy(q + f, &q_new, Bytes);
     }
-    for (; f < k; ++f) {
-      const T puf = p[f], qif = q[f];
-      p[f] = lanes ? keep_p * puf + step_p * qif : puf + lr_pu * (err * qif - reg_pu * puf);
-      q[f] = lanes ? keep_q * qif + step_q * puf : qif + lr_qi * (err * puf - reg_qi * qif);
-    }
   };
+  auto dot = [&](index_t r) TR_SGD_LAMBDA { return dot_lanes_simd<T, Bytes>(qi + items[r] * k, pu + users[r] * k, k); };
   index_t r = begin;
   for (; r + kGroup <= end; r += kGroup) {
     if (!group_is_disjoint(users, items, r)) {
       for (index_t g = 0; g < kGroup; ++g) finish(r + g, dot(r + g));
       continue;
     }
-    T dots[kGroup] = {};
-    if (lanes && k % width == 0) {
-      const T* p[kGroup];
-      const T* q[kGroup];
-      for (index_t g = 0; g < kGroup; ++g) p[g] = pu + users[r + g] * k, q[g] = qi + items[r + g] * k;
-      dots_lanes_simd<T, Bytes>(q, p, k, dots);
-    } else if (lanes) {
-#pragma GCC unroll 8
-      for (index_t g = 0; g < kGroup; ++g) dots[g] = dot(r + g);
-    } else {  // kGroup running sums, each in Surprise's order
-      const T* p[kGroup];
-      const T* q[kGroup];
-      for (index_t g = 0; g < kGroup; ++g) p[g] = pu + users[r + g] * k, q[g] = qi + items[r + g] * k;
-      for (index_t f = 0; f < k; ++f)
-#pragma GCC unroll 8
-        for (index_t g = 0; g < kGroup; ++g) dots[g] += q[g][f] * p[g][f];
-    }
+    T dots[kGroup];
+    const T* p[kGroup];
+    const T* q[kGroup];
+    for (index_t g = 0; g < kGroup; ++g) p[g] = pu + users[r + g] * k, q[g] = qi + items[r + g] * k;
+    dots_lanes_simd<T, Bytes>(q, p, k, dots);
 #pragma GCC unroll 8
     for (index_t g = 0; g < kGroup; ++g) finish(r + g, dots[g]);
   }
@@ -394,32 +325,32 @@ TR_SGD_INLINE void svd_steps(const std::int64_t* __restrict users, const std::in
 
 template <class T>
 void svd_steps_baseline(const std::int64_t* users, const std::int64_t* items, const T* ratings, index_t begin,
-                        index_t end, index_t k, T global_mean, bool biased, bool lanes, const SgdRates& rates,
+                        index_t end, index_t k, T global_mean, bool biased, const SgdRates& rates,
                         T* bu, T* bi, T* pu, T* qi) {
-  svd_steps<T, 16>(users, items, ratings, begin, end, k, global_mean, biased, lanes, rates, bu, bi, pu, qi);
+  svd_steps<T, 16>(users, items, ratings, begin, end, k, global_mean, biased, rates, bu, bi, pu, qi);
 }
 
 #ifdef TR_X86_DISPATCH
 template <class T>
 __attribute__((target("avx2"))) void svd_steps_avx2(const std::int64_t* users, const std::int64_t* items,
                                                     const T* ratings, index_t begin, index_t end, index_t k,
-                                                    T global_mean, bool biased, bool lanes, const SgdRates& rates,
-                                                    T* bu, T* bi, T* pu, T* qi) {
-  svd_steps<T, 32>(users, items, ratings, begin, end, k, global_mean, biased, lanes, rates, bu, bi, pu, qi);
+                                                    T global_mean, bool biased, const SgdRates& rates, T* bu,
+                                                    T* bi, T* pu, T* qi) {
+  svd_steps<T, 32>(users, items, ratings, begin, end, k, global_mean, biased, rates, bu, bi, pu, qi);
 }
 
 template <class T>
 __attribute__((target("avx512f"))) void svd_steps_avx512(const std::int64_t* users, const std::int64_t* items,
                                                         const T* ratings, index_t begin, index_t end, index_t k,
-                                                        T global_mean, bool biased, bool lanes,
-                                                        const SgdRates& rates, T* bu, T* bi, T* pu, T* qi) {
-  svd_steps<T, 64>(users, items, ratings, begin, end, k, global_mean, biased, lanes, rates, bu, bi, pu, qi);
+                                                        T global_mean, bool biased, const SgdRates& rates,
+                                                        T* bu, T* bi, T* pu, T* qi) {
+  svd_steps<T, 64>(users, items, ratings, begin, end, k, global_mean, biased, rates, bu, bi, pu, qi);
 }
 #endif
 
 template <class T>
 using SvdStepsFn = void (*)(const std::int64_t*, const std::int64_t*, const T*, index_t, index_t, index_t, T, bool,
-                            bool, const SgdRates&, T*, T*, T*, T*);
+                            const SgdRates&, T*, T*, T*, T*);
 
 // The clone of svd_steps for `level` (the CPU must run it; every clone gives the same bits).
 template <class T>
@@ -556,8 +487,7 @@ inline void block_order(const std::int64_t* __restrict users, const std::int64_t
 // by block: block (s, b), stored at bounds[s * G + b] .. bounds[s * G + b + 1], holds the ratings
 // of the users of range b and the items of range (b + s) % G, in their given order (every user in
 // one of G ranges, every item in one: sgd.block_order's, checked by the binding). G = 1 is the
-// plain sequential pass in the given order with Surprise's arithmetic; G > 1 (not Surprise's
-// order anyway) sums its dot products in 32 lanes (dot_lanes_simd), on PaddedRows.
+// sequential pass in the given order. The steps run on PaddedRows (copied in and out once per call).
 //
 // The schedule: sub-epoch s = 0 .. G-1 of each epoch runs block (s, b) for every b. Thread
 // j % n_threads owns range j of the larger side and runs the blocks on it in order, so those rows
@@ -578,11 +508,6 @@ void svd_epoch(const std::int64_t* __restrict users, const std::int64_t* __restr
                index_t n_epochs, int n_threads, T* __restrict bu, T* __restrict bi, T* __restrict pu,
                T* __restrict qi, const std::string& simd = simd_level()) {
   const SvdStepsFn<T> steps = pick_svd_steps<T>(simd);
-  if (n_blocks == 1) {
-    for (index_t e = 0; e < n_epochs; ++e)
-      steps(users, items, ratings, bounds[0], bounds[1], k, global_mean, biased, false, rates, bu, bi, pu, qi);
-    return;
-  }
   PaddedRows<T> p_rows(pu, n_users, k), q_rows(qi, n_items, k);
   T* p = p_rows.data();
   T* q = q_rows.data();
@@ -605,8 +530,8 @@ void svd_epoch(const std::int64_t* __restrict users, const std::int64_t* __restr
           const index_t b = own_items ? (owned - s + G) % G : owned;  // block (s, b): item range (b + s) % G
           const index_t sub_epoch = e * G + s;  // sub-epochs before this one, over all epochs
           wait_for(done[own_items ? b : (b + 1) % G], sub_epoch);
-          steps(users, items, ratings, bounds[s * G + b], bounds[s * G + b + 1], stride, global_mean, biased, true,
-                rates, bu, bi, p, q);
+          steps(users, items, ratings, bounds[s * G + b], bounds[s * G + b + 1], stride, global_mean, biased, rates,
+                bu, bi, p, q);
           done[b].store(sub_epoch + 1, std::memory_order_release);
         }
   }

@@ -181,11 +181,13 @@ def svd_epoch(users, items, ratings, bu, bi, pu, qi, *, global_mean, biased=True
               backend=None, n_threads=None):
     """One epoch of Surprise's SVD (or ``n_epochs``): one SGD step per rating, in the given order.
 
-    For each rating ``r`` of user ``u`` and item ``i``: ``e = r - (mu + b_u + b_i + q_i . p_u)``
-    (the dot summed over factors in order), then, when ``biased``, ``b_u += lr_bu (e - reg_bu
-    b_u)`` and ``b_i += lr_bi (e - reg_bi b_i)``, then ``p_u += lr_pu (e q_i - reg_pu p_u)`` and
-    ``q_i += lr_qi (e p_u - reg_qi q_i)`` with the old ``p_u``, ``q_i``. Unbiased: ``mu`` is 0
-    and the biases are returned unchanged.
+    For each rating ``r`` of user ``u`` and item ``i``: ``e = r - (mu + b_u + b_i + q_i . p_u)``,
+    then, when ``biased``, ``b_u += lr_bu (e - reg_bu b_u)`` and ``b_i += lr_bi (e - reg_bi
+    b_i)``, then ``p_u += lr_pu (e q_i - reg_pu p_u)`` and ``q_i += lr_qi (e p_u - reg_qi q_i)``
+    with the old ``p_u``, ``q_i``. Unbiased: ``mu`` is 0 and the biases are returned unchanged.
+    Surprise's updates, rounded otherwise: the dot product summed in 32 interleaved lanes and
+    the factor updates computed as ``p_u = (1 - lr_pu reg_pu) p_u + (lr_pu e) q_i`` (every
+    backend alike, bit for bit; float64 predictions within ~1e-13 of Surprise's).
 
     Parameters
     ----------

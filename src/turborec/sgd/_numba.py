@@ -37,45 +37,33 @@ def _dot_lanes(q, p, lanes):
 
 
 @njit(cache=True, nogil=True)
-def _svd_steps(users, items, ratings, begin, end, use_lanes, zero, one, mu, biased, rates, bu, bi, pu, qi):
+def _svd_steps(users, items, ratings, begin, end, one, mu, biased, rates, bu, bi, pu, qi):
     lr_bu, lr_bi, lr_pu, lr_qi, _, reg_bu, reg_bi, reg_pu, reg_qi, _ = rates
     k = pu.shape[1]
+    keep_p, keep_q = one - lr_pu * reg_pu, one - lr_qi * reg_qi
     lanes = np.zeros(LANES, dtype=pu.dtype)
     for r in range(begin, end):
         u = users[r]
         i = items[r]
-        if use_lanes:
-            dot = _dot_lanes(qi[i], pu[u], lanes)
-        else:
-            dot = zero
-            for f in range(k):
-                dot += qi[i, f] * pu[u, f]
-        err = ratings[r] - (mu + bu[u] + bi[i] + dot)
+        err = ratings[r] - (mu + bu[u] + bi[i] + _dot_lanes(qi[i], pu[u], lanes))
         if biased:
             bu[u] += lr_bu * (err - reg_bu * bu[u])
             bi[i] += lr_bi * (err - reg_bi * bi[i])
-        if use_lanes:  # the grid's rewrite (sgd.hpp): p = (1 - lr_pu reg_pu) p + (lr_pu e) q
-            keep_p, keep_q, step_p, step_q = one - lr_pu * reg_pu, one - lr_qi * reg_qi, lr_pu * err, lr_qi * err
-            for f in range(k):
-                puf = pu[u, f]
-                qif = qi[i, f]
-                pu[u, f] = keep_p * puf + step_p * qif
-                qi[i, f] = keep_q * qif + step_q * puf
-        else:
-            for f in range(k):
-                puf = pu[u, f]
-                qif = qi[i, f]
-                pu[u, f] += lr_pu * (err * qif - reg_pu * puf)
-                qi[i, f] += lr_qi * (err * puf - reg_qi * qif)
+        step_p, step_q = lr_pu * err, lr_qi * err  # sgd.hpp's p = (1 - lr_pu reg_pu) p + (lr_pu e) q
+        for f in range(k):
+            puf = pu[u, f]
+            qif = qi[i, f]
+            pu[u, f] = keep_p * puf + step_p * qif
+            qi[i, f] = keep_q * qif + step_q * puf
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _svd_blocks(users, items, ratings, bounds, n_blocks, zero, one, mu, biased, rates, bu, bi, pu, qi):
+def _svd_blocks(users, items, ratings, bounds, n_blocks, one, mu, biased, rates, bu, bi, pu, qi):
     """Sub-epoch s runs its blocks in parallel: they share no user and no item (sgd.hpp)."""
     for s in range(n_blocks):
         for b in prange(n_blocks):
-            _svd_steps(users, items, ratings, bounds[s * n_blocks + b], bounds[s * n_blocks + b + 1], True, zero,
-                       one, mu, biased, rates, bu, bi, pu, qi)
+            _svd_steps(users, items, ratings, bounds[s * n_blocks + b], bounds[s * n_blocks + b + 1], one, mu, biased,
+                       rates, bu, bi, pu, qi)
 
 
 @njit(cache=True, nogil=True)
@@ -193,10 +181,10 @@ def svd_epoch(users, items, ratings, bounds, bu, bi, pu, qi, global_mean, biased
     for source, target in zip((bu, bi, pu, qi), (out_bu, out_bi, out_pu, out_qi)):
         target[...] = source
     zero, one, mu, rates = _typed(pu, rates, global_mean)
-    arguments = (zero, one, mu if biased else zero, bool(biased), rates, out_bu, out_bi, out_pu, out_qi)
+    arguments = (one, mu if biased else zero, bool(biased), rates, out_bu, out_bi, out_pu, out_qi)
     for _ in range(n_epochs):
         if n_blocks == 1:
-            _svd_steps(users, items, ratings, 0, len(ratings), False, *arguments)
+            _svd_steps(users, items, ratings, 0, len(ratings), *arguments)
         else:
             launch(_svd_blocks, n_threads, users, items, ratings, bounds, n_blocks, *arguments)
 
