@@ -1,4 +1,5 @@
-"""SGD epochs of explicit-rating factorisation: ``svd_epoch`` and ``svdpp_epoch``.
+"""SGD epochs of explicit-rating factorisation: ``svd_epoch`` (sequential and on the parallel
+grid, with the grid's ``block_order``) and ``svdpp_epoch``.
 
 Every host backend of the family is a parameter; one that cannot run here is skipped (asv's
 convention: ``setup`` raises ``NotImplementedError``). The NumPy reference is a Python loop per
@@ -52,7 +53,7 @@ class SvdEpoch:
         [SMALL, 20_000],
         # n_factors: Surprise's default for SVD, and a small one
         [16, 100],
-        # dtype: float64 (Surprise's arithmetic) or float32
+        # dtype: float64 (Surprise's) or float32
         ["float32", "float64"],
     ]
     param_names = ["backend", "n_users", "n_factors", "dtype"]
@@ -69,6 +70,48 @@ class SvdEpoch:
         self.run(backend)
 
     def peakmem_svd_epoch(self, backend, n_users, n_factors, dtype):
+        self.run(backend)
+
+
+class BlockOrder:
+    """The grid's order as SVD takes it: 4 x 4 blocks, each in turns of 16-user chunks."""
+
+    params = [HOST_BACKENDS, [SMALL, 20_000]]
+    param_names = ["backend", "n_users"]
+
+    def setup(self, backend, n_users):
+        check_backend(backend, n_users, small=n_users)  # the numpy reference is vectorised: every size
+        (self.users, self.items, _), model, _ = _problem(n_users, 1, "float32")
+        self.shape = len(model[0]), len(model[1])
+        self.run(backend)
+
+    def run(self, backend):
+        sgd.block_order(self.users, self.items, *self.shape, 4, user_chunk=16, backend=backend, n_threads=2)
+
+    def time_block_order(self, backend, n_users):
+        self.run(backend)
+
+
+class SvdGridEpoch:
+    """One SVD epoch on the 4 x 4 grid, 2 threads, 100 float32 factors (Surprise's default size)."""
+
+    params = [HOST_BACKENDS, [SMALL, 20_000]]
+    param_names = ["backend", "n_users"]
+
+    def setup(self, backend, n_users):
+        check_backend(backend, n_users, small=SMALL)
+        ratings, self.model, self.mean = _problem(n_users, 100, "float32")
+        order, self.bounds = sgd.block_order(*ratings[:2], len(self.model[0]), len(self.model[1]), 4, user_chunk=16)
+        self.ratings = tuple(a[order] for a in ratings)
+        self.rates = sgd.check_rates(lr_bu=0.005, lr_bi=0.005, lr_pu=0.005, lr_qi=0.005, reg_bu=0.02, reg_bi=0.02,
+                                     reg_pu=0.02, reg_qi=0.02)
+        self.run(backend)
+
+    def run(self, backend):
+        sgd.svd_epoch_in_blocks(*self.ratings, self.bounds, list(self.model), self.mean, True, self.rates, 4, backend,
+                                2)
+
+    def time_svd_grid_epoch(self, backend, n_users):
         self.run(backend)
 
 
