@@ -48,11 +48,12 @@ class TestBlockOrder(KernelConformance):
     """The grid's order, in turns (SVD's): a permutation, so every backend returns the reference's."""
 
     FAMILY = "sgd"
+    DTYPES = (np.float64,)  # no float arrays: one dtype
 
     def make(self, rng, dtype, n, m, k=10):
         problem = _problem(rng, dtype, n, m, k, grouped=bool(n % 2))
         return dict(users=problem["users"], items=problem["items"], n_users=n, n_items=m, n_blocks=1 + n % 5,
-                    user_chunk=1 + k % 4)
+                    user_chunk=1 + (n + m + k) % 5)
 
     def call(self, inputs, backend, n_threads=None):
         order, bounds = sgd.block_order(**inputs, backend=backend, n_threads=n_threads)
@@ -260,6 +261,16 @@ def test_every_simd_clone_of_the_grid_steps_matches_the_reference(dtype):
                          True, sgd.check_rates(**rates), 2, 1, 2, *outs, simd="neon")
 
 
+def test_block_order_with_many_runs_in_one_group(every_backend):
+    """Users not grouped: a group of one chunk's users holds hundreds of runs (the numba kernel once
+    grew its run list inside its parallel loop and corrupted the heap)."""
+    rng = np.random.default_rng(8)
+    users, items = rng.integers(0, 30, 5000), rng.integers(0, 20, 5000)
+    plain, bounds = sgd.block_order(users, items, 30, 20, 2, backend="numpy")
+    order, _ = sgd.block_order(users, items, 30, 20, 2, user_chunk=1000, backend=every_backend, n_threads=2)
+    assert order.tolist() == _in_turns_by_definition(users, plain, bounds, 1000)
+
+
 def test_block_order_refuses_bad_arguments():
     users, items = np.array([0, 1, 2]), np.array([0, 0, 1])
     with pytest.raises(ValueError, match="user_chunk"):
@@ -270,6 +281,11 @@ def test_block_order_refuses_bad_arguments():
         sgd.block_order(users, items[:2], 3, 2, 2)
     with pytest.raises(IndexError, match="items: index out of range"):
         sgd.block_order(users, np.array([0, 0, 2]), 3, 2, 2)
+    for n_blocks in (1, 2):  # one block needs no order, and still refuses what two would
+        with pytest.raises(ValueError, match="n_threads"):
+            sgd.block_order(users, items, 3, 2, n_blocks, n_threads=0)
+        with pytest.raises(ValueError, match="bogus"):
+            sgd.block_order(users, items, 3, 2, n_blocks, backend="bogus")
     native = pytest.importorskip("turborec._native")
     ranges, order, bounds = np.zeros(3, np.int64), np.empty(3, np.int64), np.empty(5, np.int64)
     native.block_order(users, items, ranges, ranges[:2], 2, 16, 1, order, bounds)  # consistent: runs
@@ -343,6 +359,25 @@ def test_side_by_side_steps_give_the_sequential_bits(dtype, k, n_blocks):
         got = sgd.svd_epoch(**problem, **rates, n_blocks=n_blocks, backend=backend, n_threads=2)
         for a, b in zip(got, want):
             np.testing.assert_array_equal(a, b, err_msg=backend)
+
+
+
+@pytest.mark.parametrize("n_blocks", [1, 2])
+def test_zero_factors_move_the_biases_alone(backend, n_blocks):
+    """k = 0: a biases-only model (the native steps once indexed a 16-vector row for it)."""
+    rng = np.random.default_rng(12)
+    for dtype in (np.float32, np.float64):
+        problem = _problem(rng, dtype, 50, 40, 0)
+        want = sgd.svd_epoch(**problem, n_blocks=n_blocks, backend="numpy")
+        got = sgd.svd_epoch(**problem, n_blocks=n_blocks, backend=backend, n_threads=2)
+        assert got[2].shape == (50, 0) and np.isfinite(got[0]).all() and not np.array_equal(got[0], problem["bu"])
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b)
+        empty = {**problem, "users": problem["users"][:0], "items": problem["items"][:0],
+                 "ratings": problem["ratings"][:0]}
+        unchanged = sgd.svd_epoch(**empty, n_blocks=n_blocks, backend=backend)
+        for a, name in zip(unchanged, ("bu", "bi", "pu", "qi")):
+            np.testing.assert_array_equal(a, problem[name])
 
 
 @pytest.mark.parametrize("n_blocks", [1, 4])

@@ -76,7 +76,12 @@ class SvdEpoch:
 class BlockOrder:
     """The grid's order as SVD takes it: 4 x 4 blocks, each in turns of 16-user chunks."""
 
-    params = [HOST_BACKENDS, [SMALL, 20_000]]
+    params = [
+        # backend: every host backend of the family (the numpy reference is vectorised: both sizes)
+        HOST_BACKENDS,
+        # n_users: 200 (10k ratings) or 20,000 (1M ratings)
+        [SMALL, 20_000],
+    ]
     param_names = ["backend", "n_users"]
 
     def setup(self, backend, n_users):
@@ -91,11 +96,19 @@ class BlockOrder:
     def time_block_order(self, backend, n_users):
         self.run(backend)
 
+    def peakmem_block_order(self, backend, n_users):
+        self.run(backend)
+
 
 class SvdGridEpoch:
     """One SVD epoch on the 4 x 4 grid, 2 threads, 100 float32 factors (Surprise's default size)."""
 
-    params = [HOST_BACKENDS, [SMALL, 20_000]]
+    params = [
+        # backend: every host backend of the family; unavailable ones are skipped
+        HOST_BACKENDS,
+        # n_users: 200 (every backend, 10k ratings) or 20,000 (compiled backends, 1M ratings)
+        [SMALL, 20_000],
+    ]
     param_names = ["backend", "n_users"]
 
     def setup(self, backend, n_users):
@@ -112,6 +125,9 @@ class SvdGridEpoch:
                                 2)
 
     def time_svd_grid_epoch(self, backend, n_users):
+        self.run(backend)
+
+    def peakmem_svd_grid_epoch(self, backend, n_users):
         self.run(backend)
 
 

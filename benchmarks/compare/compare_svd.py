@@ -7,7 +7,7 @@ contiguous test blocks, as Surprise's ``KFold``), each training fold in one orde
 ``SVD(random_state=seed).fit((users, items, ratings), rating_scale=(1, 5))`` on the same ratings
 as indices, then one vectorised ``predict`` of the fold's test pairs. Same ``random_state`` on
 both sides, so the predictions agree (the report gives the largest difference). turborec runs
-float64 (Surprise-exact) and, for SVD, float32 too, and float32 on the parallel block grid
+float64 (Surprise's numbers; SVD's to rounding, ~1e-13) and, for SVD, float32 too, and float32 on the parallel block grid
 (``n_blocks=4``, 2 threads: not Surprise's order, so its predictions differ more, and its RMSE
 is the figure to compare); SVD++ in its default fast mode. One run of
 each after an untimed turborec warm-up (numba compilation, when numba is the backend).

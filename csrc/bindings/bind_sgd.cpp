@@ -19,20 +19,26 @@ SgdRates as_rates(const py::tuple& rates) {
   return {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
 }
 
-// The ratings' arrays, checked: one length, indices in range. Returns n_ratings.
-template <class T>
-py::ssize_t check_ratings(const py::array& users, const py::array& items, const py::array& ratings,
-                          py::ssize_t n_users, py::ssize_t n_items) {
+// users and items: 1-D int64 arrays of one length, indices in [0, n_users) and [0, n_items).
+void check_indices(const py::array& users, const py::array& items, py::ssize_t n_users, py::ssize_t n_items) {
   const std::int64_t* u = input<std::int64_t>(users, "users", 1);
   const std::int64_t* i = input<std::int64_t>(items, "items", 1);
-  input<T>(ratings, "ratings", 1);
   const py::ssize_t n = users.shape(0);
-  expect(items.shape(0) == n && ratings.shape(0) == n, "users, items, ratings: expected one length");
+  expect(items.shape(0) == n, "users, items: expected one length");
   for (py::ssize_t r = 0; r < n; ++r) {
     if (u[r] < 0 || u[r] >= n_users) expect(false, "users: index out of range [0, " + std::to_string(n_users) + ")");
     if (i[r] < 0 || i[r] >= n_items) expect(false, "items: index out of range [0, " + std::to_string(n_items) + ")");
   }
-  return n;
+}
+
+// The ratings' arrays, checked: one length, indices in range. Returns n_ratings.
+template <class T>
+py::ssize_t check_ratings(const py::array& users, const py::array& items, const py::array& ratings,
+                          py::ssize_t n_users, py::ssize_t n_items) {
+  check_indices(users, items, n_users, n_items);
+  input<T>(ratings, "ratings", 1);
+  expect(ratings.shape(0) == users.shape(0), "users, items, ratings: expected one length");
+  return users.shape(0);
 }
 
 // Copies a model array into its output after checking both have the expected shape.
@@ -46,8 +52,8 @@ T* copy_into(const py::array& in, py::array& out, const char* in_name, const cha
   const bool ok_out = out.shape(0) == rows && (ndim == 1 || out.shape(1) == cols);
   expect(ok_in, std::string(in_name) + ": unexpected shape " + shape_str(in));
   expect(ok_out, std::string(out_name) + ": unexpected shape " + shape_str(out));
-  if (rows * std::max<py::ssize_t>(cols, 1) > 0)
-    std::memcpy(dst, src, sizeof(T) * rows * std::max<py::ssize_t>(cols, 1));
+  const py::ssize_t count = rows * (ndim == 1 ? 1 : cols);  // zero factors: nothing to copy
+  if (count > 0) std::memcpy(dst, src, sizeof(T) * count);
   return dst;
 }
 
@@ -229,16 +235,10 @@ void block_order_any(const py::array& users, const py::array& items, const py::a
   expect(chunk >= 0, "chunk: expected 0 (none) or a positive int, got " + std::to_string(chunk));
   const std::int64_t* ur = range_input(user_range, "user_range", n_blocks);
   const std::int64_t* ir = range_input(item_range, "item_range", n_blocks);
-  const std::int64_t* u = input<std::int64_t>(users, "users", 1);
-  const std::int64_t* i = input<std::int64_t>(items, "items", 1);
+  check_indices(users, items, user_range.shape(0), item_range.shape(0));
   const py::ssize_t n = users.shape(0);
-  expect(items.shape(0) == n, "users, items: expected one length");
-  for (py::ssize_t r = 0; r < n; ++r) {
-    if (u[r] < 0 || u[r] >= user_range.shape(0))
-      expect(false, "users: index out of range [0, " + std::to_string(user_range.shape(0)) + ")");
-    if (i[r] < 0 || i[r] >= item_range.shape(0))
-      expect(false, "items: index out of range [0, " + std::to_string(item_range.shape(0)) + ")");
-  }
+  const auto* u = static_cast<const std::int64_t*>(users.data());
+  const auto* i = static_cast<const std::int64_t*>(items.data());
   std::int64_t* o = output<std::int64_t>(order, "order", 1);
   std::int64_t* b = output<std::int64_t>(bounds, "bounds", 1);
   expect(order.shape(0) == n, "order: expected one entry per rating");

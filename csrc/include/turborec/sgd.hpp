@@ -294,7 +294,7 @@ TR_SGD_INLINE void svd_steps(const std::int64_t* __restrict users, const std::in
   using V = typename SimdVec<T, Bytes>::V;
   constexpr index_t width = Bytes / sizeof(T);
   const T mu = biased ? global_mean : T(0);
-  if (k / width <= kMaxRegisterVectors)
+  if (k > 0 && k / width <= kMaxRegisterVectors)  // k = 0 (biases only): the loops below run empty
     return svd_steps_in_registers_for<T, Bytes>(k / width, users, items, ratings, begin, end, mu, biased, rates, bu,
                                                 bi, pu, qi);
   const T lr_bu = T(rates.lr_bu), lr_bi = T(rates.lr_bi), lr_pu = T(rates.lr_pu), lr_qi = T(rates.lr_qi);
@@ -465,11 +465,12 @@ inline void block_order(const std::int64_t* __restrict users, const std::int64_t
   std::vector<std::int64_t> next(bounds, bounds + G * G);
   for (index_t r = 0; r < n; ++r) by_block[next[block[r]]++] = r;
   if (chunk < 1) return;
-#pragma omp parallel num_threads(n_threads) default(none) shared(users, G, chunk, order, bounds, by_block)
+  ExceptionCapture capture;  // a run list that cannot grow (bad_alloc) leaves the region, then raises
+#pragma omp parallel num_threads(n_threads) default(none) shared(users, G, chunk, order, bounds, by_block, capture)
   {
     std::vector<index_t> run_start, run_length;  // a group's runs still holding ratings
 #pragma omp for schedule(dynamic, 1)
-    for (index_t c = 0; c < G * G; ++c) {
+    for (index_t c = 0; c < G * G; ++c) capture.run([&] {
       index_t out = bounds[c];
       for (index_t group = bounds[c]; group < bounds[c + 1];) {
         const index_t user_chunk = users[by_block[group]] / chunk;
@@ -494,8 +495,9 @@ inline void block_order(const std::int64_t* __restrict users, const std::int64_t
         }
         group = end;
       }
-    }
+    });
   }
+  capture.rethrow();
 }
 
 // n_epochs SVD epochs, each over a G x G grid of rating blocks (FPSGD, Chin et al. 2015, with a

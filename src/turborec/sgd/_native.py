@@ -25,6 +25,5 @@ def pair_dots(a, rows_a, b, rows_b, n_threads, out):
     _native.pair_dots(a, rows_a, b, rows_b, n_threads, out)
 
 
-
 def block_order(users, items, user_range, item_range, n_blocks, chunk, n_threads, order, bounds):
     _native.block_order(users, items, user_range, item_range, n_blocks, chunk, n_threads, order, bounds)

@@ -239,7 +239,6 @@ def pair_dots(a, rows_a, b, rows_b, n_threads, out):
     launch(_pair_dots, n_threads, a, rows_a, b, rows_b, out)
 
 
-
 @njit(cache=True, nogil=True, parallel=True)
 def _block_order(users, items, user_range, item_range, n_blocks, chunk, order, bounds):
     n = len(users)
@@ -260,16 +259,13 @@ def _block_order(users, items, user_range, item_range, n_blocks, chunk, order, b
         return
     for c in prange(n_blocks * n_blocks):
         out, group, stop = bounds[c], bounds[c], bounds[c + 1]
-        run_start = np.empty(min(chunk, 64), dtype=np.int64)  # a group holds at most chunk runs when
-        run_length = np.empty(min(chunk, 64), dtype=np.int64)  # each user's ratings are together
+        run_start = np.empty(stop - group, dtype=np.int64)  # a group's runs: at most the block's ratings
+        run_length = np.empty(stop - group, dtype=np.int64)
         while group < stop:
             user_chunk = users[by_block[group]] // chunk
             end, n_runs = group, 0
             while end < stop and users[by_block[end]] // chunk == user_chunk:
                 if end == group or users[by_block[end]] != users[by_block[end - 1]]:
-                    if n_runs == len(run_start):
-                        run_start = np.concatenate((run_start, run_start))
-                        run_length = np.concatenate((run_length, run_length))
                     run_start[n_runs], run_length[n_runs] = end, 1
                     n_runs += 1
                 else:

@@ -134,7 +134,6 @@ def pair_dots(a, rows_a, b, rows_b, n_threads, out):
         np.einsum("ij,ij->i", a[rows_a[start:end]], b[rows_b[start:end]], out=out[start:end])
 
 
-
 def block_order(users, items, user_range, item_range, n_blocks, chunk, n_threads, order, bounds):
     """sgd.hpp's block_order: a stable sort by block, then (``chunk`` >= 1) each group of a
     block's ratings sorted by turn (stable: a turn lists the group's runs in order)."""
