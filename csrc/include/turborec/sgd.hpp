@@ -443,7 +443,7 @@ inline void wait_for(const std::atomic<index_t>& counter, index_t target) {
 // ratings fall into groups (maximal stretches whose users share users[r] / chunk), a group into
 // runs (maximal stretches of one user), and each group lists the first rating of every run (in
 // the runs' order), then every run's second, and so on. With each user's ratings together,
-// consecutive ratings then name different users (sgd.hpp's steps overlap them) and a group's
+// consecutive ratings then name different users (the CPU overlaps their steps) and a group's
 // user rows stay in the L1 cache while it runs.
 // @param user_range, item_range  every user's and item's range, in [0, G)
 // @param order   n: the ratings' indices in the grid's order (written)
